@@ -1,0 +1,369 @@
+"""Load and validate `config/sqms.yaml`; environment variables `SQMS_*` override it.
+
+Every problem is reported as `<key>: <what is wrong>` so that a quality manager
+editing the YAML by hand can find the line to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
+
+from sqms.kpi_catalog import CHANNELS, KPI_CODES
+
+DEFAULT_CONFIG_PATH = Path("config/sqms.yaml")
+ROLES = ("quality_manager", "department_manager", "general_manager", "internal_auditor", "admin")
+Role = Literal["quality_manager", "department_manager", "general_manager", "internal_auditor", "admin"]
+_EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists `key: reason` lines."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"invalid configuration ({source}):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"'{value}' is not an email address")
+    return value.strip().lower()
+
+
+class Organisation(_Model):
+    name: str
+    name_en: str = ""
+    timezone: str = "Asia/Shanghai"
+    locale: Literal["zh_CN", "en"] = "zh_CN"
+    country: Literal["CN"] = "CN"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{value}' (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Department(_Model):
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,15}$")
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    kind: Literal["operating", "supporting"] = "operating"
+
+    def label(self, locale: str) -> str:
+        return self.name if locale.startswith("zh") or not self.name_en else self.name_en
+
+
+class Person(_Model):
+    email: str
+    name: str = Field(min_length=1)
+    department: str
+    roles: tuple[Role, ...] = ()
+
+    _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
+
+
+class ReportSettings(_Model):
+    """Who receives the monthly report: emails or selectors `role:<role>`."""
+
+    distribution: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
+    keep_versions: int = Field(default=0, ge=0, description="0 keeps every version")
+
+    @field_validator("distribution")
+    @classmethod
+    def _selectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if entry.startswith("role:"):
+                if entry[5:] not in ROLES:
+                    raise ValueError(f"'{entry}': unknown role (known: {', '.join(ROLES)})")
+            else:
+                _check_email(entry)
+        return value
+
+
+class KpiSettings(_Model):
+    targets: dict[str, float | None] = Field(default_factory=dict)
+    department_targets: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    response_targets_seconds: dict[str, int] = Field(default_factory=lambda: {"phone": 30, "online": 60})
+    low_confidence_n: int = Field(default=30, ge=1)
+
+    @field_validator("targets")
+    @classmethod
+    def _known_kpis(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(KPI_CODES))
+        if unknown:
+            raise ValueError(f"unknown KPI {', '.join(unknown)} (known: {', '.join(KPI_CODES)})")
+        return value
+
+    @field_validator("department_targets")
+    @classmethod
+    def _known_department_kpis(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for dept, targets in value.items():
+            unknown = sorted(set(targets) - set(KPI_CODES))
+            if unknown:
+                raise ValueError(f"{dept}: unknown KPI {', '.join(unknown)}")
+        return value
+
+    @field_validator("response_targets_seconds")
+    @classmethod
+    def _known_channels(cls, value: dict[str, int]) -> dict[str, int]:
+        for channel, seconds in value.items():
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel '{channel}' (known: {', '.join(CHANNELS)})")
+            if seconds <= 0:
+                raise ValueError(f"{channel}: the target must be a positive number of seconds")
+        return value
+
+    def target(self, kpi: str, department: str | None) -> float | None:
+        if department is not None and kpi in self.department_targets.get(department, {}):
+            return self.department_targets[department][kpi]
+        return self.targets.get(kpi)
+
+
+class ComplaintSettings(_Model):
+    deadline_working_days: dict[Literal["normal", "special"], int] = Field(
+        default_factory=lambda: {"normal": 2, "special": 5}
+    )
+    first_contact_hours: int = Field(default=24, gt=0)
+
+    @field_validator("deadline_working_days")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for severity in ("normal", "special"):
+            if severity not in value:
+                raise ValueError(f"'{severity}' is missing")
+            if value[severity] < 1:
+                raise ValueError(f"{severity}: must be at least 1 working day")
+        return value
+
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
+
+
+class Schedule(_Model):
+    cron: str
+    enabled: bool = True
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(f"'{value}' is not a 5-field cron expression")
+        return value
+
+
+def _default_schedules() -> dict[str, Schedule]:
+    return {
+        "monthly-report": Schedule(cron="0 8 1 * *"),
+        "outbox-delivery": Schedule(cron="*/15 * * * *"),
+    }
+
+
+class SmtpSettings(_Model):
+    host: str | None = None
+    port: int = Field(default=25, gt=0, lt=65536)
+    user: str | None = None
+    password: SecretStr | None = None
+    ssl: bool = False
+    starttls: bool = False
+    sender: str = "sqms@example.com"
+    timeout_seconds: float = Field(default=30, gt=0)
+
+    _sender = field_validator("sender")(classmethod(lambda cls, v: _check_email(v)))
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Relative paths are relative to the working directory."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SQMS_", env_nested_delimiter="__", extra="forbid", frozen=True, case_sensitive=False
+    )
+
+    database_url: str = "sqlite:///var/sqms.db"
+    outbox_dir: Path = Path("var/outbox")
+    reports_dir: Path = Path("var/reports")
+    templates_dir: Path | None = None
+    questionnaires_dir: Path = Path("config/questionnaires")
+    organisation: Organisation
+    departments: tuple[Department, ...] = Field(min_length=1)
+    people: tuple[Person, ...] = ()
+    report: ReportSettings = ReportSettings()
+    kpi: KpiSettings = KpiSettings()
+    complaints: ComplaintSettings = ComplaintSettings()
+    schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)
+    smtp: SmtpSettings = SmtpSettings()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        # Precedence: explicit arguments, then SQMS_* variables, then the YAML file.
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, _yaml_data.get()))
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> "Settings":
+        problems: list[str] = []
+        codes = [d.code for d in self.departments]
+        names = [d.name for d in self.departments]
+        for i, code in enumerate(codes):
+            if codes.index(code) != i:
+                problems.append(f"departments[{i}].code: duplicate department code '{code}'")
+            if names.index(names[i]) != i:
+                problems.append(f"departments[{i}].name: duplicate department name '{names[i]}'")
+        emails: set[str] = set()
+        for i, person in enumerate(self.people):
+            if person.department not in codes:
+                problems.append(
+                    f"people[{i}] ({person.email}).department: unknown department '{person.department}'"
+                    f" (known: {', '.join(codes)})"
+                )
+            if person.email in emails:
+                problems.append(f"people[{i}].email: duplicate person '{person.email}'")
+            emails.add(person.email)
+        for dept in self.kpi.department_targets:
+            if dept not in codes:
+                problems.append(f"kpi.department_targets.{dept}: unknown department")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # -- lookups used everywhere -------------------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.organisation.tz
+
+    @property
+    def locale(self) -> str:
+        return self.organisation.locale
+
+    def department(self, code: str) -> Department:
+        for dept in self.departments:
+            if dept.code == code:
+                return dept
+        raise KeyError(code)
+
+    def people_with_role(self, role: str, department: str | None = None) -> list[Person]:
+        return [p for p in self.people if role in p.roles and (department is None or p.department == department)]
+
+    def department_manager(self, department: str) -> Person | None:
+        managers = self.people_with_role("department_manager", department)
+        return managers[0] if managers else None
+
+    def resolve_recipients(self, selectors: tuple[str, ...] | list[str]) -> list[Person | str]:
+        """People (or bare addresses) named by selectors, each once, in a stable order."""
+        seen: set[str] = set()
+        out: list[Person | str] = []
+        for selector in selectors:
+            if selector.startswith("role:"):
+                found: list[Person | str] = list(self.people_with_role(selector[5:]))
+            else:
+                email = selector.lower()
+                found = [p for p in self.people if p.email == email] or [email]
+            for item in found:
+                email = item if isinstance(item, str) else item.email
+                if email not in seen:
+                    seen.add(email)
+                    out.append(item)
+        return out
+
+    def admins(self) -> list[Person]:
+        return self.people_with_role("admin") or self.people_with_role("quality_manager")
+
+
+_yaml_data: ContextVar[dict[str, Any]] = ContextVar("sqms_yaml_data", default={})
+
+
+def _format_errors(error: ValidationError, data: dict[str, Any]) -> list[str]:
+    problems = []
+    for err in error.errors():
+        loc = list(err["loc"])
+        key = _describe_location(loc, data)
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "is required"
+        elif err["type"] == "extra_forbidden":
+            message = "is not a known setting (check the spelling)"
+        if not loc:
+            # model-level problems already name their keys, one per line
+            problems.extend(message.split("\n"))
+            continue
+        env_name = "SQMS_" + "__".join(str(p) for p in loc if not isinstance(p, int)).upper()
+        if env_name in {k.upper() for k in os.environ}:
+            message += f" (from the environment variable {env_name})"
+        problems.append(f"{key}: {message}")
+    return problems
+
+
+def _describe_location(loc: list[Any], data: Any) -> str:
+    """`people[3].department` from pydantic's ('people', 3, 'department')."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int) and parts:
+            parts[-1] = f"{parts[-1]}[{part}]"
+        else:
+            parts.append(str(part))
+    return ".".join(parts)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [f"{path}: file not found (set SQMS_CONFIG or run from the project folder)"])
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"])
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(str(path), [f"{path}: invalid YAML at {where}: {getattr(exc, 'problem', exc)}"])
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), [f"{path}: the top level must be a mapping of settings"])
+    smtp = data.get("smtp")
+    if isinstance(smtp, dict) and smtp.get("password"):
+        raise ConfigError(
+            str(path),
+            ["smtp.password: must not be stored in the file; set SQMS_SMTP__PASSWORD or a Prefect Secret block"],
+        )
+    return data
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the YAML file (default `config/sqms.yaml` or `$SQMS_CONFIG`) and validate it."""
+    path = Path(path or os.environ.get("SQMS_CONFIG") or DEFAULT_CONFIG_PATH)
+    data = read_config_file(path)
+    token = _yaml_data.set(data)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(str(path), _format_errors(exc, data)) from None
+    finally:
+        _yaml_data.reset(token)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once; tests call `get_settings.cache_clear()`."""
+    return load_settings()

@@ -1,0 +1,153 @@
+"""SQLAlchemy 2 engine, declarative Base, the unit of work and migrations.
+
+Times are stored as naive UTC in every database (one convention for SQLite and
+PostgreSQL); `UTCDateTime` converts at the boundary and refuses naive input so
+that a local time can never be stored by mistake.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+UTC = timezone.utc
+SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime writes and reads
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC at rest."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: convert it to UTC with sqms.calendar.to_utc first")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JsonType, list[Any]: JsonType}
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process (pooled connections are reused across units of work)."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60}, json_serializer=_json_dumps)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers (the report) never block the importer
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
+
+
+def _json_dumps(value: Any) -> str:
+    # keep Chinese readable in the database (the audit log is read by people)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def default_actor() -> str:
+    """Who is acting when nobody said: `SQMS_ACTOR`, else the OS user."""
+    try:
+        return os.environ.get("SQMS_ACTOR") or getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+class UnitOfWork:
+    """One transaction: `with UnitOfWork(url, actor=...) as uow: ...; uow.commit()`.
+
+    Leaving the block without `commit()` rolls back, so a failure half-way writes nothing.
+    `actor` is written to the audit trail for every change made inside.
+    """
+
+    def __init__(self, url: str, actor: str | None = None):
+        self.url = url
+        self.actor = actor or default_actor()
+        self._factory = sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session: Session = self._factory()
+        self.session.info["actor"] = self.actor
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+@contextmanager
+def unit_of_work(url: str, actor: str | None = None) -> Iterator[Session]:
+    """Shorthand: yields the session and commits when the block ends without error."""
+    with UnitOfWork(url, actor) as uow:
+        yield uow.session
+        uow.commit()
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the database schema to `revision` (idempotent)."""
+    from alembic import command
+
+    import sqms.models  # noqa: F401  (registers every table on Base.metadata)
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def schema_revision(url: str) -> tuple[str | None, str | None]:
+    """(current revision of the database, head revision of the code)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    with get_engine(url).connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, script.get_current_head()

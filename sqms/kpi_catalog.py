@@ -1,0 +1,46 @@
+"""The KPIs of DESIGN.md §4: codes, direction, units and labels (no computation here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    code: str
+    better: Literal["higher", "lower"] | None  # None: informative only, never met/missed
+    unit: str
+    decimals: int
+    label_zh: str
+    label_en: str
+    source: Literal["records", "complaints", "responses"]
+
+    def label(self, locale: str) -> str:
+        return self.label_zh if locale.startswith("zh") else self.label_en
+
+
+KPIS: tuple[KpiDefinition, ...] = (
+    KpiDefinition("record_volume", None, "", 0, "服务量", "Service volume", "records"),
+    KpiDefinition("avg_handling_hours", "lower", "h", 1, "平均处理时长", "Average handling time", "records"),
+    KpiDefinition("fcr_pct", "higher", "%", 1, "首次解决率", "First-contact resolution", "records"),
+    KpiDefinition(
+        "response_within_target_pct", "higher", "%", 1, "响应及时率", "Responses within target", "records"
+    ),
+    KpiDefinition(
+        "complaint_rate_per_1000", "lower", "‰", 2, "千单投诉率", "Complaints per 1,000 records", "complaints"
+    ),
+    KpiDefinition(
+        "complaint_on_time_pct", "higher", "%", 1, "投诉按时办结率", "Complaints settled on time", "complaints"
+    ),
+    KpiDefinition("complaint_closure_pct", "higher", "%", 1, "投诉关闭率", "Complaint closure", "complaints"),
+    KpiDefinition("csat_mean", "higher", "", 2, "客户满意度均值", "CSAT mean", "responses"),
+    KpiDefinition("csat_top2_pct", "higher", "%", 1, "满意率(4-5分)", "CSAT top-2-box", "responses"),
+    KpiDefinition("nps", "higher", "", 1, "净推荐值", "NPS", "responses"),
+)
+
+KPI_BY_CODE: dict[str, KpiDefinition] = {k.code: k for k in KPIS}
+KPI_CODES: tuple[str, ...] = tuple(KPI_BY_CODE)
+
+CHANNELS: tuple[str, ...] = ("phone", "online", "email", "onsite")
+SEVERITIES: tuple[str, ...] = ("normal", "special")

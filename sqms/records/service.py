@@ -1,0 +1,246 @@
+"""The monthly KPIs of DESIGN.md §4: computed with pandas from one period's rows, and stored.
+
+`compute_kpis` is pure (frames in, results out) so that the definitions can be
+tested without a database; `compute_and_store` reads the period and keeps the
+computation with the counts of its inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from sqms.calendar import month_bounds, parse_period, utcnow
+from sqms.complaints.models import Complaint
+from sqms.config import Settings
+from sqms.kpi_catalog import KPI_BY_CODE, KPIS
+from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
+from sqms.surveys.models import SurveyResponse
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class KpiResult:
+    kpi: str
+    department: str | None  # None: the whole organisation
+    value: float | None
+    target: float | None
+    status: str  # met | missed | no_target | no_data
+    n: int
+    low_confidence: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The object of `sqms kpi --json` (DESIGN.md §4), exactly these keys."""
+        return {"kpi": self.kpi, "department": self.department, "value": self.value, "target": self.target,
+                "status": self.status, "n": self.n}
+
+
+@dataclass
+class PeriodData:
+    """The rows attributed to one period (naive-UTC datetime columns)."""
+
+    records: pd.DataFrame
+    complaints: pd.DataFrame
+    responses: pd.DataFrame
+
+    def counts(self) -> dict[str, int]:
+        return {"records": len(self.records), "complaints": len(self.complaints), "responses": len(self.responses)}
+
+
+# -- statistics -------------------------------------------------------------------
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion (as fractions)."""
+    if n == 0:
+        return None
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def nps_margin(promoters: int, detractors: int, n: int, z: float = Z95) -> float | None:
+    """95 % margin of the NPS in points: z·√((p+ + p− − (p+ − p−)²)/n)·100."""
+    if n == 0:
+        return None
+    pp, pm = promoters / n, detractors / n
+    return z * math.sqrt(max(0.0, pp + pm - (pp - pm) ** 2) / n) * 100
+
+
+# -- the definitions --------------------------------------------------------------
+
+
+def _status(kpi: str, value: float | None, target: float | None) -> str:
+    if value is None:
+        return "no_data"
+    better = KPI_BY_CODE[kpi].better
+    if target is None or better is None:
+        return "no_target"
+    v, t = round(value, 9), round(target, 9)
+    return "met" if (v >= t if better == "higher" else v <= t) else "missed"
+
+
+def _share(mask: pd.Series) -> float | None:
+    return None if len(mask) == 0 else 100.0 * float(mask.sum()) / len(mask)
+
+
+def _values_for(data: PeriodData, settings: Settings, as_of: pd.Timestamp) -> dict[str, tuple[float | None, int, dict]]:
+    """kpi -> (value, n, extra) for one slice of the data."""
+    r, c, s = data.records, data.complaints, data.responses
+    out: dict[str, tuple[float | None, int, dict]] = {}
+    out["record_volume"] = (float(len(r)), len(r), {})
+
+    resolved = r[r["resolved_at"].notna()]
+    hours = (resolved["resolved_at"] - resolved["opened_at"]).dt.total_seconds() / 3600.0
+    out["avg_handling_hours"] = (float(hours.mean()) if len(hours) else None, len(hours), {})
+
+    known = r["first_contact_resolved"].dropna().astype(bool)
+    out["fcr_pct"] = (_share(known), len(known), {})
+
+    targets = settings.kpi.response_targets_seconds
+    targeted = r[r["channel"].isin(list(targets))]
+    limit = targeted["channel"].map(targets).astype(float)
+    delay = (targeted["first_response_at"] - targeted["opened_at"]).dt.total_seconds()
+    within = delay.notna() & (delay <= limit)
+    out["response_within_target_pct"] = (_share(within), len(targeted), {})
+
+    rate = 1000.0 * len(c) / len(r) if len(r) else None
+    out["complaint_rate_per_1000"] = (rate, len(r), {"complaints": len(c)})
+
+    resolved_by = c["resolved_at"].notna() & (c["resolved_at"] <= as_of)
+    eligible = resolved_by | (c["deadline_at"] < as_of)
+    on_time = resolved_by & (c["resolved_at"] <= c["deadline_at"])
+    out["complaint_on_time_pct"] = (_share(on_time[eligible]), int(eligible.sum()), {})
+    out["complaint_closure_pct"] = (_share(c["resolved_at"].notna()), len(c), {})
+
+    csat = s["csat"].dropna().astype(float)
+    out["csat_mean"] = (float(csat.mean()) if len(csat) else None, len(csat), {})
+    top2 = csat >= 4
+    ci = wilson_interval(int(top2.sum()), len(top2))
+    out["csat_top2_pct"] = (_share(top2), len(top2), {"ci95": [100 * ci[0], 100 * ci[1]]} if ci else {})
+
+    nps = s["nps"].dropna().astype(float)
+    promoters, detractors = int((nps >= 9).sum()), int((nps <= 6).sum())
+    value = 100.0 * (promoters - detractors) / len(nps) if len(nps) else None
+    margin = nps_margin(promoters, detractors, len(nps))
+    out["nps"] = (value, len(nps), {"margin95": margin, "promoters": promoters, "detractors": detractors}
+                  if margin is not None else {})
+    return out
+
+
+def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = None) -> list[KpiResult]:
+    """Every KPI for the whole organisation (department None) and for each configured department."""
+    as_of_ts = pd.Timestamp(as_of or utcnow()).tz_convert("UTC").tz_localize(None)
+    low_n = settings.kpi.low_confidence_n
+    results: list[KpiResult] = []
+    slices: list[tuple[str | None, PeriodData]] = [(None, data)]
+    for dept in settings.departments:
+        slices.append((dept.code, PeriodData(
+            data.records[data.records["department"] == dept.code],
+            data.complaints[data.complaints["department"] == dept.code],
+            data.responses[data.responses["department"] == dept.code],
+        )))
+    for dept_code, part in slices:
+        values = _values_for(part, settings, as_of_ts)
+        for definition in KPIS:
+            value, n, extra = values[definition.code]
+            target = settings.kpi.target(definition.code, dept_code)
+            results.append(KpiResult(
+                kpi=definition.code, department=dept_code, value=value, target=target,
+                status=_status(definition.code, value, target), n=n,
+                low_confidence=definition.code != "record_volume" and value is not None and n < low_n,
+                extra=extra,
+            ))
+    return results
+
+
+# -- reading and storing ----------------------------------------------------------
+
+_RECORD_COLUMNS = ["record_id", "department", "channel", "opened_at", "first_response_at", "resolved_at",
+                   "first_contact_resolved"]
+_COMPLAINT_COLUMNS = ["complaint_id", "department", "severity", "category", "received_at", "responded_at",
+                      "resolved_at", "deadline_at"]
+_RESPONSE_COLUMNS = ["response_id", "department", "submitted_at", "nps", "csat"]
+_DATETIMES = {"opened_at", "first_response_at", "resolved_at", "received_at", "responded_at", "deadline_at",
+              "submitted_at"}
+
+
+def _frame(conn: Connection, model: Any, columns: list[str], attributed_by: str, start: datetime,
+           end: datetime) -> pd.DataFrame:
+    table = model.__table__
+    stmt = select(*[table.c[c] for c in columns]).where(
+        table.c[attributed_by] >= start, table.c[attributed_by] < end)
+    rows = conn.execute(stmt).all()
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in columns:
+        if column in _DATETIMES:
+            frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None).astype("datetime64[us]")
+    return frame
+
+
+def load_period(conn: Connection, period: str, settings: Settings) -> PeriodData:
+    start, end = month_bounds(period, settings.tz)
+    return PeriodData(
+        records=_frame(conn, ServiceRecord, _RECORD_COLUMNS, "opened_at", start, end),
+        complaints=_frame(conn, Complaint, _COMPLAINT_COLUMNS, "received_at", start, end),
+        responses=_frame(conn, SurveyResponse, _RESPONSE_COLUMNS, "submitted_at", start, end),
+    )
+
+
+def compute_and_store(session: Session, settings: Settings, period: str,
+                      as_of: datetime | None = None) -> KpiComputation:
+    """Compute a month's KPIs and keep them (a new computation each time; history is never rewritten)."""
+    parse_period(period)
+    as_of = as_of or utcnow()
+    data = load_period(session.connection(), period, settings)
+    results = compute_kpis(data, settings, as_of)
+    computation = KpiComputation(
+        period=period, as_of=as_of, computed_at=utcnow(), actor=session.info.get("actor", "unknown"),
+        input_counts=data.counts(),
+    )
+    computation.values = [
+        KpiValue(kpi=r.kpi, department=r.department, value=r.value, target=r.target, status=r.status, n=r.n,
+                 low_confidence=r.low_confidence, extra=r.extra)
+        for r in results
+    ]
+    session.add(computation)
+    session.flush()
+    return computation
+
+
+def results_of(computation: KpiComputation) -> list[KpiResult]:
+    return [KpiResult(v.kpi, v.department, v.value, v.target, v.status, v.n, v.low_confidence, dict(v.extra or {}))
+            for v in computation.values]
+
+
+def latest_computation(session: Session, period: str) -> KpiComputation | None:
+    return session.scalars(
+        select(KpiComputation).where(KpiComputation.period == period).order_by(KpiComputation.id.desc()).limit(1)
+    ).first()
+
+
+def results_frame(results: list[KpiResult], period: str | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame([asdict(r) for r in results])
+    if period is not None:
+        frame.insert(0, "period", period)
+    return frame
+
+
+def history(session: Session, settings: Settings, periods: list[str],
+            as_of: datetime | None = None) -> pd.DataFrame:
+    """KPIs for several periods from their latest stored computation (computed and stored when missing)."""
+    frames = []
+    for period in periods:
+        computation = latest_computation(session, period) or compute_and_store(session, settings, period, as_of)
+        frames.append(results_frame(results_of(computation), period))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

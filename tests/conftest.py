@@ -1,0 +1,115 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL database, settings, SMTP.
+
+Under CI (`CI=true`) a missing PostgreSQL is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from sqms.config import Settings, load_settings
+from sqms.db import get_engine, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config" / "sqms.yaml"
+PG_ADMIN_URL = os.environ.get("SQMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def missing(component: str, why: str) -> None:
+    """Skip locally, fail under CI: a component the suite needs is not there."""
+    message = f"{component} is not available: {why}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: a missing component is a failure)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    get_engine(url).dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> str:
+    """A fresh PostgreSQL database for this test session, migrated; dropped at the end."""
+    name = f"sqms_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # connection refused, auth, ...
+        missing("PostgreSQL", f"{PG_ADMIN_URL}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_postgres(url: str) -> None:
+    with get_engine(url).begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "select tablename from pg_tables where schemaname='public' and tablename <> 'alembic_version'"))]
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """An empty, migrated database: a SQLite file, then the PostgreSQL server."""
+    if request.param == "sqlite":
+        path = tmp_path / "sqms.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+        yield url
+        get_engine(url).dispose()
+    else:
+        url = request.getfixturevalue("postgres_database")
+        _truncate_postgres(url)
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "sqms.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    yield url
+    get_engine(url).dispose()
+
+
+def make_settings(db_url: str, tmp_path: Path, **overrides) -> Settings:
+    return load_settings(
+        CONFIG,
+        database_url=db_url,
+        outbox_dir=tmp_path / "outbox",
+        reports_dir=tmp_path / "reports",
+        questionnaires_dir=ROOT / "config" / "questionnaires",
+        **overrides,
+    )
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """The demo configuration on the parametrised database, files under tmp_path."""
+    return make_settings(db_url, tmp_path)
+
+
+@pytest.fixture
+def sqlite_settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    return make_settings(sqlite_url, tmp_path)
