@@ -159,7 +159,45 @@ class ComplaintSettings(_Model):
         return value
 
 
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
+_CRON_PART = re.compile(r"^(?:(\*|\?)|(\w+)(?:-(\w+))?)(?:/(\d+))?$")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# name, low, high, names (numbered from `low`)
+_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+                ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DAYS))
+
+
+def _cron_problem(value: str) -> str | None:
+    """Why `value` is not a 5-field cron expression with values in range, or None."""
+    fields = value.split()
+    if len(fields) != 5:
+        return f"has {len(fields)} fields, not 5 (minute hour day-of-month month day-of-week)"
+    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS):
+        for part in text.split(","):
+            match = _CRON_PART.match(part.upper())
+            if not match:
+                return f"{name} '{text}' is not valid"
+            star, first, last, step = match.groups()
+            if star == "?" and name not in ("day of month", "day of week"):
+                return f"{name} '{text}' is not valid"
+            if step is not None and int(step) < 1:
+                return f"{name} '{text}': the step must be at least 1"
+            bounds = []
+            for token in (first, last):
+                if token is None:
+                    continue
+                if token.isdigit():
+                    number = int(token)
+                elif token in names:
+                    number = names.index(token) + low
+                else:
+                    return f"{name} '{text}' is not valid"
+                if not low <= number <= high:
+                    return f"{name} {number} is outside {low}-{high}"
+                bounds.append(number)
+            if len(bounds) == 2 and bounds[0] > bounds[1]:
+                return f"{name} range '{part}' runs backwards"
+    return None
 
 
 class Schedule(_Model):
@@ -169,9 +207,9 @@ class Schedule(_Model):
     @field_validator("cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
-        fields = value.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-            raise ValueError(f"'{value}' is not a 5-field cron expression")
+        problem = _cron_problem(value)
+        if problem:
+            raise ValueError(f"'{value}' is not a 5-field cron expression: {problem}")
         return value
 
 

@@ -106,7 +106,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.session.rollback()
+        # close() rolls back what was not committed and detaches the objects without expiring
+        # them, so what a unit of work read stays readable after it.
         self.session.close()
 
     def commit(self) -> None:

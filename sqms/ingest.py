@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-import io
 import json
 import logging
 import re
@@ -38,7 +37,7 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 100_000
 LOOKUP_BATCH = 500
 MAX_TEXT = 10_000
-_ID_PATTERN = r"^[^\s<>\"'&\x00-\x1f]{1,64}$"
+_ID_PATTERN = r"^[^ <>\"'&\x00-\x1f\x7f]{1,64}$"  # no \s: keeps pandas on the fast Arrow regex path
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TRUE_VALUES = {"true", "1", "是", "yes", "y", "t"}
 FALSE_VALUES = {"false", "0", "否", "no", "n", "f"}
@@ -109,7 +108,9 @@ class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
     columns: dict[str, str] = Field(default_factory=dict, description="their column -> our column")
     values: dict[str, dict[str, str]] = Field(default_factory=dict, description="our column -> {theirs: ours}")
-    not_answered: list[str] = Field(default_factory=list, description="codes that mean no answer, e.g. 0")
+    not_answered: list[str] = Field(default_factory=list, description=(
+        "codes that mean no answer, e.g. 0; a number column ignores a code that is a valid answer on its scale"
+        " (0 on the 0–10 NPS scale is a score)"))
     scale: dict[str, ScaleConversion] = Field(default_factory=dict, description="column or 'items' -> conversion")
     datetime_format: str | None = None
     encoding: str | None = None
@@ -251,9 +252,22 @@ def _sniff_delimiter(path: Path, encoding: str) -> str:
     with path.open("r", encoding=encoding, newline="") as fh:
         sample = fh.read(65536)
     try:
-        return csv.Sniffer().sniff(sample.split("\n", 1)[0] + "\n", delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(sample.lstrip("\r\n").split("\n", 1)[0] + "\n", delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
+
+
+# Every chunk a reader yields holds the header's columns (text cells), `__row__` (the row as a
+# spreadsheet numbers it) and `__beyond__`: 0, or the 1-based column of the first non-empty cell
+# to the right of the header (a delimiter or quote is off in that row).
+_ROW, _BEYOND = "__row__", "__beyond__"
+
+
+def _header_names(cells: list[Any]) -> list[str]:
+    names = [_xlsx_cell(c).strip().lstrip("\ufeff").strip() for c in cells]
+    while names and names[-1] == "":
+        names.pop()  # trailing empty header cells are not columns
+    return names
 
 
 def _xlsx_cell(value: Any) -> str:
@@ -275,59 +289,108 @@ def _read_xlsx(path: Path, sheet: str | None) -> Iterator[pd.DataFrame]:
         raise ImportFileError(path, [f"cannot read the workbook: {exc}"]) from None
     try:
         ws = wb[sheet] if sheet else wb.worksheets[0]
+        # Read-only mode trusts the sheet's stored dimension, which some exporters get wrong
+        # (rows or columns beyond it would be silently dropped): read what is really there.
+        ws.reset_dimensions()
         rows = ws.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            yield pd.DataFrame()
+        names: list[str] = []
+        next_row = 1
+        for header in rows:  # leading empty rows are skipped (and counted)
+            next_row += 1
+            names = _header_names(list(header))
+            if names:
+                break
+        if not names:
             return
-        names = [_xlsx_cell(h) for h in header]
+        width = len(names)
         batch: list[list[str]] = []
+        numbers: list[int] = []
+        beyond: list[int] = []
         for values in rows:
-            cells = [_xlsx_cell(v) for v in values[: len(names)]]
-            cells += [""] * (len(names) - len(cells))
+            cells = [_xlsx_cell(v) for v in values[:width]]
+            cells += [""] * (width - len(cells))
+            extra = next((width + 1 + i for i, v in enumerate(values[width:]) if _xlsx_cell(v).strip()), 0)
             batch.append(cells)
+            numbers.append(next_row)
+            beyond.append(extra)
+            next_row += 1
             if len(batch) >= CHUNK_ROWS:
-                yield pd.DataFrame(batch, columns=names, dtype=object)
-                batch = []
-        yield pd.DataFrame(batch, columns=names, dtype=object)
+                yield _frame_of(batch, names, numbers, beyond)
+                batch, numbers, beyond = [], [], []
+        yield _frame_of(batch, names, numbers, beyond)
     finally:
         wb.close()
 
 
+def _frame_of(batch: list[list[str]], names: list[str], numbers: list[int], beyond: list[int]) -> pd.DataFrame:
+    frame = pd.DataFrame(batch, columns=names, dtype=object) if batch else pd.DataFrame(
+        {name: pd.Series([], dtype=object) for name in names})
+    frame.columns = names  # duplicates stay duplicates (reported by the header check)
+    frame[_ROW] = np.asarray(numbers, dtype=np.int64)
+    frame[_BEYOND] = np.asarray(beyond, dtype=np.int64)
+    return frame
+
+
 def _read_csv(path: Path, encoding: str) -> Iterator[pd.DataFrame]:
     delimiter = _sniff_delimiter(path, encoding)
+    # The header is read here, so that pandas never guesses: with names given and one spare
+    # column, a row with one field too many fills the spare column (reported as a row error)
+    # instead of silently turning the first column into the index.
+    with path.open("r", encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        names: list[str] = []
+        raw_header: list[str] = []
+        consumed = 0
+        for raw_header in reader:  # leading blank lines are skipped (and counted)
+            consumed += 1
+            names = _header_names(raw_header)
+            if names:
+                break
+    if not names:
+        return
+    width = len(names)
+    spare = [f"__spare{i}__" for i in range(max(len(raw_header), width) - width + 1)]
+    placeholders = [f"__c{i}__" for i in range(width)]
+    next_row = consumed + 1
     try:
         reader = pd.read_csv(
-            path, encoding=encoding, sep=delimiter, dtype=str, keep_default_na=False, na_filter=False,
-            chunksize=CHUNK_ROWS, skip_blank_lines=True,
+            path, encoding=encoding, sep=delimiter, header=None, names=placeholders + spare, skiprows=consumed,
+            index_col=False, dtype=str, keep_default_na=False, na_filter=False, chunksize=CHUNK_ROWS,
+            skip_blank_lines=False,
         )
-        yield from reader
+        for chunk in reader:
+            beyond = np.zeros(len(chunk), dtype=np.int64)
+            for i, column in enumerate(spare):
+                filled = (chunk[column].str.strip() != "").to_numpy() & (beyond == 0)
+                beyond[filled] = width + 1 + i
+            frame = chunk[placeholders]
+            frame.columns = names
+            frame = frame.assign(**{_ROW: np.arange(next_row, next_row + len(chunk)), _BEYOND: beyond})
+            next_row += len(chunk)
+            yield frame
     except pd.errors.EmptyDataError:
-        yield pd.DataFrame()
+        return
     except pd.errors.ParserError as exc:
         message = str(exc)
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
         if match:
-            expected, line, saw = match.groups()
-            raise ImportFileError(
-                path, [f"row {line}: expected {expected} fields, found {saw} (a delimiter or quote is off)"]
-            ) from None
+            _, line, saw = match.groups()
+            raise ImportFileError(path, [RowError(
+                int(line), str(width + 1),
+                f"found {saw} fields, the header has {width} columns (a delimiter or quote is off)")]) from None
         raise ImportFileError(path, [f"cannot parse the CSV: {message}"]) from None
 
 
 def read_chunks(path: Path, mapping: Mapping) -> Iterator[pd.DataFrame]:
-    """Chunks of text cells with a `__row__` column numbering rows as a spreadsheet does."""
+    """Chunks of text cells with `__row__` numbering rows as a spreadsheet does (empty rows dropped)."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         chunks = _read_xlsx(path, mapping.sheet)
     else:
         chunks = _read_csv(path, _detect_encoding(path, mapping.encoding))
-    next_row = 2
     for chunk in chunks:
-        chunk = chunk.copy()
-        chunk.columns = [str(c).strip().lstrip("\ufeff") for c in chunk.columns]
-        chunk["__row__"] = np.arange(next_row, next_row + len(chunk))
-        next_row += len(chunk)
-        yield chunk
+        cells = [i for i, c in enumerate(chunk.columns) if c not in (_ROW, _BEYOND)]
+        blank = (chunk.iloc[:, cells].astype(str) == "").all(axis=1).to_numpy() & (chunk[_BEYOND] == 0).to_numpy()
+        yield chunk[~blank] if blank.any() else chunk
 
 
 def file_sha256(path: Path) -> str:
@@ -365,7 +428,7 @@ class _Checker:
             "", index=self.df.index, dtype=str)
         mapped = self.ctx.mapping.values.get(spec.name)
         if mapped:
-            raw = raw.map(lambda v: mapped.get(v, v)).astype(str)
+            raw = raw.replace(mapped).astype(str)  # whole values, never chained
         return raw
 
     def check(self, spec: FieldSpec) -> pd.Series:
@@ -391,6 +454,9 @@ class _Checker:
         lowered = raw.str.lower()
         bad = ~empty & ~lowered.str.match(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
         self.fail(bad, spec.name, lambda v: f"{_show(v)} is not an email address", raw)
+        too_long = ~bad & (raw.str.len() > 254)  # the column's size (RFC 5321)
+        self.fail(too_long, spec.name, "longer than 254 characters")
+        bad = bad | too_long
         return lowered.where(~empty & ~bad, None)
 
     def _choice(self, spec: FieldSpec, raw: pd.Series, empty: pd.Series) -> pd.Series:
@@ -418,13 +484,16 @@ class _Checker:
         return out
 
     def _number(self, spec: FieldSpec, raw: pd.Series, empty: pd.Series) -> pd.Series:
-        not_answered = raw.isin(self.ctx.mapping.not_answered) if self.ctx.mapping.not_answered else False
-        empty = empty | not_answered
+        scale = self.ctx.mapping.scale.get(spec.name) or (
+            self.ctx.mapping.scale.get(spec.scale_group) if spec.scale_group else None)
+        # a "not answered" code never hides a real answer: 0 means no answer on a 1–10 scale,
+        # but it is a detractor's score on the 0–10 NPS scale
+        low, high = scale.source if scale is not None else (spec.low, spec.high)
+        codes = [c for c in self.ctx.mapping.not_answered if not _within(c, low, high)]
+        empty = empty | raw.isin(codes) if codes else empty
         values = pd.to_numeric(raw.where(~empty, None), errors="coerce")
         bad = ~empty & values.isna()
         self.fail(bad, spec.name, lambda v: f"{_show(v)} is not a number", raw)
-        scale = self.ctx.mapping.scale.get(spec.name) or (
-            self.ctx.mapping.scale.get(spec.scale_group) if spec.scale_group else None)
         if scale is not None:
             outside = ~empty & ~bad & ((values < scale.source[0]) | (values > scale.source[1]))
             self.fail(outside, spec.name, lambda v: f"{_show(v)} is outside the file's scale "
@@ -451,6 +520,15 @@ class _Checker:
         return parsed
 
 
+def _within(code: str, low: float | None, high: float | None) -> bool:
+    """Whether `code` is a number in [low, high] (a valid answer); False without bounds."""
+    try:
+        number = float(code)
+    except ValueError:
+        return False
+    return low is not None and high is not None and low <= number <= high
+
+
 def _show(value: Any) -> str:
     text = str(value)
     return repr(text if len(text) <= 40 else text[:37] + "...")
@@ -459,6 +537,10 @@ def _show(value: Any) -> str:
 def _pad_slash_date(match: re.Match) -> str:
     y, m, d = match.groups()
     return f"{y}-{int(m):02d}-{int(d):02d}"
+
+
+# an offset (Z, +08, +0800, +08:00) right after a time of day
+_OFFSET_AT_END = r"(?:\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2})\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def parse_datetimes(raw: pd.Series, tz: ZoneInfo, fmt: str | None = None) -> pd.Series:
@@ -472,21 +554,20 @@ def parse_datetimes(raw: pd.Series, tz: ZoneInfo, fmt: str | None = None) -> pd.
         return out
     text = raw[present]
     if fmt:
-        local = pd.to_datetime(text, format=fmt, errors="coerce")
-        aware_mask = pd.Series(False, index=text.index)
+        aware = "%z" in fmt or "%Z" in fmt
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=aware)
+        aware_mask = pd.Series(aware, index=text.index)
     else:
         if text.str.contains("/", regex=False).any():
             text = text.str.replace(r"^(\d{4})/(\d{1,2})/(\d{1,2})", _pad_slash_date, regex=True)
-        aware_mask = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
-        local = pd.to_datetime(text.where(~aware_mask), format="ISO8601", errors="coerce")
-    if getattr(local.dt, "tz", None) is not None:  # a custom format with %z
-        utc_local = local.dt.tz_convert("UTC").dt.tz_localize(None)
-    else:
-        utc_local = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC").dt.tz_localize(None)
-    result = utc_local
-    if aware_mask.any():
-        aware = pd.to_datetime(text.where(aware_mask), format="ISO8601", errors="coerce", utc=True)
-        result = utc_local.where(~aware_mask, aware.dt.tz_localize(None))
+        aware_mask = text.str.contains(_OFFSET_AT_END, regex=True)
+        # one parse for all: utc=True never fails on mixed offsets; text without an offset is read as
+        # if it were UTC here and localised below
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    local = parsed.where(~aware_mask).dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    result = local.dt.tz_convert("UTC").dt.tz_localize(None).where(~aware_mask, parsed)
     result = result.astype("datetime64[us]")
     sane = (result >= pd.Timestamp("1990-01-01")) & (result < pd.Timestamp("2200-01-01"))
     out[present] = result.where(sane)
@@ -497,6 +578,12 @@ def validate_chunk(df: pd.DataFrame, ctx: Context, fields: list[FieldSpec]) -> t
     """Typed values (one column per field, plus __row__) and the errors of this chunk."""
     checker = _Checker(df, ctx)
     out = pd.DataFrame({"__row__": df["__row__"].to_numpy()}, index=df.index)
+    if _BEYOND in df:
+        beyond = df[_BEYOND].to_numpy()
+        width = sum(1 for c in df.columns if c not in (_ROW, _BEYOND))
+        for column in np.unique(beyond[beyond > 0]):
+            checker.fail(beyond == column, str(column), f"found a value in column {column}, the header has "
+                         f"{width} columns (a delimiter or quote is off)")
     for f in fields:
         out[f.name] = checker.check(f)
     for f in fields:
@@ -507,21 +594,37 @@ def validate_chunk(df: pd.DataFrame, ctx: Context, fields: list[FieldSpec]) -> t
     return out, checker.errors
 
 
-def _duplicates(out: pd.DataFrame, key: str, seen: dict[str, int]) -> list[RowError]:
-    """Ids repeated in the file (within this chunk or seen in an earlier one)."""
-    errors = []
-    keys = out[key]
-    present = keys.notna()
-    dup_in_chunk = keys.duplicated(keep="first") & present
-    for k, row, dup in zip(keys.to_numpy(), out["__row__"].to_numpy(), dup_in_chunk.to_numpy()):
-        if k is None or (isinstance(k, float) and np.isnan(k)):
-            continue
-        first = seen.get(k)
-        if first is not None and (dup or first != row):
-            errors.append(RowError(int(row), key, f"duplicate {key} {_show(k)} (first in row {first})"))
-        else:
-            seen[k] = int(row)
-    return errors
+class _SeenKeys:
+    """Ids met so far in the file, with the row where each was first seen (hash-based, vectorised)."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.Series] = []
+        self._index: pd.Index | None = None
+
+    def check(self, keys: pd.Series, rows: np.ndarray, key: str) -> list[RowError]:
+        present = keys.notna().to_numpy()
+        values = keys.to_numpy(dtype=object)
+        in_chunk = keys.duplicated(keep="first").to_numpy() & present
+        earlier = np.zeros(len(keys), dtype=bool)
+        if self._index is not None:
+            earlier = pd.Index(values, dtype=object).isin(self._index) & present  # object: hashed, fast
+        dup = in_chunk | earlier
+        first_rows: dict[Any, int] = {}
+        if dup.any():
+            wanted = set(values[dup])
+            for part in self._parts:
+                hit = part[part.index.isin(wanted)]
+                for k, r in hit.items():
+                    first_rows.setdefault(k, int(r))
+            for k, r, d in zip(values, rows, dup):
+                if not d and k in wanted:
+                    first_rows.setdefault(k, int(r))
+        fresh = present & ~dup
+        part = pd.Series(rows[fresh], index=pd.Index(values[fresh], dtype=object))
+        self._parts.append(part)
+        self._index = part.index if self._index is None else self._index.append(part.index)
+        return [RowError(int(r), key, f"duplicate {key} {_show(k)} (first in row {first_rows.get(k, '?')})")
+                for k, r in zip(values[dup], rows[dup])]
 
 
 # -- writing ----------------------------------------------------------------------
@@ -557,70 +660,112 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame, columns: l
         conn.exec_driver_sql(sql, list(zip(*cols)))
         return
     # PostgreSQL: COPY is several times faster than INSERT for bulk loads.
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for row in zip(*cols):
-        writer.writerow(["\\N" if v is None else ("t" if v is True else "f" if v is False else v) for v in row])
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-            copy.write(buffer.getvalue())
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(_copy_text(cols, [table.c[c] for c in columns]))
+
+
+_COPY_SPECIAL = r"[\\\t\n\r]"
+
+
+def _copy_text(cols: list[list[Any]], columns: list[Any]) -> str:
+    """Rows in COPY's text format (tab-separated, `\\N` = NULL, backslash escapes), column by column.
+
+    Escaping every value keeps a text such as `\\N` from being read as NULL.
+    """
+    parts: list[pd.Series] = []
+    for values, column in zip(cols, columns):
+        series = pd.Series(values, dtype=object)
+        missing = series.isna().to_numpy()
+        if isinstance(column.type, Boolean):
+            text = pd.Series(np.where(series.where(~missing, False).astype(bool), "t", "f"), dtype=object)
+        else:
+            text = series.where(~missing, "").astype(str)
+            if text.str.contains(_COPY_SPECIAL, regex=True).any():
+                text = (text.str.replace("\\", "\\\\", regex=False).str.replace("\t", "\\t", regex=False)
+                        .str.replace("\n", "\\n", regex=False).str.replace("\r", "\\r", regex=False))
+        parts.append(text.astype(object).where(~missing, "\\N"))
+    lines = parts[0].str.cat(parts[1:], sep="\t") if len(parts) > 1 else parts[0]
+    return "\n".join(lines.tolist()) + "\n"
 
 
 def _normalise_for_compare(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 9)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(microsecond=value.microsecond)
+        return value.astimezone(UTC)
     if isinstance(value, dict):
         return {k: _normalise_for_compare(v) for k, v in value.items()}
     return value
 
 
+def _same(incoming: pd.Series, stored: pd.Series, column: Any) -> np.ndarray:
+    """Element-wise: is the incoming (validated) value the stored one? Missing equals missing."""
+    if isinstance(column.type, JSON):  # dicts: compared one by one (survey answers only)
+        return np.array([_normalise_for_compare(a) == _normalise_for_compare(b)
+                         for a, b in zip(incoming.tolist(), stored.tolist())], dtype=bool)
+    if pd.api.types.is_datetime64_any_dtype(incoming):
+        a = incoming.astype("datetime64[us]")
+        b = pd.to_datetime(stored, utc=True).dt.tz_localize(None).astype("datetime64[us]")
+    elif pd.api.types.is_float_dtype(incoming):
+        a = incoming.round(9)
+        b = pd.to_numeric(stored.astype(object).where(stored.notna(), np.nan)).astype(float).round(9)
+    else:
+        a, b = incoming.astype(object), stored.astype(object)
+    a, b = a.reset_index(drop=True), b.reset_index(drop=True)
+    missing_a, missing_b = a.isna().to_numpy(), b.isna().to_numpy()
+    equal = (a == b).to_numpy(dtype=bool, na_value=False)
+    return (equal & ~missing_a & ~missing_b) | (missing_a & missing_b)
+
+
 def _merge(conn: Connection, spec: ImportSpec, frame: pd.DataFrame, columns: list[str], table_was_empty: bool,
            actor: str, now: datetime, audit_rows: list[dict[str, Any]]) -> tuple[int, int, int]:
-    """Insert new rows, update changed ones (audited), skip identical ones."""
+    """Insert new rows, update changed ones (audited), skip identical ones.
+
+    Existing rows are compared column by column (vectorised); only changed rows cost a statement each.
+    """
     table, key = spec.table, spec.key
     if frame.empty:
         return 0, 0, 0
-    existing: dict[str, dict[str, Any]] = {}
+    found: list[tuple] = []
     if not table_was_empty:
         keys = frame[key].tolist()
         for start in range(0, len(keys), LOOKUP_BATCH):
             batch = keys[start:start + LOOKUP_BATCH]
             rows = conn.execute(select(*[table.c[c] for c in columns]).where(table.c[key].in_(batch)))
-            for row in rows.mappings():
-                existing[row[key]] = dict(row)
-    is_new = ~frame[key].isin(existing.keys()) if existing else pd.Series(True, index=frame.index)
-    insert_cols = columns + (["updated_at"] if "updated_at" in table.c else [])
+            found.extend(tuple(row) for row in rows)  # plain tuples: pandas probes Row objects slowly
+    stored = pd.DataFrame(found, columns=columns, dtype=object).set_index(key, drop=False)
+    is_new = ~frame[key].astype(object).isin(stored.index)
     new_frame = frame[is_new.to_numpy()]
     if "updated_at" in table.c:
         new_frame = new_frame.assign(updated_at=pd.Timestamp(now.replace(tzinfo=None)))
+    # raw inserts bypass the ORM, so the columns' Python-side defaults (e.g. opted_out=False) are set here
+    defaults = {c.name: c.default.arg for c in table.columns
+                if c.name not in new_frame.columns and c.default is not None and c.default.is_scalar}
+    new_frame = new_frame.assign(**defaults)
+    insert_cols = columns + [c for c in ("updated_at", *defaults) if c in new_frame.columns and c not in columns]
     _insert_rows(conn, table, new_frame, insert_cols)
-    updated = unchanged = 0
     old_frame = frame[~is_new.to_numpy()]
-    if not old_frame.empty:
-        incoming = {c: _python_values(old_frame[c]) for c in columns}
-        for i in range(len(old_frame)):
-            new_values = {c: incoming[c][i] for c in columns}
-            old_values = existing[new_values[key]]
-            changed = [c for c in columns if _normalise_for_compare(old_values.get(c))
-                       != _normalise_for_compare(new_values[c])]
-            if not changed:
-                unchanged += 1
-                continue
-            values = {c: new_values[c] for c in changed}
-            if "updated_at" in table.c:
-                values["updated_at"] = now
-            conn.execute(update(table).where(table.c[key] == new_values[key]).values(**values))
+    if old_frame.empty:
+        return len(new_frame), 0, 0
+    before = stored.loc[old_frame[key].astype(object).to_numpy()]
+    same = np.column_stack([_same(old_frame[c], before[c], table.c[c]) for c in columns])
+    changed_rows = np.flatnonzero(~same.all(axis=1))
+    if len(changed_rows):
+        incoming = {c: _python_values(old_frame[c].iloc[changed_rows]) for c in columns}
+        for i, row in enumerate(changed_rows):
+            changed = [c for j, c in enumerate(columns) if not same[row, j]]
+            ident = incoming[key][i]
+            old_values = {c: before[c].iat[row] for c in changed}
+            new_values = {c: incoming[c][i] for c in changed}
+            values = dict(new_values, **({"updated_at": now} if "updated_at" in table.c else {}))
+            conn.execute(update(table).where(table.c[key] == ident).values(**values))
             audit_rows.append({
-                "at": now, "actor": actor, "action": "update", "entity": spec.table.name,
-                "entity_id": str(new_values[key]),
-                "before": jsonable({c: old_values.get(c) for c in changed}),
-                "after": jsonable({c: new_values[c] for c in changed}), "comment": "import",
+                "at": now, "actor": actor, "action": "update", "entity": spec.table.name, "entity_id": str(ident),
+                "before": jsonable(old_values), "after": jsonable(new_values), "comment": "import",
             })
-            updated += 1
-    return int(is_new.sum()), updated, unchanged
+    return len(new_frame), len(changed_rows), len(old_frame) - len(changed_rows)
 
 
 def _write_rejects(path: Path, rejected: list[pd.DataFrame], errors: list[RowError]) -> str:
@@ -628,14 +773,45 @@ def _write_rejects(path: Path, rejected: list[pd.DataFrame], errors: list[RowErr
     reasons: dict[int, list[str]] = {}
     for e in errors:
         reasons.setdefault(e.row, []).append(f"{e.column}: {e.reason}")
-    frame = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=["__row__"])
-    frame = frame.rename(columns={"__row__": "row"})
-    frame.insert(1, "errors", frame["row"].map(lambda r: "; ".join(reasons.get(int(r), []))))
+    frame = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=[_ROW])
+    cells = [c for c in frame.columns if c not in (_ROW, _BEYOND)]
+    frame = pd.concat([
+        pd.DataFrame({"row": frame[_ROW].to_numpy(),
+                      "errors": [("; ".join(reasons.get(int(r), []))) for r in frame[_ROW]]}),
+        frame[cells].reset_index(drop=True),
+    ], axis=1)
     frame.to_csv(target, index=False, encoding="utf-8-sig")
     return str(target)
 
 
 # -- entry point ------------------------------------------------------------------
+
+
+def _resolve_mapping(mapping: Mapping, fields: list[FieldSpec], path: Path) -> Mapping:
+    """The mapping with its `values` and `scale` keys as our column names.
+
+    A key may name our column or theirs (as renamed by `columns`), in any case; a key that
+    names no column of the format is an error rather than a silently ignored rule.
+    """
+    ours = {f.name.lower(): f.name for f in fields}
+    theirs = {k.strip().lower(): v.strip() for k, v in mapping.columns.items()}
+    groups = {f.scale_group for f in fields if f.scale_group}
+    problems: list[str] = []
+
+    def resolve(section: str, key: str) -> str | None:
+        if key in groups:
+            return key
+        name = ours.get(theirs.get(key.strip().lower(), key).strip().lower())
+        if name is None:
+            problems.append(f"mapping {section}.{key}: the file format has no such column "
+                            f"(known: {', '.join([f.name for f in fields] + sorted(groups))})")
+        return name
+
+    values = {name: rules for key, rules in mapping.values.items() if (name := resolve("values", key))}
+    scale = {name: rule for key, rule in mapping.scale.items() if (name := resolve("scale", key))}
+    if problems:
+        raise ImportFileError(path, problems)
+    return mapping.model_copy(update={"values": values, "scale": scale})
 
 
 def department_lookup(settings: Settings) -> dict[str, str]:
@@ -662,7 +838,8 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
     result = ImportResult(kind=spec.kind, path=str(path))
     started = utcnow()
     sha = file_sha256(path)
-    rename = dict(mapping.columns)
+    mapping = ctx.mapping = _resolve_mapping(mapping, fields, path)
+    rename = {k.strip().lower(): v.strip() for k, v in mapping.columns.items()}  # their headers, in any case
     canonical = {f.name.lower(): f.name for f in fields}  # headers match in any case
 
     with UnitOfWork(settings.database_url, actor) as uow:
@@ -670,17 +847,18 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
         uow.session.flush()
         conn = uow.session.connection()
         table_was_empty = conn.execute(select(func.count()).select_from(spec.table)).scalar_one() == 0
-        seen: dict[str, int] = {}
+        seen = _SeenKeys()
         rejected_frames: list[pd.DataFrame] = []
         audit_rows: list[dict[str, Any]] = []
         header_checked = False
         columns: list[str] = []
         for chunk in read_chunks(path, mapping):
-            chunk = chunk.rename(columns=lambda c: canonical.get(rename.get(c, c).lower(), rename.get(c, c)))
+            chunk = chunk.rename(columns=lambda c: canonical.get(rename.get(c.lower(), c).lower(),
+                                                                 rename.get(c.lower(), c)))
             if not header_checked:
                 header_checked = True
                 known = {f.name for f in fields}
-                present = [c for c in chunk.columns if c != "__row__"]
+                present = [c for c in chunk.columns if c not in (_ROW, _BEYOND)]
                 missing = [f.name for f in fields if not f.header_optional and f.name not in present]
                 if missing:
                     raise ImportFileError(path, [
@@ -699,7 +877,7 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
                 continue
             result.rows += len(chunk)
             values, errors = validate_chunk(chunk, ctx, fields)
-            errors += _duplicates(values, spec.key, seen)
+            errors += seen.check(values[spec.key], values["__row__"].to_numpy(), spec.key)
             if spec.derive is not None:
                 values = spec.derive(values, ctx)
             if errors:

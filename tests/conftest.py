@@ -113,3 +113,45 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def sqlite_settings(sqlite_url: str, tmp_path: Path) -> Settings:
     return make_settings(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def smtp_server():
+    """A running aiosmtpd server on loopback; stopped at the end of the test."""
+    from tests.smtp import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server for the whole session (it takes ~20 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def sqms_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Point the process-wide settings (what flows and the CLI read) at a test database and folders.
+
+    Returns a function `use(db_url, **env)`; the settings cache is cleared before and after.
+    """
+    from sqms.config import get_settings
+
+    def use(db_url: str, **env: str):
+        monkeypatch.setenv("SQMS_CONFIG", str(CONFIG))
+        monkeypatch.setenv("SQMS_DATABASE_URL", db_url)
+        monkeypatch.setenv("SQMS_OUTBOX_DIR", str(tmp_path / "outbox"))
+        monkeypatch.setenv("SQMS_REPORTS_DIR", str(tmp_path / "reports"))
+        monkeypatch.setenv("SQMS_QUESTIONNAIRES_DIR", str(ROOT / "config" / "questionnaires"))
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield use
+    get_settings.cache_clear()
