@@ -1,0 +1,21 @@
+"""Emails from templates: `templates/email/<locale>/<name>.{subject,txt,html}.j2`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqms.config import Settings
+from sqms.notify.service import Email
+
+
+def compose(settings: Settings, name: str, recipient: Any, **context: Any) -> Email:
+    """Render the three parts of email `name` for one recipient (a Person or an address)."""
+    from sqms.reporting.render import render_template
+
+    locale = settings.locale
+    context = {"settings": settings, "org": settings.organisation, "locale": locale, "recipient": recipient,
+               "recipient_name": getattr(recipient, "name", ""), **context}
+    subject = render_template(settings, f"email/{locale}/{name}.subject.j2", **context)
+    text = render_template(settings, f"email/{locale}/{name}.txt.j2", **context)
+    html = render_template(settings, f"email/{locale}/{name}.html.j2", **context)
+    return Email.to(recipient, subject=" ".join(subject.split()), body_text=text, body_html=html)

@@ -1,0 +1,47 @@
+"""MIME messages from outbox rows: UTF-8 headers, text + HTML alternative, attachments."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from sqms.calendar import utcnow
+from sqms.notify.models import OutboxMessage
+
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
+
+
+def header_safe(value: str) -> str:
+    """A header value from data: CR/LF and other line breaks collapse to one space."""
+    return _LINE_BREAKS.sub(" ", value or "").strip()
+
+
+def _address(email: str, name: str = "") -> Address:
+    local, _, domain = header_safe(email).partition("@")
+    return Address(display_name=header_safe(name), username=local, domain=domain)
+
+
+def build_mime(message: OutboxMessage, sender: str, sender_name: str = "SQMS") -> EmailMessage:
+    """The email for one outbox row; the Message-ID derives from the outbox key (stable across retries)."""
+    mime = EmailMessage()
+    mime["Subject"] = header_safe(message.subject)
+    mime["From"] = _address(sender, sender_name)
+    mime["To"] = _address(message.recipient, message.recipient_name)
+    mime["Date"] = format_datetime(utcnow())
+    domain = sender.partition("@")[2] or "sqms.local"
+    mime["Message-ID"] = message.message_id or make_msgid(idstring=f"sqms-{message.id}", domain=domain)
+    mime["X-SQMS-Key"] = header_safe(message.key)
+    for name, value in (message.extra_headers or {}).items():
+        mime[header_safe(name)] = header_safe(str(value))
+    mime.set_content(message.body_text, subtype="plain", charset="utf-8")
+    mime.add_alternative(message.body_html, subtype="html", charset="utf-8")
+    for attachment in message.attachments or []:
+        path = Path(attachment)
+        ctype, _ = mimetypes.guess_type(path.name)
+        maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
+        mime.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+    return mime

@@ -1,0 +1,123 @@
+"""The outbox against a real SMTP server (aiosmtpd) and the .eml transport; both databases."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from sqms.config import SmtpSettings
+from sqms.db import UnitOfWork
+from sqms.notify.messages import header_safe
+from sqms.notify.models import OutboxMessage
+from sqms.notify.service import Email, deliver_pending, enqueue
+from tests.conftest import make_settings
+
+
+def _queue(settings, recipients, *, subject="服务质量月报 2026-10", attachments=()):
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        for r in recipients:
+            enqueue(uow.session, process="monthly-report", obj="report", period="2026-10", email=Email(
+                recipient=r, recipient_name="王芳", subject=subject, body_text="正文 <b>不是 HTML</b>",
+                body_html="<p>正文</p>", attachments=attachments))
+        uow.commit()
+
+
+def _count(settings, status):
+    with UnitOfWork(settings.database_url) as uow:
+        return uow.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == status))
+
+
+def test_smtp_delivery_is_exactly_once_across_outage(db_url, tmp_path, smtp_server):
+    settings = make_settings(db_url, tmp_path, smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port))
+    attachment = tmp_path / "报告.xlsx"
+    attachment.write_bytes(b"PK\x03\x04 fake xlsx")
+    recipients = ["a@example.com", "b@example.com", "c@example.com"]
+
+    smtp_server.stop()  # outage: everything stays pending, with the error recorded
+    _queue(settings, recipients, attachments=[attachment])
+    report = deliver_pending(settings)
+    assert (report.sent, report.ok) == (0, False)
+    assert _count(settings, "pending") == 3
+    with UnitOfWork(settings.database_url) as uow:
+        row = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        assert row.attempts == 1 and "Connection" in (row.last_error or "")
+
+    smtp_server.start()
+    _queue(settings, recipients, attachments=[attachment])  # a rerun queues the same keys again
+    report = deliver_pending(settings)
+    assert (report.sent, report.failed) == (3, 0)
+    _queue(settings, recipients, attachments=[attachment])  # and once more after they were sent
+    assert deliver_pending(settings).sent == 0
+
+    assert sorted(smtp_server.recipients()) == recipients
+    message = smtp_server.messages[0]
+    assert message["Subject"] == "服务质量月报 2026-10"
+    assert message.get_content_type() == "multipart/mixed"
+    body = message.get_body(preferencelist=("plain",))
+    assert "<b>不是 HTML</b>" in body.get_content()
+    assert message.get_body(preferencelist=("html",)).get_content().strip() == "<p>正文</p>"
+    files = [part.get_filename() for part in message.iter_attachments()]
+    assert files == ["报告.xlsx"]
+    assert "王芳" in str(message["To"])
+    assert message["Message-ID"]
+
+
+def test_header_injection_is_neutralised(sqlite_settings, tmp_path):
+    _queue(sqlite_settings, ["x@example.com"], subject="月报\r\nBcc: victim@example.com")
+    assert deliver_pending(sqlite_settings).sent == 1
+    [eml] = list(Path(sqlite_settings.outbox_dir).glob("*.eml"))
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["Bcc"] is None
+    assert message["Subject"] == "月报 Bcc: victim@example.com"
+    assert header_safe("a\nb\u2028c") == "a b c"
+
+
+def test_eml_files_when_no_smtp_host(sqlite_settings):
+    _queue(sqlite_settings, ["a@example.com", "b@example.com"])
+    assert deliver_pending(sqlite_settings).sent == 2
+    _queue(sqlite_settings, ["a@example.com", "b@example.com"])
+    assert deliver_pending(sqlite_settings).sent == 0
+    files = sorted(Path(sqlite_settings.outbox_dir).glob("*.eml"))
+    assert len(files) == 2
+    parsed = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert parsed["X-SQMS-Key"].startswith("monthly-report:report:2026-10:")
+
+
+def test_pending_message_is_refreshed_sent_one_is_not(sqlite_settings):
+    _queue(sqlite_settings, ["a@example.com"], subject="v1")
+    _queue(sqlite_settings, ["a@example.com"], subject="v2")
+    with UnitOfWork(sqlite_settings.database_url) as uow:
+        assert [m.subject for m in uow.session.scalars(select(OutboxMessage))] == ["v2"]
+    deliver_pending(sqlite_settings)
+    _queue(sqlite_settings, ["a@example.com"], subject="v3")
+    with UnitOfWork(sqlite_settings.database_url) as uow:
+        [m] = uow.session.scalars(select(OutboxMessage)).all()
+        assert (m.subject, m.status) == ("v2", "sent")
+
+
+def test_refused_recipient_fails_for_good_others_go(sqlite_settings, tmp_path, smtp_server):
+    import smtplib
+
+    class Refusing:
+        name = "smtp"
+
+        def __init__(self):
+            self.sent = []
+
+        def send(self, mime):
+            if "bad@" in str(mime["To"]):
+                raise smtplib.SMTPRecipientsRefused({"bad@example.com": (550, b"no such user")})
+            self.sent.append(str(mime["To"]))
+
+        def close(self):
+            pass
+
+    _queue(sqlite_settings, ["bad@example.com", "good@example.com"])
+    transport = Refusing()
+    report = deliver_pending(sqlite_settings, transport=transport)
+    assert (report.sent, report.failed) == (1, 1)
+    assert _count(sqlite_settings, "failed") == 1
+    assert deliver_pending(sqlite_settings, transport=transport).sent == 0
