@@ -1,0 +1,377 @@
+"""服务质量月报: the monthly report as one self-contained HTML file and an XLSX workbook.
+
+The content comes from `sqms.records.report.build_monthly_report`; this module only
+renders it (template `templates/reports/monthly_report.html.j2`, inline SVG charts,
+XLSX tables) and provides the short forms used elsewhere: the markdown summary of the
+Prefect artifact and the context of the report email.
+
+The whole pipeline for one month:
+
+    computation = compute_and_store(session, settings, period)          # or latest_computation
+    generated = produce_monthly_report(session, settings, computation)  # data → files → recorded version
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from sqms.config import Settings
+from sqms.kpi_catalog import KPI_BY_CODE, KPIS
+from sqms.records.models import KpiComputation
+from sqms.records.report import MonthlyReport, build_monthly_report
+from sqms.reporting import charts
+from sqms.reporting.excel import Table, write_xlsx
+from sqms.reporting.formatting import (fmt_change, fmt_target, fmt_value, is_missing, local_datetime, percent,
+                                       status_label, t)
+from sqms.reporting.models import GeneratedReport
+from sqms.reporting.render import render_template
+from sqms.reporting.service import next_version, report_dir, save_report
+
+KIND = "monthly-report"
+TEMPLATE = "reports/monthly_report.html.j2"
+
+# Short definitions (DESIGN.md §4) printed under the tables.
+DEFINITIONS: dict[str, tuple[str, str]] = {
+    "record_volume": ("本月受理（开单）的服务单数", "service records opened in the month"),
+    "avg_handling_hours": ("已办结服务单从受理到办结的平均小时数", "mean hours from opening to resolution of resolved records"),
+    "fcr_pct": ("已知结果的服务单中首次联系即解决的比例", "share resolved at first contact, among records where it is known"),
+    "response_within_target_pct": ("电话 30 秒、在线 60 秒内首次响应的比例（无响应计为超时）",
+                                   "share first answered within the channel target (phone 30 s, online 60 s)"),
+    "complaint_rate_per_1000": ("每千单服务单对应的投诉件数", "complaints received per 1,000 records opened"),
+    "complaint_on_time_pct": ("已办结或已超期的投诉中在期限内办结的比例（一般 2 个、特殊 5 个工作日）",
+                              "share settled by the deadline (2 working days normal, 5 special), among those due"),
+    "complaint_closure_pct": ("本月受理的投诉中已办结的比例", "share of the month's complaints resolved"),
+    "csat_mean": ("满意度评分（1–5 分）均值", "mean satisfaction score (1–5)"),
+    "csat_top2_pct": ("满意度评分 4–5 分的比例", "share of scores 4–5"),
+    "nps": ("推荐者（9–10 分）比例减贬损者（0–6 分）比例", "share of promoters (9–10) minus detractors (0–6)"),
+}
+
+
+def title(report: MonthlyReport) -> str:
+    return t(report.locale, f"服务质量月报 {report.period}", f"Service Quality Monthly Report {report.period}")
+
+
+def file_stem(report: MonthlyReport) -> str:
+    return f"monthly-report-{report.period}"
+
+
+# -- charts ---------------------------------------------------------------------------
+
+
+def trend_charts(report: MonthlyReport) -> list[dict[str, Any]]:
+    """One 13-month trend per KPI (organisation-wide), with its target line."""
+    out = []
+    for definition in KPIS:
+        trend = report.trend(definition.code)
+        label = definition.label(report.locale)
+        svg = charts.trend_chart(
+            trend["period"].tolist(), trend["value"].tolist(), targets=trend["target"].tolist(),
+            statuses=trend["status"].tolist(), low_confidence=trend["low_confidence"].tolist(),
+            unit=definition.unit, decimals=definition.decimals, locale=report.locale,
+            low_confidence_n=report.low_confidence_n,
+            title=t(report.locale, f"{label}：近 13 个月趋势", f"{label}: last 13 months"))
+        out.append({"kpi": definition.code, "label": label, "svg": Markup(svg)})
+    return out
+
+
+def department_charts(report: MonthlyReport) -> list[dict[str, Any]]:
+    """One department comparison per KPI, coloured against each department's target."""
+    out = []
+    for definition in KPIS:
+        rows = report.department_kpis[report.department_kpis["kpi"] == definition.code]
+        label = definition.label(report.locale)
+        svg = charts.department_bars(
+            rows["department_name"].tolist(), rows["value"].tolist(), targets=rows["target"].tolist(),
+            statuses=rows["status"].tolist(), low_confidence=rows["low_confidence"].tolist(),
+            unit=definition.unit, decimals=definition.decimals, locale=report.locale,
+            title=t(report.locale, f"{label}：部门对比", f"{label}: by department"))
+        out.append({"kpi": definition.code, "label": label, "svg": Markup(svg)})
+    return out
+
+
+def pareto(report: MonthlyReport) -> Markup:
+    cats = report.complaint_categories
+    return Markup(charts.pareto_chart(
+        cats["category"].tolist(), cats["count"].tolist(), locale=report.locale,
+        title=t(report.locale, "投诉类别帕累托图", "Complaint categories (Pareto)")))
+
+
+# -- the files --------------------------------------------------------------------------
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, NaN/NaT/NA as None (templates and filters treat None as "no value")."""
+    return [{k: None if is_missing(v) else v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
+    dept = report.department_kpis
+    matrix = []
+    for code, name in report.departments:
+        cells = {r["kpi"]: r for r in _records(dept[dept["department"] == code])}
+        matrix.append({"code": code, "name": name, "cells": [cells.get(k.code) for k in KPIS]})
+    changes = report.changes
+    return {
+        "locale": report.locale,
+        "report": report,
+        "title": title(report),
+        "organisation": report.organisation,
+        "summary": report.summary,
+        "kpi_rows": _records(report.kpis),
+        "kpis": [{"code": k.code, "label": k.label(report.locale), "better": k.better,
+                  "definition": t(report.locale, *DEFINITIONS[k.code])} for k in KPIS],
+        "matrix": matrix,
+        "trends": trend_charts(report),
+        "comparisons": department_charts(report),
+        "pareto_svg": pareto(report),
+        "categories": _records(report.complaint_categories),
+        "org_changes": _records(changes[changes["department"].isna()]),
+        "department_transitions": _records(changes[changes["department"].notna() & changes["transition"].notna()]),
+        "counts": report.input_counts,
+        "evaluated": len(report.evaluated),
+        "met": report.met_count,
+        "missed": report.missed_count,
+        "department_missed": int((dept["status"] == "missed").sum()),
+        "low_n": report.low_confidence_n,
+        "has_low_confidence": bool(report.kpis["low_confidence"].any() or dept["low_confidence"].any()),
+        "generated_at": report.generated_at,
+        "as_of": report.as_of,
+    }
+
+
+def excel_tables(report: MonthlyReport) -> list[Table]:
+    """The report's tables for the workbook: summary, KPIs, departments, trend, complaint categories, changes."""
+    loc = report.locale
+
+    def text(value: Any) -> Any:
+        return None if is_missing(value) else value
+
+    def rounded(frame: pd.DataFrame, column: str) -> list[Any]:
+        return [None if is_missing(v) else round(float(v), KPI_BY_CODE[k].decimals)
+                for v, k in zip(frame[column], frame["kpi"])]
+
+    c = {  # column headings
+        "kpi": t(loc, "指标", "KPI"), "code": t(loc, "代码", "code"), "value": t(loc, "本月", "this month"),
+        "target": t(loc, "目标", "target"), "status": t(loc, "状态", "status"), "n": t(loc, "样本量 n", "n"),
+        "low": t(loc, f"n<{report.low_confidence_n}", f"n<{report.low_confidence_n}"),
+        "prev": t(loc, "上月", "last month"), "change": t(loc, "环比变化", "change"),
+        "unit": t(loc, "单位", "unit"), "dept": t(loc, "部门", "department"),
+    }
+    kpis = report.kpis
+    kpi_sheet = pd.DataFrame({
+        c["kpi"]: kpis["label"], c["code"]: kpis["kpi"], c["value"]: rounded(kpis, "value"),
+        c["unit"]: kpis["unit"], c["target"]: [fmt_target(v, k, loc) for v, k in zip(kpis["target"], kpis["kpi"])],
+        c["status"]: [status_label(s, loc) for s in kpis["status"]], c["n"]: kpis["n"].astype("int64"),
+        c["low"]: kpis["low_confidence"].astype(bool), c["prev"]: rounded(kpis, "previous_value"),
+        c["change"]: rounded(kpis, "change"),
+    })
+    dept = report.department_kpis
+    dept_sheet = pd.DataFrame({
+        c["dept"]: dept["department_name"], t(loc, "部门代码", "department code"): dept["department"],
+        c["kpi"]: dept["label"], c["code"]: dept["kpi"], c["value"]: rounded(dept, "value"), c["unit"]: dept["unit"],
+        c["target"]: [fmt_target(v, k, loc) for v, k in zip(dept["target"], dept["kpi"])],
+        c["status"]: [status_label(s, loc) for s in dept["status"]], c["n"]: dept["n"].astype("int64"),
+        c["low"]: dept["low_confidence"].astype(bool), c["prev"]: rounded(dept, "previous_value"),
+        c["change"]: rounded(dept, "change"),
+    })
+    org_history = report.history[report.history["department"].isna()]
+    trend = org_history.pivot(index="kpi", columns="period", values="value").reindex(
+        index=[k.code for k in KPIS], columns=report.periods)
+    trend = trend.apply(lambda row: row.round(KPI_BY_CODE[row.name].decimals), axis=1)
+    trend.insert(0, c["unit"], [k.unit for k in KPIS])
+    trend.insert(0, c["kpi"], [k.label(loc) for k in KPIS])
+    trend = trend.reset_index().rename(columns={"kpi": c["code"]})
+    trend = trend[[c["kpi"], c["code"], c["unit"], *report.periods]]
+    cats = report.complaint_categories
+    cat_sheet = pd.DataFrame({
+        t(loc, "投诉类别", "category"): cats["category"], t(loc, "件数", "count"): cats["count"],
+        t(loc, "占比 %", "share %"): cats["share_pct"].round(1),
+        t(loc, "累计占比 %", "cumulative %"): cats["cumulative_pct"].round(1),
+    })
+    ch = report.changes
+    change_sheet = pd.DataFrame({
+        c["dept"]: [text(n) or t(loc, "组织整体", "Organisation") for n in ch["department_name"]],
+        c["kpi"]: ch["label"], c["prev"]: rounded(ch, "previous_value"), c["value"]: rounded(ch, "value"),
+        c["change"]: rounded(ch, "change"),
+        t(loc, "上月状态", "last month's status"): [status_label(s, loc) for s in ch["previous_status"]],
+        c["status"]: [status_label(s, loc) for s in ch["status"]],
+        t(loc, "状态变化", "status change"): [
+            {"newly_missed": t(loc, "转为未达标", "fell below target"),
+             "recovered": t(loc, "恢复达标", "back on target")}.get(x, "") if not is_missing(x) else ""
+            for x in ch["transition"]],
+    })
+    counts = report.input_counts
+    summary_sheet = pd.DataFrame({
+        t(loc, "项目", "item"): [
+            t(loc, "报告", "report"), t(loc, "组织", "organisation"), t(loc, "统计期", "period"),
+            t(loc, "服务单数", "service records"), t(loc, "投诉件数", "complaints"),
+            t(loc, "满意度问卷数", "survey responses"), t(loc, "组织整体达标/考核指标数", "KPIs met / with a target"),
+            t(loc, "部门未达标项数", "department values missed"),
+            t(loc, "生成时间", "generated at"), t(loc, "数据截至", "data as of"),
+            *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(report.summary) + 1)],
+        ],
+        t(loc, "内容", "value"): [
+            title(report), report.organisation, report.period, counts.get("records", 0),
+            counts.get("complaints", 0), counts.get("responses", 0),
+            f"{report.met_count} / {len(report.evaluated)}",
+            int((dept["status"] == "missed").sum()),
+            local_datetime(report.generated_at, report.timezone), local_datetime(report.as_of, report.timezone),
+            *report.summary,
+        ],
+    })
+    return [
+        (t(loc, "摘要", "Summary"), summary_sheet),
+        (t(loc, "组织指标", "KPIs"), kpi_sheet),
+        (t(loc, "部门指标", "Departments"), dept_sheet),
+        (t(loc, "13个月趋势", "13-month trend"), trend),
+        (t(loc, "投诉类别", "Complaint categories"), cat_sheet),
+        (t(loc, "环比变化", "Changes"), change_sheet),
+    ]
+
+
+def render_monthly_report(report: MonthlyReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+    """Write `monthly-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path = out_dir / f"{file_stem(report)}.html"
+    html = render_template(settings, TEMPLATE, **html_context(report, settings))
+    html_path.write_text(html, encoding="utf-8")
+    xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report))
+    return {"html": html_path, "xlsx": xlsx_path}
+
+
+def produce_monthly_report(session: Session, settings: Settings, computation: KpiComputation,
+                           *, locale: str | None = None) -> GeneratedReport:
+    """The whole pipeline: the report's data from `computation`, its files in the next version's
+    folder, and the recorded `GeneratedReport` (flushed, not committed)."""
+    report = build_monthly_report(session, settings, computation.period, computation, locale=locale)
+    version = next_version(session, KIND, report.period)
+    files = render_monthly_report(report, settings, report_dir(settings, KIND, report.period, version))
+    return save_report(session, kind=KIND, period=report.period, version=version, files=files,
+                       locale=report.locale, kpi_computation_id=computation.id, summary=stored_summary(report))
+
+
+def stored_summary(report: MonthlyReport) -> dict[str, Any]:
+    """What is kept with the generated report (JSON): the key figures, and the short forms that
+    the artifact and the email are made from, so that neither has to rebuild the report."""
+    email = email_summary_context(report)
+    email["generated_at"] = local_datetime(report.generated_at, report.timezone)
+    return {
+        **report.summary_dict(),
+        "markdown": monthly_report_markdown(report),
+        "table": [{k: r[k] for k in ("label", "value", "target", "status_label", "n", "previous", "change")}
+                  for r in key_rows(report)],
+        "email": email,
+    }
+
+
+# -- short forms: the Prefect artifact and the email ----------------------------------------
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
+
+
+def _md(text: Any) -> str:
+    """Free text as literal markdown (a table cell): specials backslash-escaped, so neither
+    markup nor raw HTML from data reaches the artifact; one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def key_rows(report: MonthlyReport) -> list[dict[str, Any]]:
+    """The organisation-wide KPIs, formatted for a short table (email, artifact)."""
+    loc = report.locale
+    rows = []
+    for r in _records(report.kpis):
+        rows.append({
+            "kpi": r["kpi"],
+            "label": r["label"],
+            "value": fmt_value(r["value"], r["kpi"], loc) + (" †" if r["low_confidence"] else ""),
+            "target": fmt_target(r["target"], r["kpi"], loc),
+            "status": r["status"],
+            "status_label": status_label(r["status"], loc),
+            "n": int(r["n"]),
+            "low_confidence": bool(r["low_confidence"]),
+            "previous": fmt_value(r["previous_value"], r["kpi"], loc),
+            "change": fmt_change(r["change"], r["kpi"], loc),
+            "improved": r["improved"],
+        })
+    return rows
+
+
+def monthly_report_markdown(report: MonthlyReport, link: str | None = None) -> str:
+    """A short markdown summary: title, key figures, the summary sentences and the KPI table."""
+    loc = report.locale
+    marks = {"met": "✅", "missed": "❌", "no_target": "➖", "no_data": "·"}
+    counts = report.input_counts
+    lines = [
+        f"# {_md(title(report))}",
+        "",
+        f"**{_md(report.organisation)}** · "
+        + t(loc, f"达标 {report.met_count}/{len(report.evaluated)} 项 · 服务单 {counts.get('records', 0):,} · "
+                 f"投诉 {counts.get('complaints', 0):,} · 问卷 {counts.get('responses', 0):,}",
+            f"met {report.met_count}/{len(report.evaluated)} · records {counts.get('records', 0):,} · "
+            f"complaints {counts.get('complaints', 0):,} · responses {counts.get('responses', 0):,}"),
+        "",
+        *[f"- {_md(sentence)}" for sentence in report.summary],
+        "",
+        "| " + " | ".join(t(loc, "指标|本月|目标|状态|n|上月|环比", "KPI|value|target|status|n|last month|change")
+                         .split("|")) + " |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for r in key_rows(report):
+        lines.append(f"| {_md(r['label'])} | {_md(r['value'])} | {_md(r['target'])} | "
+                     f"{marks.get(r['status'], '')} {_md(r['status_label'])} | {r['n']} | {_md(r['previous'])} | "
+                     f"{_md(r['change'])} |")
+    if report.kpis["low_confidence"].any():
+        lines += ["", t(loc, f"† 样本量 n < {report.low_confidence_n}，仅供参考。",
+                        f"† fewer than {report.low_confidence_n} observations, indicative only.")]
+    if len(report.complaint_categories):
+        top = report.complaint_categories.head(3).to_dict("records")
+        lines += ["", t(loc, "投诉主要类别：", "Top complaint categories: ") + t(loc, "、", ", ").join(
+            f"{_md(c['category'])} {c['count']}（{percent(c['share_pct'])}）" if loc.startswith("zh")
+            else f"{_md(c['category'])} {c['count']} ({percent(c['share_pct'])})" for c in top)]
+    if link:
+        lines += ["", f"[{t(loc, '查看完整报告', 'Open the full report')}]({link})"]
+    return "\n".join(lines) + "\n"
+
+
+def email_summary_context(report: MonthlyReport) -> dict[str, Any]:
+    """What the report email needs (templates/email/<locale>/monthly_report.*.j2); free text is
+    left unescaped here: the templates autoescape it."""
+    loc = report.locale
+    missed = report.missed
+    return {
+        "title": title(report),
+        "subject": {
+            "prefix": t(loc, "[服务质量月报]", "[Service quality report]"),
+            "organisation": report.organisation,
+            "period": report.period,
+            "verdict": (t(loc, "全部达标", "all targets met") if report.missed_count == 0
+                        and not (report.department_kpis["status"] == "missed").any()
+                        else t(loc, f"{len(missed)} 项未达标", f"{len(missed)} values missed")),
+        },
+        "period": report.period,
+        "organisation": report.organisation,
+        "locale": loc,
+        "summary": list(report.summary),
+        "rows": key_rows(report),
+        "met": report.met_count,
+        "missed": report.missed_count,
+        "evaluated": len(report.evaluated),
+        "department_missed": int((report.department_kpis["status"] == "missed").sum()),
+        "missed_values": [
+            {"department": r["department"], "department_name": r["department_name"], "label": r["label"],
+             "value": fmt_value(r["value"], r["kpi"], loc), "target": fmt_target(r["target"], r["kpi"], loc)}
+            for r in missed.to_dict("records")
+        ],
+        "counts": dict(report.input_counts),
+        "low_confidence_n": report.low_confidence_n,
+        "generated_at": report.generated_at,
+        "files": {"html": f"{file_stem(report)}.html", "xlsx": f"{file_stem(report)}.xlsx"},
+    }

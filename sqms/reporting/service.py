@@ -1,0 +1,105 @@
+"""Every generated report is kept: a new version per (kind, period), its files and their checksum.
+
+Files live under `<reports_dir>/<kind>/<period>/v<version>/`; a version is never
+overwritten once recorded. Call order for one report:
+
+    version = next_version(session, kind, period)
+    out_dir = report_dir(settings, kind, period, version)
+    files = <render into out_dir>                       # {"html": Path, "xlsx": Path}
+    report = save_report(session, kind=kind, period=period, version=version, files=files, ...)
+
+Two concurrent runs that pick the same version collide on the unique constraint
+(kind, period, version) when the second one flushes; a retry takes the next version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sqms.calendar import utcnow
+from sqms.config import Settings
+from sqms.reporting.models import GeneratedReport
+
+_CHUNK = 1 << 20
+
+
+def report_dir(settings: Settings, kind: str, period: str, version: int) -> Path:
+    """`<reports_dir>/<kind>/<period>/v<version>/` (not created)."""
+    for part in (kind, period):
+        if not part or "/" in part or "\\" in part or part in (".", ".."):
+            raise ValueError(f"not a valid path component: {part!r}")
+    if version < 1:
+        raise ValueError("version must be 1 or more")
+    return Path(settings.reports_dir) / kind / period / f"v{version}"
+
+
+def next_version(session: Session, kind: str, period: str) -> int:
+    """1 for the first report of (kind, period), then 2, 3, ..."""
+    current = session.scalar(
+        select(func.max(GeneratedReport.version)).where(GeneratedReport.kind == kind,
+                                                        GeneratedReport.period == period))
+    return (current or 0) + 1
+
+
+def files_checksum(files: Mapping[str, str | Path]) -> str:
+    """sha256 over the bytes of the files, concatenated in sorted order of their format."""
+    digest = hashlib.sha256()
+    for fmt in sorted(files):
+        with open(files[fmt], "rb") as handle:
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_report(
+    session: Session,
+    *,
+    kind: str,
+    period: str,
+    files: Mapping[str, str | Path],
+    locale: str,
+    kpi_computation_id: int | None = None,
+    summary: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> GeneratedReport:
+    """Record a generated report: the next version of (kind, period) unless `version` is given
+    (the one its files were written for), the files by format and their checksum."""
+    missing = [str(p) for p in files.values() if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"report files not found: {', '.join(missing)}")
+    report = GeneratedReport(
+        kind=kind,
+        period=period,
+        version=version or next_version(session, kind, period),
+        created_at=utcnow(),
+        actor=session.info.get("actor", "unknown"),
+        locale=locale,
+        files={fmt: str(path) for fmt, path in sorted(files.items())},
+        checksum=files_checksum(files),
+        kpi_computation_id=kpi_computation_id,
+        summary=summary or {},
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+def latest_report(session: Session, kind: str, period: str) -> GeneratedReport | None:
+    """The highest version of (kind, period), or None."""
+    return session.scalars(
+        select(GeneratedReport).where(GeneratedReport.kind == kind, GeneratedReport.period == period)
+        .order_by(GeneratedReport.version.desc()).limit(1)
+    ).first()
+
+
+def verify_report(report: GeneratedReport) -> bool:
+    """Whether the files on disk are still the ones recorded."""
+    try:
+        return files_checksum(report.files) == report.checksum
+    except OSError:
+        return False
