@@ -1,0 +1,52 @@
+"""Every SQMS process and its deployment: `<process>/<schedule>`, cron in the configured timezone.
+
+`sqms serve` serves these (the embedded way used by `make run`); `prefect.yaml` declares
+the same deployments for a process work pool in production; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect import Flow
+from prefect.schedules import Cron
+
+from flows.monthly_report import monthly_service_quality_report
+from flows.outbox import outbox_delivery
+from sqms.config import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class Process:
+    key: str  # the flow name and the key of `schedules:` in config/sqms.yaml
+    flow: Flow
+    schedule_name: str  # the deployment name
+    concurrency_limit: int | None = 1  # a process never runs twice at once
+
+
+PROCESSES: tuple[Process, ...] = (
+    Process("monthly-report", monthly_service_quality_report, "monthly"),
+    Process("outbox-delivery", outbox_delivery, "quarter-hourly"),
+)
+
+
+def deployments(settings: Settings) -> list:
+    """RunnerDeployments for every process whose schedule is configured and enabled."""
+    out = []
+    for process in PROCESSES:
+        schedule = settings.schedules.get(process.key)
+        out.append(process.flow.to_deployment(
+            name=process.schedule_name,
+            schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
+            paused=bool(schedule and not schedule.enabled),
+            tags=["sqms", process.key],
+            description=(process.flow.description or "").strip().splitlines()[0] if process.flow.description else None,
+            concurrency_limit=process.concurrency_limit,
+        ))
+    return out
+
+
+def serve_all() -> None:
+    from prefect import serve
+
+    serve(*deployments(get_settings()))

@@ -1,0 +1,265 @@
+"""`sqms`: the command line (DESIGN.md §5). Every command exits non-zero with a clear message on bad input.
+
+Commands that run flows or serve deployments import Prefect lazily, so the
+domain commands (init, import, kpi) stay fast and Prefect-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sqms.config import ConfigError, Settings, get_settings
+
+app = typer.Typer(
+    name="sqms", help="SQMS — Service Quality Management System (服务质量管理体系).", no_args_is_help=True,
+    add_completion=False, pretty_exceptions_enable=False,
+)
+run_app = typer.Typer(help="Run a process now (the same flow the schedule runs).", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+outbox_app = typer.Typer(help="The mail outbox: what is pending, and delivery.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+
+class ImportKind(str, Enum):
+    service_records = "service-records"
+    complaints = "complaints"
+    survey_responses = "survey-responses"
+    customers = "customers"
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def cli_actor() -> str:
+    from sqms.db import default_actor
+
+    return f"cli:{default_actor()}"
+
+
+def _check_period(period: str) -> str:
+    from sqms.calendar import parse_period
+
+    try:
+        parse_period(period)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return period
+
+
+@app.command()
+def init(
+    demo: bool = typer.Option(False, "--demo", help="Also load ~13 months of generated demo data (idempotent)."),
+    seed: int = typer.Option(2026, help="Seed of the demo data generator."),
+    end_period: Optional[str] = typer.Option(None, help="Last month of demo data (default: the previous month)."),
+) -> None:
+    """Migrate the database, load the organisation from config/, optionally demo data."""
+    from sqms.db import UnitOfWork, migrate
+    from sqms.org.service import sync_organisation
+
+    settings = settings_or_exit()
+    if end_period:
+        _check_period(end_period)
+    migrate(settings.database_url)
+    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+        changes = sync_organisation(uow.session, settings)
+        uow.commit()
+    typer.echo(f"database ready ({_safe_url(settings.database_url)}); organisation: {changes} change(s)")
+    if demo:
+        from sqms.demo import load_demo
+
+        results = load_demo(settings, seed=seed, end_period=end_period)
+        for result in results.values():
+            typer.echo(f"demo {result.summary()}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command("import")
+def import_(
+    kind: ImportKind = typer.Argument(..., help="What the file holds."),
+    file: Path = typer.Argument(..., help="CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX (first sheet)."),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", help="Mapping YAML for a foreign file."),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid",
+                                      help="Import the valid rows; write the others to <file>.rejects.csv."),
+) -> None:
+    """Import a file (DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
+    from sqms.db import migrate
+    from sqms.importers import spec_for
+    from sqms.ingest import ImportFileError, import_file, load_mapping
+
+    settings = settings_or_exit()
+    migrate(settings.database_url)
+    try:
+        result = import_file(settings, spec_for(kind.value), file,
+                             mapping=load_mapping(mapping) if mapping else None,
+                             skip_invalid=skip_invalid, actor=cli_actor())
+    except ImportFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    for error in result.errors[:20]:
+        typer.echo(f"rejected: {error}", err=True)
+    if len(result.errors) > 20:
+        typer.echo(f"rejected: ... and {len(result.errors) - 20} more in {result.rejects_file}", err=True)
+    typer.echo(result.summary())
+
+
+@app.command()
+def kpi(
+    period: str = typer.Option(..., "--period", help="Calendar month YYYY-MM (local time).", callback=_check_period),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON array of DESIGN.md §4."),
+    department: Optional[str] = typer.Option(None, help="Only this department (code); 'org' for the whole."),
+) -> None:
+    """Compute and store the KPIs of a month; print a table or JSON."""
+    from sqms.db import UnitOfWork, migrate
+    from sqms.records.service import compute_and_store, results_of
+
+    settings = settings_or_exit()
+    if department and department != "org" and department not in [d.code for d in settings.departments]:
+        fail(f"unknown department {department!r} (known: {', '.join(d.code for d in settings.departments)})")
+    migrate(settings.database_url)
+    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+        results = results_of(compute_and_store(uow.session, settings, period))
+        uow.commit()
+    if department:
+        results = [r for r in results if r.department == (None if department == "org" else department)]
+    if as_json:
+        typer.echo(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2))
+        return
+    typer.echo(_kpi_table(results, settings))
+
+
+def _kpi_table(results, settings: Settings) -> str:
+    from sqms.kpi_catalog import KPI_BY_CODE
+
+    locale = settings.locale
+    marks = {"met": "✓", "missed": "✗", "no_target": "·", "no_data": "–"}
+    lines = []
+    header = f"{'department':<12} {'kpi':<28} {'value':>10} {'target':>9} {'n':>7}  status"
+    current = object()
+    for r in results:
+        if r.department != current:
+            current = r.department
+            name = settings.department(r.department).label(locale) if r.department else settings.organisation.name
+            lines += ["", f"== {name} ==", header]
+        definition = KPI_BY_CODE[r.kpi]
+        value = "—" if r.value is None else f"{r.value:.{definition.decimals}f}{definition.unit}"
+        target = "" if r.target is None else f"{'≥' if definition.better == 'higher' else '≤'}{r.target:g}"
+        flag = " (n<%d)" % settings.kpi.low_confidence_n if r.low_confidence else ""
+        lines.append(f"{r.department or 'ORG':<12} {r.kpi:<28} {value:>10} {target:>9} {r.n:>7}  "
+                     f"{marks[r.status]} {r.status}{flag}")
+    return "\n".join(lines).lstrip("\n")
+
+
+@run_app.command("monthly-report")
+def run_monthly_report(
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: the previous month)."),
+) -> None:
+    """服务质量月报: compute KPIs, render, publish, mail the distribution list."""
+    if period:
+        _check_period(period)
+    settings_or_exit()
+    from flows.monthly_report import monthly_service_quality_report
+
+    result = monthly_service_quality_report(period=period)
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@run_app.command("outbox-delivery")
+def run_outbox_delivery() -> None:
+    """Deliver every pending email now."""
+    settings_or_exit()
+    from flows.outbox import outbox_delivery
+
+    typer.echo(json.dumps(outbox_delivery(), ensure_ascii=False))
+
+
+@app.command()
+def serve() -> None:
+    """Serve every deployment with its schedule (the embedded way; production uses prefect.yaml + workers)."""
+    settings_or_exit()
+    from flows.deployments import serve_all
+
+    serve_all()
+
+
+@outbox_app.command("list")
+def outbox_list(status: str = typer.Option("pending", help="pending, sent, failed or all.")) -> None:
+    """Messages in the outbox."""
+    from sqlalchemy import select
+
+    from sqms.db import UnitOfWork
+    from sqms.notify.models import OutboxMessage
+
+    settings = settings_or_exit()
+    with UnitOfWork(settings.database_url) as uow:
+        stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+        if status != "all":
+            stmt = stmt.where(OutboxMessage.status == status)
+        for m in uow.session.scalars(stmt):
+            typer.echo(f"{m.id:>6} {m.status:<8} {m.attempts:>2} {m.recipient:<32} {m.subject}"
+                       + (f"  [{m.last_error}]" if m.last_error else ""))
+
+
+@outbox_app.command("deliver")
+def outbox_deliver() -> None:
+    """Deliver pending messages now, without Prefect."""
+    from sqms.notify.service import deliver_pending
+
+    settings = settings_or_exit()
+    report = deliver_pending(settings)
+    typer.echo(f"sent {report.sent}, failed {report.failed}")
+    for error in report.errors:
+        typer.echo(f"  {error}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("check-config")
+def check_config() -> None:
+    """Validate config/sqms.yaml (or $SQMS_CONFIG) and the questionnaires; list every problem."""
+    settings = settings_or_exit()
+    from sqms.surveys.questionnaire import load_questionnaires
+
+    try:
+        questionnaires = load_questionnaires(settings.questionnaires_dir)
+    except ConfigError as exc:
+        fail(str(exc))
+    typer.echo(f"ok: {len(settings.departments)} departments, {len(settings.people)} people, "
+               f"{len(questionnaires)} questionnaire(s)")
+
+
+def main() -> None:
+    # Without a PREFECT_API_URL a flow starts a temporary Prefect server; on a small
+    # machine it needs longer than Prefect's 20 s default. No analytics: no network here.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
