@@ -1,0 +1,35 @@
+# SQMS — see README.md. `make run` for the demo with the Prefect UI, `make test` for the suite.
+SHELL := /bin/bash
+# uv is installed with pip when missing; `python3 -m uv` works wherever pip put it.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PREFECT_PORT ?= 4200
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_HOME ?= $(CURDIR)/var/prefect
+export UV_PYTHON_DOWNLOADS ?= never
+
+.PHONY: install run server test bench deploy clean help
+
+help:
+	@echo "make run    - demo on SQLite: migrate, demo data, Prefect UI on http://127.0.0.1:$(PREFECT_PORT), serve deployments"
+	@echo "make test   - the whole test suite (SQLite and PostgreSQL)"
+	@echo "make bench  - import / KPI / report benchmark against plain pandas"
+
+.venv/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced
+
+run: install
+	.venv/bin/sqms init --demo
+	./scripts/run-local.sh $(PREFECT_PORT)
+
+test: install
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	.venv/bin/python -m benchmarks.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var/ .pytest_cache test-artifacts
