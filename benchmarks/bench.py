@@ -239,18 +239,20 @@ def main() -> None:
     from sqms.config import get_settings
 
     get_settings.cache_clear()
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):
         from flows.monthly_report import monthly_service_quality_report
 
-        flow_time, result = timed("monthly_service_quality_report(period='2026-10')",
+        flow_time, result = timed("first run: 12 earlier months' KPIs computed for the trend",
                                   lambda: monthly_service_quality_report(period="2026-10"))
+        again_time, _ = timed("next run: earlier months' KPIs already stored",
+                              lambda: monthly_service_quality_report(period="2026-10"))
     get_engine(url).dispose()
 
     print("\nsummary")
     for kind, ratio in ratios.items():
         print(f"  import {kind:<18} sqms/pandas = {ratio:.2f}  (aim ≤ 1.5)")
     print(f"  kpi one month             sqms/pandas = {kpi_ratio:.2f}  (aim ≤ 1.0)")
-    print(f"  monthly report flow       {flow_time:.1f} s  (aim < 15 s)")
+    print(f"  monthly report flow       {flow_time:.1f} s first run, {again_time:.1f} s next run  (aim < 15 s)")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

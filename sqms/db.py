@@ -14,13 +14,17 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine, String, create_engine, event, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UTC = timezone.utc
 SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # what SQLAlchemy's SQLite DateTime writes and reads
@@ -69,10 +73,51 @@ def get_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")  # readers (the report) never block the importer
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # SQLite's default 2 MB page cache makes index maintenance of a million-row import
+            # thrash; 64 MB keeps the indexes' hot pages in memory.
+            cursor.execute("PRAGMA cache_size=-65536")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps)
+
+
+def read_frame(conn: Connection, columns: list[ColumnElement], *where: Any) -> pd.DataFrame:
+    """`SELECT columns WHERE ...` as a DataFrame; datetime columns come back as naive-UTC datetime64.
+
+    SQLite keeps datetimes as text and SQLAlchemy would parse them one value at a time in
+    Python; here they are read as text and parsed by pandas in one vectorised call (10× faster
+    on a month of records). PostgreSQL's driver already returns datetimes natively.
+    """
+    import pandas as pd
+
+    sqlite = conn.dialect.name == "sqlite"
+    times = {c.key for c in columns if isinstance(c.type, (DateTime, UTCDateTime))}
+    selected = [type_coerce(c, String).label(c.key) if sqlite and c.key in times else c for c in columns]
+    stmt = select(*selected)
+    for clause in where:
+        stmt = stmt.where(clause)
+    result = conn.execute(stmt)
+    if all(c.key in times or _plain(c, conn.dialect) for c in columns):
+        rows = result.cursor.fetchall()  # the driver's own tuples: no per-row processing needed
+    else:
+        rows = [tuple(r) for r in result.all()]
+    frame = pd.DataFrame(rows, columns=[c.key for c in columns], dtype=object)
+    for key in times:
+        values = (pd.to_datetime(frame[key], format="ISO8601", utc=True) if len(frame)
+                  else pd.Series([], dtype="datetime64[us, UTC]"))
+        frame[key] = values.dt.tz_localize(None).astype("datetime64[us]")
+    return frame
+
+
+def _plain(column: ColumnElement, dialect: Any) -> bool:
+    """Whether the driver's value is already what we want (no result processing; 0/1 booleans are fine)."""
+    if isinstance(column.type, Boolean):
+        return True
+    try:
+        return column.type.dialect_impl(dialect).result_processor(dialect, None) is None
+    except Exception:  # some dialects need the driver's type code to tell: assume processing
+        return False
 
 
 def _json_dumps(value: Any) -> str:

@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import exponential_backoff
 
 from sqms.config import Settings, get_settings
 from sqms.db import UnitOfWork

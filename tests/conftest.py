@@ -22,6 +22,9 @@ PG_ADMIN_URL = os.environ.get("SQMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://po
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Flow tests exercise the retries for real; a short backoff keeps them quick (read when tasks/ is imported).
+os.environ.setdefault("SQMS_TASK_RETRIES", "2")
+os.environ.setdefault("SQMS_TASK_RETRY_DELAY_SECONDS", "0.2")
 
 
 def missing(component: str, why: str) -> None:

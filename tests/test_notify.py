@@ -5,7 +5,6 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from sqms.config import SmtpSettings

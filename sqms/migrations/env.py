@@ -1,7 +1,6 @@
 """Alembic environment: the URL comes from the caller (sqms.db.migrate) or SQMS config."""
 
 from alembic import context
-from sqlalchemy import pool
 
 import sqms.models  # noqa: F401  (registers every table)
 from sqms.db import Base, get_engine

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqms.calendar import month_bounds, parse_period, periods_ending, shift_period, utcnow
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
-from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES, KPIS
+from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
 from sqms.records.models import KpiComputation
 from sqms.records.service import history, results_frame, results_of
 from sqms.reporting.formatting import fmt_target, fmt_value, is_missing, kpi_label, number, t

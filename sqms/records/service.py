@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqms.calendar import month_bounds, parse_period, utcnow
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
+from sqms.db import read_frame
 from sqms.kpi_catalog import KPI_BY_CODE, KPIS
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
 from sqms.surveys.models import SurveyResponse
@@ -171,20 +172,23 @@ _RECORD_COLUMNS = ["record_id", "department", "channel", "opened_at", "first_res
 _COMPLAINT_COLUMNS = ["complaint_id", "department", "severity", "category", "received_at", "responded_at",
                       "resolved_at", "deadline_at"]
 _RESPONSE_COLUMNS = ["response_id", "department", "submitted_at", "nps", "csat"]
-_DATETIMES = {"opened_at", "first_response_at", "resolved_at", "received_at", "responded_at", "deadline_at",
-              "submitted_at"}
+_BOOLEANS = {"first_contact_resolved"}
+_NUMBERS = {"nps", "csat"}
+_CODES = {"department", "channel", "severity", "category"}
 
 
 def _frame(conn: Connection, model: Any, columns: list[str], attributed_by: str, start: datetime,
            end: datetime) -> pd.DataFrame:
     table = model.__table__
-    stmt = select(*[table.c[c] for c in columns]).where(
-        table.c[attributed_by] >= start, table.c[attributed_by] < end)
-    rows = conn.execute(stmt).all()
-    frame = pd.DataFrame(rows, columns=columns)
-    for column in columns:
-        if column in _DATETIMES:
-            frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None).astype("datetime64[us]")
+    frame = read_frame(conn, [table.c[c] for c in columns], table.c[attributed_by] >= start,
+                       table.c[attributed_by] < end)
+    for column in columns:  # typed as pandas computes best, whatever the driver returned
+        if column in _BOOLEANS:
+            frame[column] = frame[column].astype("boolean")
+        elif column in _NUMBERS:
+            frame[column] = pd.to_numeric(frame[column])
+        elif column in _CODES:  # compared a lot when slicing per department: vectorised strings
+            frame[column] = frame[column].astype("category")
     return frame
 
 

@@ -6,7 +6,6 @@ of the domain reports and by the XLSX/markdown exports, so a value reads the sam
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo

@@ -1,0 +1,121 @@
+"""`sqms` as a user types it: exit codes, messages, the JSON of DESIGN.md §4."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sqms.cli import app
+from tests.conftest import CONFIG, ROOT
+from tests.factories import PERIOD, seed_mixed
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(sqms_env, sqlite_url):
+    settings = sqms_env(sqlite_url)
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args))
+
+    invoke.settings = settings
+    return invoke
+
+
+def test_init_is_idempotent(cli):
+    first = cli("init")
+    assert first.exit_code == 0, first.output
+    assert "organisation:" in first.output
+    second = cli("init")
+    assert second.exit_code == 0 and "organisation: 0 change(s)" in second.output
+
+
+def test_kpi_json_follows_the_contract(cli):
+    seed_mixed(cli.settings)
+    result = cli("kpi", "--period", PERIOD, "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert all(set(r) >= {"kpi", "department", "value", "target", "status", "n"} for r in rows)
+    assert {r["status"] for r in rows} <= {"met", "missed", "no_target", "no_data"}
+    org = {r["kpi"]: r for r in rows if r["department"] is None}
+    assert len(org) == 10
+    # 80 records, 72 known FCR of which 36 + 32 true → 85 %; two departments' phone/online mix → 87.5 %
+    assert org["record_volume"]["value"] == 80 and org["record_volume"]["status"] == "no_target"
+    assert org["fcr_pct"]["value"] == pytest.approx(100 * 68 / 80)
+    assert org["response_within_target_pct"]["value"] == pytest.approx(100 * 70 / 80)
+    cs = [r for r in rows if r["department"] == "CS"]
+    assert {r["kpi"] for r in cs} == set(org)
+
+
+def test_kpi_table_for_one_department(cli):
+    seed_mixed(cli.settings)
+    result = cli("kpi", "--period", PERIOD, "--department", "OPS")
+    assert result.exit_code == 0, result.output
+    assert "OPS" in result.output and "CS " not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (("kpi", "--period", "2026-13"), "2026-13"),
+    (("kpi", "--period", "October"), "October"),
+    (("kpi", "--period", PERIOD, "--department", "XX"), "unknown department 'XX'"),
+    (("run", "monthly-report", "--period", "2026/10"), "2026/10"),
+])
+def test_bad_arguments_exit_non_zero_with_a_clear_message(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_import_error_names_row_and_column_and_writes_nothing(cli, tmp_path: Path):
+    cli("init")
+    bad = tmp_path / "records.csv"
+    bad.write_text(
+        "record_id,department,channel,customer_id,opened_at,first_response_at,resolved_at,first_contact_resolved\n"
+        "R1,CS,phone,C1,2026-03-02 09:00,2026-03-02 09:00:10,2026-03-02 10:00,true\n"
+        "R2,CS,fax,C2,2026-03-02 09:00,,,\n"
+        "R3,XX,phone,C3,2026-02-30 09:00,,,\n", encoding="utf-8")
+    result = cli("import", "service-records", str(bad))
+    assert result.exit_code == 1
+    assert "row 3, column channel" in result.output
+    assert "row 4, column department" in result.output and "row 4, column opened_at" in result.output
+    assert "0 inserted" not in result.output
+    assert json.loads(cli("kpi", "--period", PERIOD, "--json", "--department", "org").stdout)[0]["value"] == 0
+
+    skipped = cli("import", "service-records", str(bad), "--skip-invalid")
+    assert skipped.exit_code == 0, skipped.output
+    assert "1 inserted" in skipped.output
+    assert (tmp_path / "records.csv.rejects.csv").is_file()
+
+
+def test_check_config_names_the_key(cli, tmp_path: Path, monkeypatch):
+    from sqms.config import get_settings
+
+    broken = tmp_path / "sqms.yaml"
+    broken.write_text(CONFIG.read_text(encoding="utf-8").replace("fcr_pct: 75", "fcr_pct: lots"), encoding="utf-8")
+    monkeypatch.setenv("SQMS_CONFIG", str(broken))
+    get_settings.cache_clear()
+    result = cli("check-config")
+    assert result.exit_code == 2
+    assert "kpi.targets.fcr_pct" in result.output
+
+
+def test_the_installed_command(sqlite_url, tmp_path: Path):
+    """The real entry point in a fresh process: `sqms --help` and `sqms kpi --json` on an empty month."""
+    env = {**os.environ, "SQMS_CONFIG": str(CONFIG), "SQMS_DATABASE_URL": sqlite_url,
+           "SQMS_OUTBOX_DIR": str(tmp_path / "outbox"), "SQMS_REPORTS_DIR": str(tmp_path / "reports")}
+    sqms = Path(sys.executable).parent / "sqms"
+    shown = subprocess.run([sqms, "--help"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert shown.returncode == 0 and "import" in shown.stdout and "kpi" in shown.stdout
+    kpis = subprocess.run([sqms, "kpi", "--period", "2026-10", "--json"], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=60)
+    assert kpis.returncode == 0, kpis.stderr
+    rows = json.loads(kpis.stdout)
+    assert len(rows) == 10 * 9  # ten KPIs, the organisation and its eight departments
+    assert {r["status"] for r in rows if r["kpi"] != "record_volume"} == {"no_data"}

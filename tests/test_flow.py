@@ -1,0 +1,154 @@
+"""The monthly report flow as Prefect runs it: one test harness for the session, a real
+aiosmtpd server, SQLite and PostgreSQL. Nothing of our own is mocked."""
+
+from __future__ import annotations
+
+import io
+import json
+from email.message import EmailMessage
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from sqms.db import UnitOfWork
+from sqms.notify.models import OutboxMessage
+from sqms.reporting.models import GeneratedReport
+from tests.factories import PERIOD, XSS, seed_mixed
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture
+def flows(prefect_harness):
+    """The flows, imported once the harness is up (importing Prefect is what takes time)."""
+    from flows.monthly_report import monthly_service_quality_report
+    from flows.outbox import outbox_delivery
+
+    return monthly_service_quality_report, outbox_delivery
+
+
+def _artifacts(flow_run_id) -> dict[str, object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {a.key: a for a in found}
+
+
+def _outbox(settings, status: str | None = None, process: str | None = None) -> int:
+    with UnitOfWork(settings.database_url) as uow:
+        stmt = select(func.count()).select_from(OutboxMessage)
+        if status:
+            stmt = stmt.where(OutboxMessage.status == status)
+        if process:
+            stmt = stmt.where(OutboxMessage.process == process)
+        return uow.session.scalar(stmt)
+
+
+def _distribution(settings) -> list[str]:
+    return sorted(getattr(r, "email", r) for r in settings.resolve_recipients(settings.report.distribution))
+
+
+def _attachments(message: EmailMessage) -> dict[str, bytes]:
+    return {part.get_filename(): part.get_content() for part in message.iter_attachments()}
+
+
+def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
+    report_flow, _ = flows
+    settings = sqms_env(db_url, **smtp_server.env())
+    seed_mixed(settings)
+
+    state = report_flow(period=PERIOD, return_state=True)
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert (result["period"], result["version"], result["sent"], result["failed"]) == (PERIOD, 1, len(
+        _distribution(settings)), 0)
+    for path in result["files"].values():
+        assert Path(path).is_file()
+
+    # The artifact: the markdown summary with the key figures, and the KPI table.
+    artifacts = _artifacts(state.state_details.flow_run_id)
+    markdown = artifacts["monthly-report"].data
+    assert f"服务质量月报 {PERIOD}" in markdown and "达标" in markdown and "首次解决率" in markdown
+    table = artifacts["monthly-report-kpis"].data
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert len(rows) == 10 and {"label", "value", "target", "status_label", "n"} <= set(rows[0])
+
+    # One mail per recipient of the distribution list, nothing else.
+    messages = smtp_server.messages
+    assert sorted(smtp_server.recipients()) == _distribution(settings)
+    assert len(messages) == len(_distribution(settings))
+    for message in messages:
+        assert "服务质量月报" in message["Subject"] and PERIOD in message["Subject"]
+        assert message.get_content_type() == "multipart/mixed"
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert "摘要" in text and "<table" in html and "首次解决率" in html
+        files = _attachments(message)
+        assert set(files) == {f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx"}
+        attached_html = files[f"monthly-report-{PERIOD}.html"]
+        attached_html = attached_html.decode() if isinstance(attached_html, bytes) else attached_html
+        assert "<svg" in attached_html and XSS not in attached_html  # the <script> category is escaped
+        workbook = openpyxl.load_workbook(io.BytesIO(files[f"monthly-report-{PERIOD}.xlsx"]))
+        assert len(workbook.sheetnames) >= 5
+    # The subject travels RFC 2047-encoded UTF-8, the Chinese text intact.
+    raw = smtp_server.envelopes[0][2].decode("ascii")
+    assert "Subject: =?utf-8?" in raw
+
+    # A rerun of the same period is a new report version and sends nothing again.
+    again = report_flow(period=PERIOD, return_state=True)
+    assert again.is_completed() and again.result()["version"] == 2 and again.result()["sent"] == 0
+    assert len(smtp_server.messages) == len(_distribution(settings))
+    with UnitOfWork(settings.database_url) as uow:
+        versions = uow.session.scalars(select(GeneratedReport.version).where(GeneratedReport.period == PERIOD))
+        assert sorted(versions) == [1, 2]
+
+
+def test_smtp_outage_then_exactly_once(flows, sqlite_url, sqms_env, smtp_server):
+    report_flow, outbox_flow = flows
+    settings = sqms_env(sqlite_url, **smtp_server.env())
+    seed_mixed(settings)
+    smtp_server.stop()
+
+    state = report_flow(period=PERIOD, return_state=True)
+    assert state.is_failed()  # delivery failed after its retries: the run is red in the UI
+    recipients = _distribution(settings)
+    assert _outbox(settings, "pending", "monthly-report") == len(recipients)
+    assert _outbox(settings, "pending", "flow-failure") == len(settings.admins())  # the alert waits too
+    assert _outbox(settings, "sent") == 0
+
+    smtp_server.start()
+    delivered = outbox_flow(return_state=True)
+    assert delivered.is_completed() and delivered.result()["sent"] == len(recipients) + len(settings.admins())
+    # A rerun of the report and another delivery send nothing twice.
+    assert report_flow(period=PERIOD, return_state=True).is_completed()
+    assert outbox_flow(return_state=True).result()["sent"] == 0
+
+    got = sorted(smtp_server.recipients())
+    expected = sorted(recipients + [a.email for a in settings.admins()])
+    assert got == expected
+    alert = [m for m in smtp_server.messages if m["Subject"] and "monthly-report" in m["Subject"]
+             and "服务质量月报" not in m["Subject"]]
+    assert len(alert) == len(settings.admins())
+
+
+def test_a_failing_run_mails_the_admins_once_a_day(flows, sqlite_url, sqms_env, smtp_server, tmp_path):
+    report_flow, _ = flows
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the reports folder should be")
+    settings = sqms_env(sqlite_url, SQMS_REPORTS_DIR=str(blocker), **smtp_server.env())
+    seed_mixed(settings)
+
+    for _ in range(2):
+        state = report_flow(period=PERIOD, return_state=True)
+        assert state.is_failed()
+    admins = sorted(a.email for a in settings.admins())
+    assert sorted(smtp_server.recipients()) == admins  # two failures, one alert per admin and day
+    alert = smtp_server.messages[0]
+    body = alert.get_body(preferencelist=("plain",)).get_content()
+    assert "monthly-report" in body and PERIOD in body
+    assert _outbox(settings, process="monthly-report") == 0  # no report mail for a report that does not exist
