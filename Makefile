@@ -26,9 +26,11 @@ run: install
 	./scripts/run-local.sh $(PREFECT_PORT)
 
 test: install
+	@mkdir -p $(PREFECT_HOME)
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 bench: install
+	@mkdir -p $(PREFECT_HOME)
 	.venv/bin/python -m benchmarks.bench $(BENCH_ARGS)
 
 clean:
