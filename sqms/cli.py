@@ -15,7 +15,10 @@ from typing import Optional
 
 import typer
 
-from sqms.config import ConfigError, Settings, get_settings
+from sqms.actions.cli import app as action_app
+from sqms.cli_common import cli_actor, fail, settings_or_exit
+from sqms.complaints.cli import app as complaint_app
+from sqms.config import ConfigError, Settings
 
 app = typer.Typer(
     name="sqms", help="SQMS — Service Quality Management System (服务质量管理体系).", no_args_is_help=True,
@@ -25,6 +28,8 @@ run_app = typer.Typer(help="Run a process now (the same flow the schedule runs).
 app.add_typer(run_app, name="run")
 outbox_app = typer.Typer(help="The mail outbox: what is pending, and delivery.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(complaint_app, name="complaint")
+app.add_typer(action_app, name="action")
 
 
 class ImportKind(str, Enum):
@@ -32,24 +37,6 @@ class ImportKind(str, Enum):
     complaints = "complaints"
     survey_responses = "survey-responses"
     customers = "customers"
-
-
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def settings_or_exit() -> Settings:
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        fail(str(exc))
-
-
-def cli_actor() -> str:
-    from sqms.db import default_actor
-
-    return f"cli:{default_actor()}"
 
 
 def _check_period(period: str) -> str:

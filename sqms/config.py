@@ -85,22 +85,24 @@ class Person(_Model):
     _email = field_validator("email")(classmethod(lambda cls, v: _check_email(v)))
 
 
+def _check_selectors(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Recipients: email addresses or `role:<role>`."""
+    for entry in value:
+        if entry.startswith("role:"):
+            if entry[5:] not in ROLES:
+                raise ValueError(f"'{entry}': unknown role (known: {', '.join(ROLES)})")
+        else:
+            _check_email(entry)
+    return value
+
+
 class ReportSettings(_Model):
     """Who receives the monthly report: emails or selectors `role:<role>`."""
 
     distribution: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
     keep_versions: int = Field(default=0, ge=0, description="0 keeps every version")
 
-    @field_validator("distribution")
-    @classmethod
-    def _selectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for entry in value:
-            if entry.startswith("role:"):
-                if entry[5:] not in ROLES:
-                    raise ValueError(f"'{entry}': unknown role (known: {', '.join(ROLES)})")
-            else:
-                _check_email(entry)
-        return value
+    _selectors = field_validator("distribution")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
 class KpiSettings(_Model):
@@ -147,6 +149,17 @@ class ComplaintSettings(_Model):
         default_factory=lambda: {"normal": 2, "special": 5}
     )
     first_contact_hours: int = Field(default=24, gt=0)
+    # the general manager hears of a special complaint at once (regulation: 重大投诉立即上报)
+    notify_special_to: tuple[str, ...] = ("role:general_manager",)
+    # N complaints of one category in one department and month open a corrective action
+    repeat_category_threshold: int = Field(default=3, ge=2)
+    # return visit (回访): a score at or below this reopens the complaint
+    reopen_at_or_below_score: int = Field(default=2, ge=1, le=5)
+    feedback_link_days: int = Field(default=14, ge=1)
+    # only complaints resolved this recently get a feedback mail (never the history of an import)
+    feedback_within_days: int = Field(default=7, ge=1)
+
+    _recipients = field_validator("notify_special_to")(classmethod(lambda cls, v: _check_selectors(v)))
 
     @field_validator("deadline_working_days")
     @classmethod
@@ -157,6 +170,71 @@ class ComplaintSettings(_Model):
             if value[severity] < 1:
                 raise ValueError(f"{severity}: must be at least 1 working day")
         return value
+
+
+class ActionSettings(_Model):
+    """Corrective and preventive actions (CAPA)."""
+
+    # default due date of a new action, in working days, by type
+    due_working_days: dict[Literal["immediate", "corrective", "preventive", "improvement"], int] = Field(
+        default_factory=lambda: {"immediate": 2, "corrective": 20, "preventive": 30, "improvement": 40})
+    verification_days: int = Field(default=30, ge=0)  # effectiveness verified N days after done
+
+
+class Escalation(_Model):
+    after_working_days: int = Field(ge=1)
+    # `department_manager` (of the item's department) or recipients (`role:<role>`, addresses)
+    to: tuple[str, ...]
+
+    @field_validator("to")
+    @classmethod
+    def _targets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v for v in value if v == "department_manager") + _check_selectors(
+            tuple(v for v in value if v != "department_manager"))
+
+
+class ReminderSettings(_Model):
+    """The reminder engine: one daily digest per person on working days, escalation, a weekly digest."""
+
+    due_soon_working_days: tuple[int, ...] = (2, 0)  # remind 2 working days before and on the day
+    escalation: tuple[Escalation, ...] = (
+        Escalation(after_working_days=1, to=("department_manager",)),
+        Escalation(after_working_days=3, to=("role:quality_manager",)),
+    )
+    weekly_digest_to: tuple[str, ...] = ("role:quality_manager",)
+    worst_offenders: int = Field(default=5, ge=1)
+
+    _weekly = field_validator("weekly_digest_to")(classmethod(lambda cls, v: _check_selectors(v)))
+
+    @field_validator("due_soon_working_days")
+    @classmethod
+    def _offsets(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(v < 0 for v in value):
+            raise ValueError("offsets are working days before the due date: 0 or more")
+        return tuple(sorted(set(value), reverse=True))
+
+    @field_validator("escalation")
+    @classmethod
+    def _ascending(cls, value: tuple[Escalation, ...]) -> tuple[Escalation, ...]:
+        days = [e.after_working_days for e in value]
+        if days != sorted(set(days)):
+            raise ValueError("escalation steps must have increasing after_working_days")
+        return value
+
+
+class WebSettings(_Model):
+    """The web forms (feedback, surveys): where people reach them."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"'{value}' is not an http(s) URL")
+        return value.rstrip("/")
 
 
 _CRON_PART = re.compile(r"^(?:(\*|\?)|(\w+)(?:-(\w+))?)(?:/(\d+))?$")
@@ -217,6 +295,9 @@ def _default_schedules() -> dict[str, Schedule]:
     return {
         "monthly-report": Schedule(cron="0 8 1 * *"),
         "outbox-delivery": Schedule(cron="*/15 * * * *"),
+        "complaint-sla-watch": Schedule(cron="5 * * * *"),
+        "reminders": Schedule(cron="0 9 * * *"),
+        "weekly-digest": Schedule(cron="0 9 * * 1"),
     }
 
 
@@ -251,6 +332,9 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     kpi: KpiSettings = KpiSettings()
     complaints: ComplaintSettings = ComplaintSettings()
+    actions: ActionSettings = ActionSettings()
+    reminders: ReminderSettings = ReminderSettings()
+    web: WebSettings = WebSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)
     smtp: SmtpSettings = SmtpSettings()
 
@@ -258,6 +342,12 @@ class Settings(BaseSettings):
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
         # Precedence: explicit arguments, then SQMS_* variables, then the YAML file.
         return (init_settings, env_settings, InitSettingsSource(settings_cls, _yaml_data.get()))
+
+    @field_validator("schedules")
+    @classmethod
+    def _every_process_scheduled(cls, value: dict[str, Schedule]) -> dict[str, Schedule]:
+        # a process the file does not mention keeps its default schedule
+        return {**_default_schedules(), **value}
 
     @model_validator(mode="after")
     def _cross_references(self) -> "Settings":

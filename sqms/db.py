@@ -141,6 +141,8 @@ class UnitOfWork:
     """
 
     def __init__(self, url: str, actor: str | None = None):
+        import sqms.models  # noqa: F401  (every table known, so that foreign keys resolve on flush)
+
         self.url = url
         self.actor = actor or default_actor()
         self._factory = sessionmaker(bind=get_engine(url), expire_on_commit=False)

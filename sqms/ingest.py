@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import JSON, Boolean, Connection, Integer, Table, func, select, update
+from sqlalchemy.orm import Session
 
 from sqms.audit_trail import AuditEntry, ImportRun, jsonable
 from sqms.calendar import UTC, utcnow
@@ -187,6 +188,8 @@ class ImportSpec:
     dynamic_fields: Callable[[Context], list[FieldSpec]] | None = None  # e.g. questionnaire items
     pack_dynamic_into: str | None = None  # store dynamic fields as one JSON column
     label: str = ""
+    # run in the import's transaction after the rows are written, e.g. complaints move along their lifecycle
+    after_write: Callable[[Session, Settings, str], Any] | None = None
 
     def all_fields(self, ctx: Context) -> list[FieldSpec]:
         return self.fields + (self.dynamic_fields(ctx) if self.dynamic_fields else [])
@@ -900,6 +903,8 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
             result.rejects_file = _write_rejects(path, rejected_frames, result.errors)
         if audit_rows:
             conn.execute(AuditEntry.__table__.insert(), audit_rows)
+        if spec.after_write is not None:
+            spec.after_write(uow.session, settings, uow.actor)
         run = ImportRun(
             kind=spec.kind, filename=str(path), sha256=sha, started_at=started, finished_at=utcnow(),
             actor=uow.actor, status="partial" if result.errors else "ok",

@@ -1,14 +1,20 @@
 """Every table, imported once so that `Base.metadata` (and Alembic) see them all."""
 
+from sqms.actions.models import Action, ActionLink
 from sqms.audit_trail import AuditEntry, ImportRun
 from sqms.complaints.models import Complaint
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
+from sqms.reminders.models import ReminderSent
 from sqms.reporting.models import GeneratedReport
 from sqms.surveys.models import SurveyResponse
+from sqms.tokens import AccessToken
 
 __all__ = [
+    "AccessToken",
+    "Action",
+    "ActionLink",
     "AuditEntry",
     "Complaint",
     "Customer",
@@ -19,6 +25,7 @@ __all__ = [
     "KpiValue",
     "OutboxMessage",
     "Person",
+    "ReminderSent",
     "ServiceRecord",
     "SurveyResponse",
 ]

@@ -63,8 +63,9 @@ class StateMachine:
         state = getattr(obj, self.state_attr)
         return t is not None and state in t.sources and not (t.guard and t.guard(obj))
 
-    def check(self, obj: Any, name: str) -> Transition:
-        """The transition, or IllegalTransition explaining why not."""
+    def check(self, obj: Any, name: str, *, guard: bool = True) -> Transition:
+        """The transition, or IllegalTransition explaining why not (`guard=False`: the state only,
+        for callers that set what the guard looks at after this check)."""
         state = getattr(obj, self.state_attr)
         ident = getattr(obj, self.id_attr, "?")
         t = self._by_name.get(name)
@@ -75,7 +76,7 @@ class StateMachine:
             allowed = ", ".join(self.allowed(state)) or "none, it is final"
             raise IllegalTransition(
                 f"{self.entity} {ident}: cannot {name!r} from {state!r} (allowed from {state!r}: {allowed})")
-        if t.guard is not None:
+        if guard and t.guard is not None:
             reason = t.guard(obj)
             if reason:
                 raise IllegalTransition(f"{self.entity} {ident}: cannot {name!r}: {reason}")

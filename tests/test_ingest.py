@@ -349,9 +349,11 @@ def test_changed_row_updates_in_place_and_is_audited(settings: Settings, tmp_pat
     assert k2["before"] == {"resolved_at": None, "description": None}
     assert k2["after"] == {"resolved_at": "2026-02-26T09:00:00+00:00", "description": "已处理 <i>ok</i>"}
     assert entries["K3"]["before"] == {"received_at": "2026-10-08T01:00:00+00:00",
-                                       "deadline_at": "2026-10-10T15:59:59+00:00"}
+                                       "deadline_at": "2026-10-10T15:59:59+00:00",
+                                       "first_contact_due_at": "2026-10-09T01:00:00+00:00"}
     assert entries["K3"]["after"] == {"received_at": "2026-10-09T01:00:00+00:00",
-                                      "deadline_at": "2026-10-12T15:59:59+00:00"}
+                                      "deadline_at": "2026-10-12T15:59:59+00:00",
+                                      "first_contact_due_at": "2026-10-10T01:00:00+00:00"}
     # and importing the changed file again changes nothing more
     again = import_(settings, "complaints", changed)
     assert (again.updated, again.unchanged) == (0, 3)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sqms.complaints.service import deadlines_for
 from sqms.complaints.models import Complaint
+from sqms.complaints.service import advance_after_import, deadlines_for
 from sqms.ingest import Context, FieldSpec, ImportSpec
 from sqms.kpi_catalog import CHANNELS, SEVERITIES
 
 
-def _with_deadline(values: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    return values.assign(deadline_at=deadlines_for(values["received_at"], values["severity"], ctx.settings))
+def _with_deadlines(values: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    first_contact = pd.Timedelta(hours=ctx.settings.complaints.first_contact_hours)
+    return values.assign(deadline_at=deadlines_for(values["received_at"], values["severity"], ctx.settings),
+                         first_contact_due_at=values["received_at"] + first_contact)
 
 
 COMPLAINTS = ImportSpec(
@@ -31,5 +33,6 @@ COMPLAINTS = ImportSpec(
         FieldSpec("resolved_at", "datetime", not_before="received_at"),
         FieldSpec("description", "text"),
     ],
-    derive=_with_deadline,
+    derive=_with_deadlines,
+    after_write=advance_after_import,
 )

@@ -1,18 +1,51 @@
-"""Complaint rules: the settle-by deadline from the working-day calendar."""
+"""Complaint rules: deadlines from the working-day calendar and the handling lifecycle.
+
+The regulation's steps: registered (登记) → acknowledged (first contact, 首次联系) →
+investigating (调查) → solution proposed (处理方案) → approved (special complaints only,
+by the department manager) → resolved (answer to the complainant, 答复) → return visit
+done (回访) → closed (结案), and reopen when the customer is not satisfied.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
 
-from sqms.calendar import deadline_after
-from sqms.config import Settings
+from sqms.actions.models import Action
+from sqms.actions.service import NewAction, link, open_action
+from sqms.audit_trail import AuditEntry, record_change
+from sqms.calendar import deadline_after, month_bounds, to_local, utcnow
+from sqms.complaints.models import (ACKNOWLEDGED, APPROVED, CLOSED, INVESTIGATING, OPEN_STATES, PROPOSED,
+                                    REGISTERED, RESOLVED, STATES, VISITED, Complaint)
+from sqms.config import Person, Settings
+from sqms.kpi_catalog import CHANNELS, SEVERITIES
+from sqms.notify.compose import compose
+from sqms.notify.service import enqueue
+from sqms.statemachine import StateMachine, Transition
+
+PROCESS = "complaints"
+
+
+class ComplaintError(ValueError):
+    """Bad input for a complaint operation; the message says what to fix."""
+
+
+# -- deadlines ------------------------------------------------------------------------
 
 
 def deadline_for(received_at: datetime, severity: str, settings: Settings) -> datetime:
     """End of the N-th working day after the local day of receipt (N by severity, from config)."""
     return deadline_after(received_at, settings.complaints.deadline_working_days[severity], settings.tz)
+
+
+def first_contact_due(received_at: datetime, settings: Settings) -> datetime:
+    """First contact with the complainant within the configured hours of receipt (clock hours)."""
+    return received_at + timedelta(hours=settings.complaints.first_contact_hours)
 
 
 def deadlines_for(received_utc: pd.Series, severity: pd.Series, settings: Settings) -> pd.Series:
@@ -37,3 +70,291 @@ def deadlines_for(received_utc: pd.Series, severity: pd.Series, settings: Settin
         lookup = pd.Series(list(due.values()), index=pd.MultiIndex.from_tuples(list(due)), dtype="datetime64[us]")
         out[known.to_numpy()] = lookup.reindex(index).to_numpy()
     return out
+
+
+# -- the lifecycle --------------------------------------------------------------------
+
+
+def _needs(attr: str, what: str):
+    return lambda c: None if getattr(c, attr) else f"{what} is required"
+
+
+LIFECYCLE = StateMachine(
+    entity="complaint",
+    states=STATES,
+    initial=REGISTERED,
+    id_attr="complaint_id",
+    transitions=(
+        Transition("acknowledge", (REGISTERED,), ACKNOWLEDGED),
+        Transition("investigate", (ACKNOWLEDGED,), INVESTIGATING),
+        Transition("propose", (INVESTIGATING,), PROPOSED, guard=_needs("solution", "the solution (--solution)")),
+        Transition("approve", (PROPOSED,), APPROVED,
+                   guard=lambda c: None if c.severity == "special" else "only special complaints need approval"),
+        Transition("resolve", (PROPOSED, APPROVED), RESOLVED,
+                   guard=lambda c: ("a special complaint needs the department manager's approval first"
+                                    if c.severity == "special" and c.status != APPROVED
+                                    else None if c.answer else "the answer to the complainant (--answer) is required")),
+        Transition("return_visit", (RESOLVED,), VISITED,
+                   guard=_needs("feedback_score", "the return-visit score (--score 1-5)")),
+        Transition("close", (VISITED,), CLOSED),
+        Transition("reopen", (RESOLVED, VISITED, CLOSED), INVESTIGATING),
+    ),
+)
+ACTIONS = tuple(t.name for t in LIFECYCLE.transitions)
+
+
+def get(session: Session, complaint_id: str) -> Complaint:
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None:
+        raise ComplaintError(f"complaint {complaint_id!r} not found")
+    return complaint
+
+
+def owner_of(complaint: Complaint, settings: Settings) -> str | None:
+    """Who handles it: the named owner, else the manager of its department."""
+    if complaint.owner:
+        return complaint.owner
+    manager = settings.department_manager(complaint.department)
+    return manager.email if manager else None
+
+
+def _person(settings: Settings, email: str | None) -> Person | None:
+    email = (email or "").strip().lower()
+    return next((p for p in settings.people if p.email == email), None)
+
+
+def register(session: Session, settings: Settings, *, received_at: datetime, department: str, channel: str,
+             severity: str, category: str, customer_id: str | None = None, description: str | None = None,
+             owner: str | None = None, complaint_id: str | None = None, actor: str | None = None) -> Complaint:
+    """Register a complaint received on any channel; a special one is reported to the general manager at once."""
+    problems = []
+    if department not in [d.code for d in settings.departments]:
+        problems.append(f"department: unknown department {department!r}")
+    if channel not in CHANNELS:
+        problems.append(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+    if severity not in SEVERITIES:
+        problems.append(f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
+    if not category or not category.strip():
+        problems.append("category: is required")
+    if owner and _person(settings, owner) is None:
+        problems.append(f"owner: {owner!r} is not a configured person")
+    if received_at.tzinfo is None:
+        problems.append("received_at: needs a timezone")
+    elif received_at > utcnow() + timedelta(minutes=5):
+        problems.append("received_at: lies in the future")
+    if problems:
+        raise ComplaintError("; ".join(problems))
+    complaint_id = complaint_id or _next_id(session, settings, received_at)
+    if session.get(Complaint, complaint_id) is not None:
+        raise ComplaintError(f"complaint {complaint_id!r} exists already")
+    complaint = Complaint(
+        complaint_id=complaint_id, received_at=received_at, department=department, channel=channel,
+        severity=severity, category=category.strip(), customer_id=customer_id or None,
+        description=description or None, owner=owner.strip().lower() if owner else None,
+        deadline_at=deadline_for(received_at, severity, settings),
+        first_contact_due_at=first_contact_due(received_at, settings), status=REGISTERED, reopen_count=0,
+        updated_at=utcnow(),
+    )
+    session.add(complaint)
+    session.flush()
+    record_change(session, action="create", entity="complaint", entity_id=complaint_id, actor=actor,
+                  after={k: getattr(complaint, k) for k in ("received_at", "department", "channel", "severity",
+                                                             "category", "customer_id", "deadline_at", "owner")})
+    if severity == "special":
+        queue_special_notice(session, settings, complaint)
+    return complaint
+
+
+def _next_id(session: Session, settings: Settings, received_at: datetime) -> str:
+    prefix = f"CP-{to_local(received_at, settings.tz):%Y%m%d}-"
+    taken = session.scalar(select(func.count()).select_from(Complaint)
+                           .where(Complaint.complaint_id.like(prefix + "%")))
+    return f"{prefix}{taken + 1:03d}"
+
+
+@dataclass
+class Step:
+    """What a person records with a step of the lifecycle."""
+
+    solution: str | None = None
+    answer: str | None = None
+    approver: str | None = None  # email of the department manager (or general manager) approving
+    score: int | None = None
+    feedback_comment: str | None = None
+    feedback_channel: str | None = None
+
+
+def advance(session: Session, settings: Settings, complaint: Complaint, action: str, step: Step | None = None, *,
+            actor: str | None = None, comment: str | None = None, at: datetime | None = None) -> list[str]:
+    """Move a complaint one step; returns the transitions made (a low return-visit score adds `reopen`)."""
+    step = step or Step()
+    at = at or utcnow()
+    if action not in ACTIONS:
+        raise ComplaintError(f"unknown action {action!r} (actions: {', '.join(ACTIONS)})")
+    LIFECYCLE.check(complaint, action, guard=False)  # the state first: nothing is recorded on a wrong move
+    data: dict[str, Any] = {}
+    if action == "acknowledge":
+        complaint.responded_at = complaint.responded_at or at
+        data["responded_at"] = complaint.responded_at
+    elif action == "propose":
+        complaint.solution = (step.solution or complaint.solution or "").strip() or None
+        data["solution"] = complaint.solution
+    elif action == "approve":
+        LIFECYCLE.check(complaint, action)  # special complaints only, before asking who approves
+        approver = _person(settings, step.approver)
+        if approver is None:
+            raise ComplaintError("approve: name the approving manager with --by <email> (a configured person)")
+        allowed = approver in settings.people_with_role("department_manager", complaint.department) \
+            or "general_manager" in approver.roles
+        if not allowed:
+            raise ComplaintError(f"approve: {approver.email} is not the manager of {complaint.department} "
+                                 "nor the general manager")
+        complaint.approved_by = approver.email
+        data["approved_by"] = approver.email
+    elif action == "resolve":
+        complaint.answer = (step.answer or complaint.answer or "").strip() or None
+        data["answer"] = complaint.answer
+    elif action == "return_visit":
+        if step.score is None or not 1 <= step.score <= 5:
+            raise ComplaintError("return_visit: the score must be 1 to 5 (--score)")
+        complaint.feedback_score = step.score
+        complaint.feedback_comment = step.feedback_comment or None
+        complaint.feedback_channel = step.feedback_channel or "phone"
+        complaint.return_visit_at = at
+        data.update(score=step.score, channel=complaint.feedback_channel)
+    made = [action]
+    LIFECYCLE.apply(session, complaint, action, actor=actor, comment=comment, at=at, data=data)
+    if action == "resolve":
+        complaint.resolved_at = at
+    elif action == "close":
+        complaint.closed_at = at
+    elif action == "reopen":
+        _reopen(complaint)
+    if action == "return_visit" and step.score <= settings.complaints.reopen_at_or_below_score:
+        LIFECYCLE.apply(session, complaint, "reopen", actor=actor, at=at,
+                        comment=f"return-visit score {step.score} ≤ {settings.complaints.reopen_at_or_below_score}",
+                        data={"score": step.score})
+        _reopen(complaint)
+        made.append("reopen")
+    complaint.updated_at = utcnow()
+    session.flush()
+    return made
+
+
+def _reopen(complaint: Complaint) -> None:
+    # not settled any more: the KPIs must not count it as resolved; the audit log keeps the old answer
+    complaint.resolved_at = None
+    complaint.closed_at = None
+    complaint.reopen_count = (complaint.reopen_count or 0) + 1
+
+
+def history(session: Session, complaint_id: str) -> list[AuditEntry]:
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.entity == "complaint",
+                                                         AuditEntry.entity_id == complaint_id)
+                                .order_by(AuditEntry.at, AuditEntry.id)))
+
+
+def listing(session: Session, *, status: str | None = None, department: str | None = None,
+            open_only: bool = False, limit: int = 200) -> list[Complaint]:
+    stmt = select(Complaint).order_by(Complaint.received_at.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(Complaint.status == status)
+    if open_only:
+        stmt = stmt.where(Complaint.status.in_(OPEN_STATES))
+    if department:
+        stmt = stmt.where(Complaint.department == department)
+    return list(session.scalars(stmt))
+
+
+# -- after an import -------------------------------------------------------------------
+
+
+def advance_after_import(session: Session, settings: Settings, actor: str) -> int:
+    """Complaints whose imported timestamps are ahead of their state move on (audited); special ones
+    still open are reported to the general manager. Returns how many moved."""
+    now = utcnow()
+    moved = 0
+    steps = ((RESOLVED, Complaint.resolved_at.is_not(None) & Complaint.status.in_(OPEN_STATES)),
+             (ACKNOWLEDGED, Complaint.responded_at.is_not(None) & (Complaint.status == REGISTERED)))
+    for target, condition in steps:
+        rows = session.execute(select(Complaint.complaint_id, Complaint.status).where(condition)).all()
+        if not rows:
+            continue
+        session.execute(update(Complaint).where(condition).values(status=target, updated_at=now)
+                        .execution_options(synchronize_session=False))
+        session.execute(AuditEntry.__table__.insert(), [
+            {"at": now, "actor": actor, "action": f"transition:{target}", "entity": "complaint",
+             "entity_id": ident, "before": {"status": status}, "after": {"status": target},
+             "comment": "import: the file's timestamps"} for ident, status in rows])
+        moved += len(rows)
+    missing_due = Complaint.first_contact_due_at.is_(None)
+    hours = settings.complaints.first_contact_hours
+    for ident, received in session.execute(select(Complaint.complaint_id, Complaint.received_at)
+                                           .where(missing_due, Complaint.status == REGISTERED)).all():
+        session.execute(update(Complaint).where(Complaint.complaint_id == ident)
+                        .values(first_contact_due_at=received + timedelta(hours=hours)))
+    queue_special_notices(session, settings)
+    return moved
+
+
+# -- notices ------------------------------------------------------------------------------
+
+
+def queue_special_notice(session: Session, settings: Settings, complaint: Complaint) -> int:
+    """重大投诉立即上报: one mail per recipient (general manager by default), keyed so never twice."""
+    queued = 0
+    for recipient in settings.resolve_recipients(settings.complaints.notify_special_to):
+        email = compose(settings, "complaint_special", recipient, complaint=complaint,
+                        department=settings.department(complaint.department).label(settings.locale),
+                        received_local=to_local(complaint.received_at, settings.tz),
+                        deadline_local=to_local(complaint.deadline_at, settings.tz),
+                        owner=owner_of(complaint, settings))
+        _, changed = enqueue(session, process=PROCESS, obj=f"special:{complaint.complaint_id}", period="notice",
+                             email=email)
+        queued += int(changed)
+    return queued
+
+
+def queue_special_notices(session: Session, settings: Settings) -> int:
+    """Every special complaint not yet settled gets its notice (a no-op for those already mailed)."""
+    open_special = session.scalars(select(Complaint).where(Complaint.severity == "special",
+                                                           Complaint.status.in_(OPEN_STATES)))
+    return sum(queue_special_notice(session, settings, c) for c in open_special)
+
+
+# -- repeated complaints become a corrective action -------------------------------------
+
+
+def open_repeat_category_actions(session: Session, settings: Settings, period: str, *,
+                                 now: datetime | None = None) -> list[Action]:
+    """A department with N or more complaints of one category in a month gets one corrective action,
+    linked to those complaints (later ones of the month are linked as they come). Returns new actions."""
+    threshold = settings.complaints.repeat_category_threshold
+    start, end = month_bounds(period, settings.tz)
+    in_month = (Complaint.received_at >= start) & (Complaint.received_at < end)
+    groups = session.execute(
+        select(Complaint.department, Complaint.category, func.count())
+        .where(in_month).group_by(Complaint.department, Complaint.category)
+        .having(func.count() >= threshold)).all()
+    opened = []
+    for department, category, count in groups:
+        ids = list(session.scalars(select(Complaint.complaint_id).where(
+            in_month, Complaint.department == department, Complaint.category == category)
+            .order_by(Complaint.received_at)))
+        ref = f"repeat:{department}:{period}:{category}"
+        existing = session.scalars(select(Action).where(Action.source == "complaint", Action.source_ref == ref)
+                                   .options(selectinload(Action.links))).first()
+        if existing is not None:
+            link(session, existing, [("complaint", i) for i in ids])
+            continue
+        dept = settings.department(department)
+        opened.append(open_action(session, settings, NewAction(
+            source="complaint", source_ref=ref, type="corrective", department=department,
+            title=f"{dept.name}{period} “{category}”类投诉 {count} 件：分析原因并纠正"[:200]
+            if settings.locale.startswith("zh") else
+            f"{dept.label('en')} {period}: {count} complaints about “{category}” — find the cause and correct it"[:200],
+            problem=(f"{period} 共收到 {count} 件同类投诉（{category}），达到 {threshold} 件的纠正措施阈值。"
+                     if settings.locale.startswith("zh") else
+                     f"{count} complaints of category “{category}” in {period} (threshold {threshold})."),
+            links=[("complaint", i) for i in ids]), actor="sqms:repeat-complaints", now=now))
+    return opened

@@ -1,0 +1,232 @@
+"""Corrective and preventive actions (CAPA, 纠正和预防措施): open → in progress → done → verified.
+
+Any process opens its problems here (complaints, audit findings, review decisions,
+improvement cycles, KPI misses); the reminder engine chases their owners. A failed
+verification puts the action back in progress, with the verifier's reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from sqms.actions.models import DONE, IN_PROGRESS, OPEN, SOURCES, STATES, TYPES, VERIFIED, Action, ActionLink
+from sqms.audit_trail import record_change
+from sqms.calendar import add_working_days, to_local, utcnow
+from sqms.config import Settings
+from sqms.statemachine import StateMachine, Transition
+
+# root cause first: a corrective or preventive action is not done until someone said why it happened
+_NEEDS_ROOT_CAUSE = ("corrective", "preventive")
+
+
+class ActionError(ValueError):
+    """Bad input for an action; the message says what to fix."""
+
+
+def _root_cause_known(action: Action) -> str | None:
+    if action.type in _NEEDS_ROOT_CAUSE and not (action.root_cause or "").strip():
+        return "the root cause (--root-cause, after the 5 whys) is required before a corrective action is done"
+    return None
+
+
+def _verifier_named(action: Action) -> str | None:
+    return None if action.verifier else "the verifier (--by) is required"
+
+
+LIFECYCLE = StateMachine(
+    entity="action",
+    states=STATES,
+    initial=OPEN,
+    transitions=(
+        Transition("start", (OPEN,), IN_PROGRESS),
+        Transition("complete", (OPEN, IN_PROGRESS), DONE, guard=_root_cause_known),
+        Transition("verify", (DONE,), VERIFIED, guard=_verifier_named),
+        Transition("reject", (DONE,), IN_PROGRESS, guard=_verifier_named),  # not effective: back to work
+    ),
+)
+OPEN_STATES = (OPEN, IN_PROGRESS)
+
+
+@dataclass
+class NewAction:
+    source: str
+    type: str
+    title: str
+    department: str
+    problem: str = ""
+    owner: str | None = None  # default: the department manager
+    due_on: date | None = None  # default: by type, in working days from today
+    source_ref: str | None = None
+    links: list[tuple[str, str]] = field(default_factory=list)  # (entity, id)
+
+
+def _email_of(settings: Settings, who: str | None, what: str) -> str:
+    email = (who or "").strip().lower()
+    if not any(p.email == email for p in settings.people):
+        raise ActionError(f"{what}: {who!r} is not a configured person")
+    return email
+
+
+def default_due(settings: Settings, type_: str, today: date) -> date:
+    return add_working_days(today, settings.actions.due_working_days[type_])
+
+
+def open_action(session: Session, settings: Settings, new: NewAction, *, actor: str | None = None,
+                now: datetime | None = None) -> Action:
+    """Open an action (audited); its owner is the department manager unless named."""
+    now = now or utcnow()
+    problems = []
+    if new.source not in SOURCES:
+        problems.append(f"source: {new.source!r} is not one of {', '.join(SOURCES)}")
+    if new.type not in TYPES:
+        problems.append(f"type: {new.type!r} is not one of {', '.join(TYPES)}")
+    if new.department not in [d.code for d in settings.departments]:
+        problems.append(f"department: unknown department {new.department!r}")
+    if not new.title.strip():
+        problems.append("title: is required")
+    if problems:
+        raise ActionError("; ".join(problems))
+    if new.owner:
+        owner = _email_of(settings, new.owner, "owner")
+    else:
+        manager = settings.department_manager(new.department)
+        if manager is None:
+            raise ActionError(f"owner: {new.department} has no department manager configured; name an owner")
+        owner = manager.email
+    today = to_local(now, settings.tz).date()
+    action = Action(
+        source=new.source, source_ref=new.source_ref, type=new.type, title=new.title.strip()[:200],
+        problem=new.problem, department=new.department, owner=owner,
+        due_on=new.due_on or default_due(settings, new.type, today), status=OPEN, whys=[], reopen_count=0,
+        created_at=now, created_by=actor or session.info.get("actor", "unknown"), updated_at=now,
+    )
+    action.links = [ActionLink(entity=e, entity_id=str(i)) for e, i in dict.fromkeys(new.links)]
+    session.add(action)
+    session.flush()
+    record_change(session, action="create", entity="action", entity_id=action.id, actor=actor, after={
+        "source": action.source, "source_ref": action.source_ref, "type": action.type, "title": action.title,
+        "department": action.department, "owner": owner, "due_on": action.due_on,
+        "links": [f"{e}:{i}" for e, i in dict.fromkeys(new.links)]})
+    return action
+
+
+def get(session: Session, action_id: int | str) -> Action:
+    ident = str(action_id).upper().removeprefix("CAPA-")
+    if not ident.isdigit():
+        raise ActionError(f"{action_id!r} is not an action number (e.g. 12 or CAPA-00012)")
+    action = session.get(Action, int(ident), options=[selectinload(Action.links)])
+    if action is None:
+        raise ActionError(f"action {action_id} not found")
+    return action
+
+
+@dataclass
+class Update:
+    """What the owner records: analysis and measures (any of them)."""
+
+    whys: list[str] | None = None
+    root_cause: str | None = None
+    measures: str | None = None
+    owner: str | None = None
+    due_on: date | None = None
+
+
+def record(session: Session, settings: Settings, action: Action, update: Update, *, actor: str | None = None,
+           comment: str | None = None) -> dict:
+    """Record analysis, measures, a new owner or due date; returns what changed (audited)."""
+    if action.status == VERIFIED:
+        raise ActionError(f"{action.ref} is verified and closed")
+    changes = {}
+    if update.whys is not None:
+        whys = [w.strip() for w in update.whys if w and w.strip()]
+        if len(whys) > 5:
+            raise ActionError("whys: at most five")
+        changes["whys"] = whys
+    if update.root_cause is not None:
+        changes["root_cause"] = update.root_cause.strip() or None
+    if update.measures is not None:
+        changes["measures"] = update.measures.strip() or None
+    if update.owner is not None:
+        changes["owner"] = _email_of(settings, update.owner, "owner")
+    if update.due_on is not None:
+        changes["due_on"] = update.due_on
+    before = {k: getattr(action, k) for k in changes}
+    changed = {k: v for k, v in changes.items() if before[k] != v}
+    if changed:
+        for k, v in changed.items():
+            setattr(action, k, v)
+        action.updated_at = utcnow()
+        record_change(session, action="update", entity="action", entity_id=action.id, actor=actor, comment=comment,
+                      before={k: before[k] for k in changed}, after=changed)
+        session.flush()
+    return changed
+
+
+def advance(session: Session, settings: Settings, action: Action, move: str, *, by: str | None = None,
+            actor: str | None = None, comment: str | None = None, at: datetime | None = None) -> Action:
+    """start | complete | verify | reject. Verification names the verifier (never the owner)."""
+    at = at or utcnow()
+    LIFECYCLE.check(action, move, guard=False)
+    if move in ("verify", "reject"):
+        verifier = _email_of(settings, by, "verifier (--by)")
+        if verifier == action.owner:
+            raise ActionError(f"{action.ref}: the owner cannot verify their own action; name another verifier")
+        action.verifier = verifier
+        if move == "reject" and not (comment or "").strip():
+            raise ActionError("reject: say why the action was not effective (--comment)")
+    LIFECYCLE.apply(session, action, move, actor=actor, comment=comment, at=at,
+                    data={"verifier": action.verifier} if move in ("verify", "reject") else None)
+    if move == "complete":
+        action.done_at = at
+        action.verification_due_on = to_local(at, settings.tz).date() + timedelta(
+            days=settings.actions.verification_days)
+    elif move == "verify":
+        action.verified_at = at
+        action.verification_comment = comment
+    elif move == "reject":
+        action.verification_comment = comment
+        action.reopen_count += 1
+        action.done_at = None
+        action.verification_due_on = None
+    action.updated_at = utcnow()
+    session.flush()
+    return action
+
+
+def link(session: Session, action: Action, links: Iterable[tuple[str, str]]) -> int:
+    """Add links not yet there; returns how many were added."""
+    have = {(l.entity, l.entity_id) for l in action.links}
+    added = [(e, str(i)) for e, i in dict.fromkeys(links) if (e, str(i)) not in have]
+    for entity, ident in added:
+        action.links.append(ActionLink(entity=entity, entity_id=ident))
+    if added:
+        record_change(session, action="link", entity="action", entity_id=action.id,
+                      after={"links": [f"{e}:{i}" for e, i in added]})
+        session.flush()
+    return len(added)
+
+
+def listing(session: Session, *, status: str | None = None, department: str | None = None,
+            owner: str | None = None, open_only: bool = False, source: str | None = None) -> list[Action]:
+    stmt = select(Action).options(selectinload(Action.links)).order_by(Action.due_on, Action.id)
+    if status:
+        stmt = stmt.where(Action.status == status)
+    if open_only:
+        stmt = stmt.where(Action.status.in_((OPEN, IN_PROGRESS, DONE)))
+    if department:
+        stmt = stmt.where(Action.department == department)
+    if owner:
+        stmt = stmt.where(Action.owner == owner.lower())
+    if source:
+        stmt = stmt.where(Action.source == source)
+    return list(session.scalars(stmt))
+
+
+def linked_to(session: Session, entity: str, entity_id: str) -> list[Action]:
+    return list(session.scalars(select(Action).join(ActionLink).where(ActionLink.entity == entity,
+                                                                       ActionLink.entity_id == entity_id)))

@@ -1,0 +1,67 @@
+"""What every `sqms` sub-command shares: settings, errors, the acting person, times typed by people."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import NoReturn
+
+import typer
+
+from sqms.config import ConfigError, Settings, get_settings
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def cli_actor(person: str | None = None) -> str:
+    """`cli:<who>`: the person named with --as, else $SQMS_ACTOR or the OS user."""
+    from sqms.db import default_actor
+
+    return f"cli:{person or default_actor()}"
+
+
+def parse_moment(text: str | None, settings: Settings, option: str) -> datetime:
+    """`2026-10-09 14:30`, `2026/10/09 14:30`, ISO 8601 with or without offset (local time); empty = now."""
+    from sqms.calendar import to_utc, utcnow
+
+    if not text:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date and time such as 2026-10-09 14:30", param_hint=option)
+    return to_utc(moment, settings.tz)
+
+
+def parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date such as 2026-10-09", param_hint=option) from None
+
+
+def local(moment: datetime | None, settings: Settings, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    from sqms.calendar import to_local
+
+    return "—" if moment is None else to_local(moment, settings.tz).strftime(fmt)
+
+
+def deliver_now(settings: Settings, process: str) -> None:
+    """Send what was just queued; when SMTP is down it stays pending for the outbox-delivery run."""
+    from sqms.notify.service import deliver_pending
+
+    report = deliver_pending(settings, process=process)
+    if report.sent:
+        typer.echo(f"mail: {report.sent} sent")
+    if not report.ok:
+        typer.echo(f"warning: {report.failed} mail(s) not sent yet, kept pending: {'; '.join(report.errors[:3])}",
+                   err=True)

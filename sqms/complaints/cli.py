@@ -1,0 +1,147 @@
+"""`sqms complaint register|show|advance|list`: the complaint lifecycle from the command line."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from sqms.cli_common import cli_actor, deliver_now, fail, local, parse_moment, settings_or_exit
+
+app = typer.Typer(help="Complaints (投诉): register, show, advance along the lifecycle, list.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def register(
+    department: str = typer.Option(..., help="Department code or name, e.g. CS or 客服部."),
+    channel: str = typer.Option(..., help="phone, online, email or onsite."),
+    severity: str = typer.Option("normal", help="normal (2 working days) or special (5, the GM is told at once)."),
+    category: str = typer.Option(..., help="Category, e.g. 服务态度."),
+    description: Optional[str] = typer.Option(None, help="What the customer complains about."),
+    customer: Optional[str] = typer.Option(None, "--customer", help="Customer id."),
+    received_at: Optional[str] = typer.Option(None, help="When it was received (local time; default now)."),
+    owner: Optional[str] = typer.Option(None, help="Handler's email (default: the department manager)."),
+    complaint_id: Optional[str] = typer.Option(None, "--id", help="Id (default CP-<date>-<n>)."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who registers it (for the audit log)."),
+) -> None:
+    """Register a complaint received on any channel."""
+    from sqms.complaints.service import ComplaintError, owner_of
+    from sqms.complaints.service import register as register_complaint
+    from sqms.db import UnitOfWork, migrate
+    from sqms.ingest import department_lookup
+
+    settings = settings_or_exit()
+    received = parse_moment(received_at, settings, "--received-at")
+    code = department_lookup(settings).get(department.strip().lower(), department)
+    migrate(settings.database_url)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            complaint = register_complaint(
+                uow.session, settings, received_at=received, department=code, channel=channel, severity=severity,
+                category=category, customer_id=customer, description=description, owner=owner,
+                complaint_id=complaint_id)
+        except ComplaintError as exc:
+            fail(str(exc))
+        uow.commit()
+        typer.echo(f"registered {complaint.complaint_id}: {complaint.severity}, {code}, handler "
+                   f"{owner_of(complaint, settings) or '—'}; first contact by "
+                   f"{local(complaint.first_contact_due_at, settings)}, settle by {local(complaint.deadline_at, settings)}")
+    deliver_now(settings, "complaints")
+
+
+@app.command()
+def advance(
+    complaint_id: str = typer.Argument(..., help="The complaint."),
+    action: str = typer.Argument(..., help="acknowledge, investigate, propose, approve, resolve, return_visit, "
+                                           "close or reopen."),
+    comment: Optional[str] = typer.Option(None, help="Kept in the audit log."),
+    solution: Optional[str] = typer.Option(None, help="propose: the solution."),
+    answer: Optional[str] = typer.Option(None, help="resolve: the answer given to the complainant."),
+    by: Optional[str] = typer.Option(None, "--by", help="approve: the approving manager's email."),
+    score: Optional[int] = typer.Option(None, help="return_visit: the customer's score 1-5."),
+    feedback: Optional[str] = typer.Option(None, help="return_visit: what the customer said."),
+    at: Optional[str] = typer.Option(None, help="When it happened (local time; default now)."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who does it (for the audit log)."),
+) -> None:
+    """Move a complaint one step along the lifecycle."""
+    from sqms.complaints.service import ComplaintError, Step, get
+    from sqms.complaints.service import advance as advance_complaint
+    from sqms.db import UnitOfWork
+    from sqms.statemachine import IllegalTransition
+
+    settings = settings_or_exit()
+    moment = parse_moment(at, settings, "--at")
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            complaint = get(uow.session, complaint_id)
+            made = advance_complaint(uow.session, settings, complaint, action, Step(
+                solution=solution, answer=answer, approver=by, score=score, feedback_comment=feedback,
+                feedback_channel="phone" if score is not None else None), comment=comment, at=moment)
+        except (ComplaintError, IllegalTransition) as exc:
+            fail(str(exc))
+        uow.commit()
+        typer.echo(f"{complaint.complaint_id}: {' → '.join(made)}; now {complaint.status}")
+
+
+@app.command()
+def show(complaint_id: str = typer.Argument(..., help="The complaint.")) -> None:
+    """The complaint, its deadlines, and every step with who and when."""
+    from sqms.complaints.service import LIFECYCLE, ComplaintError, get, history, owner_of
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    with UnitOfWork(settings.database_url) as uow:
+        try:
+            c = get(uow.session, complaint_id)
+        except ComplaintError as exc:
+            fail(str(exc), 1)
+        lines = [
+            f"{c.complaint_id}  [{c.status}]  {c.severity}  {c.department}  {c.channel}  {c.category}",
+            f"  received     {local(c.received_at, settings)}   customer {c.customer_id or '—'}",
+            f"  handler      {owner_of(c, settings) or '—'}",
+            f"  first contact due {local(c.first_contact_due_at, settings)}, made {local(c.responded_at, settings)}",
+            f"  settle by    {local(c.deadline_at, settings)}, resolved {local(c.resolved_at, settings)}",
+        ]
+        for label, value in (("description", c.description), ("solution", c.solution),
+                             ("approved by", c.approved_by), ("answer", c.answer)):
+            if value:
+                lines.append(f"  {label:<12} {value}")
+        if c.feedback_score is not None:
+            lines.append(f"  return visit {local(c.return_visit_at, settings)}: score {c.feedback_score} "
+                         f"({c.feedback_channel}) {c.feedback_comment or ''}".rstrip())
+        lines.append(f"  next steps   {', '.join(LIFECYCLE.allowed(c.status)) or '— (closed)'}")
+        lines.append("  history:")
+        for entry in history(uow.session, c.complaint_id):
+            lines.append(f"    {local(entry.at, settings)}  {entry.actor:<24} {entry.action:<24} {entry.comment or ''}"
+                         .rstrip())
+    typer.echo("\n".join(lines))
+
+
+@app.command("list")
+def list_(
+    status: Optional[str] = typer.Option(None, help="Only this state."),
+    department: Optional[str] = typer.Option(None, help="Only this department (code)."),
+    open_only: bool = typer.Option(False, "--open", help="Only complaints not yet settled."),
+    limit: int = typer.Option(50, help="At most this many, newest first."),
+) -> None:
+    """Complaints, newest first, with their deadlines."""
+    from sqms.calendar import utcnow
+    from sqms.complaints.models import STATES
+    from sqms.complaints.service import listing
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    if status and status not in STATES:
+        fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
+    now = utcnow()
+    with UnitOfWork(settings.database_url) as uow:
+        rows = listing(uow.session, status=status, department=department, open_only=open_only, limit=limit)
+        typer.echo(f"{'complaint':<22} {'state':<18} {'sev':<8} {'dept':<6} {'received':<16} {'settle by':<16} "
+                   f"category")
+        for c in rows:
+            late = "  LATE" if c.resolved_at is None and c.deadline_at < now else ""
+            typer.echo(f"{c.complaint_id:<22} {c.status:<18} {c.severity:<8} {c.department:<6} "
+                       f"{local(c.received_at, settings):<16} {local(c.deadline_at, settings):<16} {c.category}{late}")
+    if not rows:
+        typer.echo("(none)")

@@ -1,0 +1,82 @@
+"""Single-use links for people outside the organisation (complaint feedback, survey invitations).
+
+Only a hash of the token is stored: a copy of the database does not let anyone answer
+in a customer's name. A token is redeemed once, within its validity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from sqms.calendar import utcnow
+from sqms.db import Base
+
+
+class AccessToken(Base):
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(40))  # complaint-feedback, survey, ...
+    subject_id: Mapped[str] = mapped_column(String(120), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class TokenError(Exception):
+    """Why a link cannot be used: `reason` is unknown | used | expired."""
+
+    def __init__(self, reason: str, token: AccessToken | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.token = token
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Issued:
+    token: str  # the secret, only ever in the link
+    row: AccessToken
+
+
+def issue(session: Session, *, purpose: str, subject_id: str, email: str | None, valid_days: int,
+          now: datetime | None = None) -> Issued:
+    now = now or utcnow()
+    token = secrets.token_urlsafe(24)  # 192 bits
+    row = AccessToken(token_hash=_hash(token), purpose=purpose, subject_id=subject_id, email=email,
+                      created_at=now, expires_at=now + timedelta(days=valid_days))
+    session.add(row)
+    session.flush()
+    return Issued(token, row)
+
+
+def lookup(session: Session, token: str, purpose: str, now: datetime | None = None) -> AccessToken:
+    """The valid, unused token, or TokenError."""
+    row = session.scalars(select(AccessToken).where(AccessToken.token_hash == _hash(token),
+                                                    AccessToken.purpose == purpose)).first()
+    if row is None:
+        raise TokenError("unknown")
+    if row.used_at is not None:
+        raise TokenError("used", row)
+    if (now or utcnow()) >= row.expires_at:
+        raise TokenError("expired", row)
+    return row
+
+
+def redeem(session: Session, token: str, purpose: str, now: datetime | None = None) -> AccessToken:
+    """Mark the token used (once); the caller commits together with what the answer changes."""
+    row = lookup(session, token, purpose, now)
+    row.used_at = now or utcnow()
+    session.flush()
+    return row

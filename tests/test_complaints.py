@@ -1,0 +1,278 @@
+"""The complaint lifecycle: every legal and illegal move, audit, GM notice, import, repeated categories."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from sqms.actions.models import Action
+from sqms.audit_trail import AuditEntry
+from sqms.complaints.models import STATES, Complaint
+from sqms.complaints.service import (LIFECYCLE, ComplaintError, Step, advance, get, open_repeat_category_actions,
+                                     queue_special_notices, register)
+from sqms.db import UnitOfWork
+from sqms.importers import spec_for
+from sqms.ingest import import_file
+from sqms.notify.models import OutboxMessage
+from sqms.notify.service import deliver_pending
+from sqms.org.service import sync_organisation
+from sqms.statemachine import IllegalTransition
+from tests.conftest import make_settings
+
+TZ = ZoneInfo("Asia/Shanghai")
+UTC = timezone.utc
+
+
+def at(y, m, d, hh=10, mm=0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=TZ)
+
+
+def end_of(y, m, d) -> datetime:
+    return datetime(y, m, d, 23, 59, 59, tzinfo=TZ).astimezone(UTC)
+
+
+@pytest.fixture
+def org(settings):
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        uow.commit()
+    return settings
+
+
+def new(settings, severity="normal", received=None, **kw):
+    with UnitOfWork(settings.database_url, actor="li.na") as uow:
+        c = register(uow.session, settings, received_at=received or at(2026, 9, 30), department=kw.pop("dept", "CS"),
+                     channel="phone", severity=severity, category=kw.pop("category", "服务态度"),
+                     description=kw.pop("description", "客服态度差"), customer_id="C1", **kw)
+        uow.commit()
+        return c.complaint_id
+
+
+def step(settings, ident, action, actor="wang.fang", **kw):
+    with UnitOfWork(settings.database_url, actor=actor) as uow:
+        made = advance(uow.session, settings, get(uow.session, ident), action, Step(**kw), comment=f"{action} done")
+        uow.commit()
+        return made
+
+
+def status(settings, ident) -> Complaint:
+    with UnitOfWork(settings.database_url) as uow:
+        return get(uow.session, ident)
+
+
+def outbox(settings, process="complaints") -> list[OutboxMessage]:
+    with UnitOfWork(settings.database_url) as uow:
+        return list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.process == process)))
+
+
+# -- the lifecycle ------------------------------------------------------------------------
+
+
+def test_normal_complaint_through_every_step(org):
+    ident = new(org)
+    c = status(org, ident)
+    assert c.status == "registered"
+    assert c.deadline_at == end_of(2026, 10, 9)  # 国庆 1–7 Oct: Thu 8 Oct and Fri 9 Oct are the 2 working days
+    assert c.first_contact_due_at == at(2026, 10, 1).astimezone(UTC)
+    for action, kw in [("acknowledge", {}), ("investigate", {}), ("propose", {"solution": "致歉并补偿"}),
+                       ("resolve", {"answer": "已电话致歉"}), ("return_visit", {"score": 5}), ("close", {})]:
+        assert step(org, ident, action, **kw) == [action]
+    c = status(org, ident)
+    assert c.status == "closed" and c.resolved_at and c.closed_at and c.responded_at
+    assert (c.solution, c.answer, c.feedback_score) == ("致歉并补偿", "已电话致歉", 5)
+    with UnitOfWork(org.database_url) as uow:
+        trail = list(uow.session.scalars(select(AuditEntry).where(AuditEntry.entity == "complaint",
+                                                                  AuditEntry.entity_id == ident)
+                                         .order_by(AuditEntry.id)))
+    assert [e.action for e in trail] == ["create"] + [f"transition:{a}" for a in (
+        "acknowledge", "investigate", "propose", "resolve", "return_visit", "close")]
+    assert trail[0].actor == "li.na" and all(e.actor == "wang.fang" for e in trail[1:])
+    assert trail[3].comment == "propose done" and trail[3].after["solution"] == "致歉并补偿"
+    assert trail[4].before == {"status": "solution_proposed"} and trail[4].after["status"] == "resolved"
+
+
+def test_special_complaint_needs_the_department_managers_approval(org):
+    ident = new(org, severity="special")
+    assert status(org, ident).deadline_at == end_of(2026, 10, 13)  # 8, 9, 10 (make-up Sat), 12, 13
+    for action, kw in [("acknowledge", {}), ("investigate", {}), ("propose", {"solution": "更换客服并补偿"})]:
+        step(org, ident, action, **kw)
+    with pytest.raises(IllegalTransition, match="needs the department manager's approval"):
+        step(org, ident, "resolve", answer="已答复")
+    with pytest.raises(ComplaintError, match="name the approving manager"):
+        step(org, ident, "approve")
+    with pytest.raises(ComplaintError, match="li.na@example.com is not the manager of CS"):
+        step(org, ident, "approve", approver="li.na@example.com")
+    step(org, ident, "approve", approver="wang.fang@example.com")
+    step(org, ident, "resolve", answer="已答复")
+    c = status(org, ident)
+    assert (c.status, c.approved_by) == ("resolved", "wang.fang@example.com")
+
+
+def test_a_normal_complaint_is_not_approved(org):
+    ident = new(org)
+    for action, kw in [("acknowledge", {}), ("investigate", {}), ("propose", {"solution": "x"})]:
+        step(org, ident, action, **kw)
+    with pytest.raises(IllegalTransition, match="only special complaints need approval"):
+        step(org, ident, "approve", approver="wang.fang@example.com")
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_every_illegal_move_is_refused_with_what_is_allowed(state):
+    """From every state, each action not listed is refused with a message naming the allowed ones."""
+    allowed = set(LIFECYCLE.allowed(state))
+    for action in (t.name for t in LIFECYCLE.transitions):
+        c = Complaint(complaint_id="X", status=state, severity="special", solution="s", answer="a", feedback_score=4)
+        if action in allowed:
+            LIFECYCLE.check(c, action, guard=False)
+        else:
+            with pytest.raises(IllegalTransition, match=f"cannot '{action}' from '{state}'"):
+                LIFECYCLE.check(c, action)
+
+
+def test_missing_data_is_named(org):
+    ident = new(org)
+    step(org, ident, "acknowledge")
+    step(org, ident, "investigate")
+    with pytest.raises(IllegalTransition, match="the solution"):
+        step(org, ident, "propose")
+    step(org, ident, "propose", solution="x")
+    with pytest.raises(IllegalTransition, match="the answer to the complainant"):
+        step(org, ident, "resolve")
+    step(org, ident, "resolve", answer="y")
+    with pytest.raises(ComplaintError, match="score must be 1 to 5"):
+        step(org, ident, "return_visit", score=9)
+    assert status(org, ident).status == "resolved"  # nothing half-written
+
+
+def test_low_return_visit_score_reopens(org):
+    ident = new(org)
+    for action, kw in [("acknowledge", {}), ("investigate", {}), ("propose", {"solution": "x"}),
+                       ("resolve", {"answer": "y"})]:
+        step(org, ident, action, **kw)
+    assert step(org, ident, "return_visit", score=2, feedback_comment="没解决") == ["return_visit", "reopen"]
+    c = status(org, ident)
+    assert (c.status, c.resolved_at, c.reopen_count, c.feedback_score) == ("investigating", None, 1, 2)
+    step(org, ident, "propose", solution="上门处理")
+    step(org, ident, "resolve", answer="已上门")
+    step(org, ident, "return_visit", score=4)
+    step(org, ident, "close")
+    step(org, ident, "reopen")  # a closed complaint can be reopened by hand too
+    assert status(org, ident).reopen_count == 2
+
+
+def test_register_refuses_bad_input(org):
+    with pytest.raises(ComplaintError) as info:
+        with UnitOfWork(org.database_url) as uow:
+            register(uow.session, org, received_at=at(2026, 9, 30), department="XX", channel="fax",
+                     severity="urgent", category=" ")
+    message = str(info.value)
+    for part in ("department: unknown department 'XX'", "channel: 'fax'", "severity: 'urgent'",
+                 "category: is required"):
+        assert part in message
+
+
+# -- the general manager hears of special complaints at once -----------------------------
+
+
+def test_special_complaint_mails_the_general_manager_exactly_once(org, tmp_path, smtp_server):
+    settings = make_settings(org.database_url, tmp_path, smtp=type(org.smtp)(host=smtp_server.host,
+                                                                              port=smtp_server.port))
+    ident = new(settings, severity="special", description="<script>alert(1)</script> 经理态度恶劣")
+    new(settings, severity="normal", received=at(2026, 10, 9))
+    with UnitOfWork(settings.database_url) as uow:
+        assert queue_special_notices(uow.session, settings) == 0  # the hourly watch adds nothing
+        uow.commit()
+    assert deliver_pending(settings).sent == 1
+    assert deliver_pending(settings).sent == 0
+    step(settings, ident, "acknowledge")
+    with UnitOfWork(settings.database_url) as uow:
+        queue_special_notices(uow.session, settings)
+        uow.commit()
+    assert deliver_pending(settings).sent == 0
+    assert smtp_server.recipients() == ["zhang.wei@example.com"]  # the general manager only
+    message = smtp_server.messages[0]
+    assert message["Subject"].startswith("[重大投诉] " + ident)
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "2026-10-13 23:59" in message.get_body(preferencelist=("plain",)).get_content()
+
+
+# -- import creates and advances --------------------------------------------------------------
+
+
+HEADER = ["complaint_id", "received_at", "department", "channel", "severity", "category", "customer_id",
+          "responded_at", "resolved_at", "description"]
+
+
+def write(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([HEADER, *rows])
+    return path
+
+
+def test_import_creates_and_advances_idempotently(org, tmp_path):
+    rows = [["K1", "2026-10-09 09:00", "CS", "phone", "normal", "服务态度", "C1", "", "", "a"],
+            ["K2", "2026-10-09 10:00", "OPS", "online", "special", "延误", "C2", "2026-10-09 11:00", "", "b"],
+            ["K3", "2026-10-09 11:00", "CS", "email", "normal", "收费", "C3", "2026-10-09 12:00",
+             "2026-10-10 09:00", "c"]]
+    import_file(org, spec_for("complaints"), write(tmp_path / "k.csv", rows), actor="tester")
+    states = {i: status(org, i).status for i in ("K1", "K2", "K3")}
+    assert states == {"K1": "registered", "K2": "acknowledged", "K3": "resolved"}
+    assert [m.recipient for m in outbox(org)] == ["zhang.wei@example.com"]  # K2 is special and open
+
+    def transitions():
+        with UnitOfWork(org.database_url) as uow:
+            return uow.session.scalar(select(func.count()).select_from(AuditEntry)
+                                      .where(AuditEntry.action.like("transition:%")))
+
+    before = transitions()
+    import_file(org, spec_for("complaints"), tmp_path / "k.csv", actor="tester")  # the same file again
+    assert transitions() == before and len(outbox(org)) == 1
+
+    rows[0][7], rows[0][8] = "2026-10-09 10:00", "2026-10-12 10:00"  # K1 settled meanwhile
+    import_file(org, spec_for("complaints"), write(tmp_path / "k2.csv", rows), actor="tester")
+    assert status(org, "K1").status == "resolved"
+    assert transitions() == before + 1
+
+
+# -- repeated categories open a corrective action ----------------------------------------------
+
+
+def test_three_complaints_of_one_category_open_one_linked_action(org):
+    for day in (5, 6, 7):
+        new(org, received=at(2026, 11, day), category="服务态度")
+    new(org, received=at(2026, 11, 8), category="收费")
+    new(org, received=at(2026, 11, 9), category="服务态度", dept="OPS")
+    new(org, received=at(2026, 10, 30), category="服务态度")  # another month
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        opened = open_repeat_category_actions(uow.session, org, "2026-11", now=at(2026, 11, 10))
+        uow.commit()
+        assert len(opened) == 1
+        action = opened[0]
+        assert (action.department, action.type, action.source, action.owner) == (
+            "CS", "corrective", "complaint", "wang.fang@example.com")
+        assert sorted(l.entity_id for l in action.links) == [f"CP-202611{d:02d}-001" for d in (5, 6, 7)]
+    new(org, received=at(2026, 11, 12), category="服务态度")  # a fourth: linked, no second action
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        assert open_repeat_category_actions(uow.session, org, "2026-11") == []
+        uow.commit()
+        actions = list(uow.session.scalars(select(Action)))
+        assert len(actions) == 1 and len(actions[0].links) == 4
+
+
+def test_repeat_threshold_is_configurable(org, tmp_path):
+    settings = make_settings(org.database_url, tmp_path, complaints={"repeat_category_threshold": 2})
+    for day in (5, 6):
+        new(settings, received=at(2026, 11, day), category="收费", dept="SALES")
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        assert len(open_repeat_category_actions(uow.session, settings, "2026-11")) == 1
+
+
+def test_received_in_the_future_is_refused(org):
+    with pytest.raises(ComplaintError, match="future"):
+        new(org, received=datetime.now(TZ) + timedelta(days=1))
