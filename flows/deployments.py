@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from prefect import Flow
 from prefect.schedules import Cron
 
+from flows.complaints import complaint_sla_watch
 from flows.monthly_report import monthly_service_quality_report
 from flows.outbox import outbox_delivery
+from flows.reminders import reminders, weekly_digest
 from sqms.config import Settings, get_settings
 
 
@@ -27,6 +29,9 @@ class Process:
 PROCESSES: tuple[Process, ...] = (
     Process("monthly-report", monthly_service_quality_report, "monthly"),
     Process("outbox-delivery", outbox_delivery, "quarter-hourly"),
+    Process("complaint-sla-watch", complaint_sla_watch, "hourly"),
+    Process("reminders", reminders, "working-days"),
+    Process("weekly-digest", weekly_digest, "weekly"),
 )
 
 

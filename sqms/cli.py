@@ -182,6 +182,39 @@ def run_outbox_delivery() -> None:
     typer.echo(json.dumps(outbox_delivery(), ensure_ascii=False))
 
 
+@run_app.command("complaint-sla-watch")
+def run_complaint_watch() -> None:
+    """Special complaints to the general manager; repeated categories become corrective actions."""
+    settings_or_exit()
+    from flows.complaints import complaint_sla_watch
+
+    typer.echo(json.dumps(complaint_sla_watch(), ensure_ascii=False, default=str))
+
+
+def _today(value: Optional[str]):
+    from sqms.cli_common import parse_day
+
+    return parse_day(value, "--today") if value else None
+
+
+@run_app.command("reminders")
+def run_reminders(today: Optional[str] = typer.Option(None, help="As if it were this day (YYYY-MM-DD).")) -> None:
+    """Today's reminder digests and escalations (nothing on non-working days)."""
+    settings_or_exit()
+    from flows.reminders import reminders
+
+    typer.echo(json.dumps(reminders(today=_today(today)), ensure_ascii=False, default=str))
+
+
+@run_app.command("weekly-digest")
+def run_weekly_digest(today: Optional[str] = typer.Option(None, help="As if it were this day.")) -> None:
+    """The quality manager's weekly digest (once per week)."""
+    settings_or_exit()
+    from flows.reminders import weekly_digest
+
+    typer.echo(json.dumps(weekly_digest(today=_today(today)), ensure_ascii=False, default=str))
+
+
 @app.command()
 def serve() -> None:
     """Serve every deployment with its schedule (the embedded way; production uses prefect.yaml + workers)."""

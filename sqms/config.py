@@ -297,7 +297,7 @@ def _default_schedules() -> dict[str, Schedule]:
         "outbox-delivery": Schedule(cron="*/15 * * * *"),
         "complaint-sla-watch": Schedule(cron="5 * * * *"),
         "reminders": Schedule(cron="0 9 * * *"),
-        "weekly-digest": Schedule(cron="0 9 * * 1"),
+        "weekly-digest": Schedule(cron="0 9 * * *"),
     }
 
 

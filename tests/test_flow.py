@@ -152,3 +152,80 @@ def test_a_failing_run_mails_the_admins_once_a_day(flows, sqlite_url, sqms_env, 
     body = alert.get_body(preferencelist=("plain",)).get_content()
     assert "monthly-report" in body and PERIOD in body
     assert _outbox(settings, process="monthly-report") == 0  # no report mail for a report that does not exist
+
+
+# -- the reminder engine and the complaint watch as Prefect runs them ----------------------------
+
+
+@pytest.fixture
+def more_flows(prefect_harness):
+    from flows.complaints import complaint_sla_watch
+    from flows.outbox import outbox_delivery
+    from flows.reminders import reminders, weekly_digest
+
+    return complaint_sla_watch, reminders, weekly_digest, outbox_delivery
+
+
+def test_reminders_flow_survives_an_smtp_outage_without_duplicates(more_flows, db_url, sqms_env, smtp_server):
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqms.actions.service import NewAction, open_action
+    from sqms.org.service import sync_organisation
+
+    _, reminders, weekly_digest, outbox_flow = more_flows
+    settings = sqms_env(db_url, **smtp_server.env())
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        for department in ("OPS", "SALES"):
+            open_action(uow.session, settings, NewAction(
+                source="manual", type="corrective", title=f"{department} 整改", department=department,
+                due_on=date(2026, 10, 13)), now=datetime(2026, 9, 20, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
+        uow.commit()
+
+    holiday = reminders(today=date(2026, 10, 5), return_state=True)
+    assert holiday.is_completed() and holiday.result()["skipped"] == "not a working day"
+
+    smtp_server.stop()
+    for _ in range(2):  # the run and a rerun during the outage
+        state = reminders(today=date(2026, 10, 19), return_state=True)
+        assert state.is_failed()
+    # owners (the two managers) get their overdue notice, the quality manager the escalation (both items)
+    assert _outbox(settings, "pending", "reminders") == 3
+    smtp_server.start()
+    assert outbox_flow(return_state=True).result()["sent"] >= 3  # the reminders, and the failure alert
+    rerun = reminders(today=date(2026, 10, 19), return_state=True)
+    assert rerun.is_completed() and rerun.result()["new"] == 0 and rerun.result()["sent"] == 0
+    digests = [m for m in smtp_server.messages if "待办提醒" in m["Subject"]]
+    assert sorted(str(m["To"].addresses[0].addr_spec) for m in digests) == [
+        "chen.jie@example.com", "li.na@example.com", "liu.yang@example.com"]
+    quality = next(m for m in digests if "li.na" in str(m["To"]))
+    assert "OPS 整改" in quality.get_body(preferencelist=("plain",)).get_content()
+
+    week = weekly_digest(today=date(2026, 10, 19), return_state=True)
+    assert week.is_completed() and week.result()["queued"] == 1 and week.result()["sent"] == 1
+    assert weekly_digest(today=date(2026, 10, 20), return_state=True).result()["sent"] == 0
+
+
+def test_complaint_watch_flow(more_flows, sqlite_url, sqms_env, smtp_server):
+    from datetime import timedelta
+
+    from sqms.calendar import utcnow
+    from sqms.complaints.service import register
+    from sqms.org.service import sync_organisation
+
+    watch, _, _, _ = more_flows
+    settings = sqms_env(sqlite_url, **smtp_server.env())
+    now = utcnow()
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        for hours in (1, 2, 3):
+            register(uow.session, settings, received_at=now - timedelta(hours=hours), department="SALES",
+                     channel="phone", severity="special" if hours == 1 else "normal", category="虚假宣传")
+        uow.commit()
+    first = watch(return_state=True)
+    assert first.is_completed()
+    assert len(first.result()["actions_opened"]) == 1 and first.result()["sent"] == 1
+    assert smtp_server.recipients() == ["zhang.wei@example.com"]
+    second = watch(return_state=True).result()
+    assert second["actions_opened"] == [] and second["sent"] == 0

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sqms.actions.models import DONE, IN_PROGRESS, OPEN, SOURCES, STATES, TYPES, VERIFIED, Action, ActionLink
 from sqms.audit_trail import record_change
-from sqms.calendar import add_working_days, to_local, utcnow
+from sqms.calendar import END_OF_DAY, add_working_days, to_local, utcnow
 from sqms.config import Settings
 from sqms.statemachine import StateMachine, Transition
 
@@ -230,3 +230,27 @@ def listing(session: Session, *, status: str | None = None, department: str | No
 def linked_to(session: Session, entity: str, entity_id: str) -> list[Action]:
     return list(session.scalars(select(Action).join(ActionLink).where(ActionLink.entity == entity,
                                                                        ActionLink.entity_id == entity_id)))
+
+
+# -- what the reminder engine chases -------------------------------------------------------
+
+
+def due_items(session: Session, settings: Settings, now: datetime) -> list:
+    """Open actions by their due day; done ones by the day their effectiveness is to be verified
+    (the named verifier, else the quality manager)."""
+    from sqms.reminders.service import DueItem
+
+    tz = settings.tz
+    quality = settings.people_with_role("quality_manager")
+    items = []
+    for a in session.scalars(select(Action).where(Action.status.in_((OPEN, IN_PROGRESS, DONE)))):
+        if a.status == DONE:
+            if a.verification_due_on is None:
+                continue
+            verifier = a.verifier or (quality[0].email if quality else None)
+            items.append(DueItem("action-verification", a.ref, a.title, verifier, a.department,
+                                 datetime.combine(a.verification_due_on, END_OF_DAY, tzinfo=tz)))
+        else:
+            items.append(DueItem("action", a.ref, a.title, a.owner, a.department,
+                                 datetime.combine(a.due_on, END_OF_DAY, tzinfo=tz)))
+    return items

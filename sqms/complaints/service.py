@@ -358,3 +358,22 @@ def open_repeat_category_actions(session: Session, settings: Settings, period: s
                      f"{count} complaints of category “{category}” in {period} (threshold {threshold})."),
             links=[("complaint", i) for i in ids]), actor="sqms:repeat-complaints", now=now))
     return opened
+
+
+# -- what the reminder engine chases -------------------------------------------------------
+
+
+def due_items(session: Session, settings: Settings, now: datetime) -> list:
+    """Open complaints: the first contact while none was made, and the settle-by deadline."""
+    from sqms.reminders.service import DueItem
+
+    items = []
+    rows = session.scalars(select(Complaint).where(Complaint.status.in_(OPEN_STATES)))
+    for c in rows:
+        title = f"{c.category}（{c.severity}）" if settings.locale.startswith("zh") else f"{c.category} ({c.severity})"
+        owner = owner_of(c, settings)
+        if c.responded_at is None:
+            items.append(DueItem("complaint-contact", c.complaint_id, title, owner, c.department,
+                                 c.first_contact_due_at or first_contact_due(c.received_at, settings)))
+        items.append(DueItem("complaint", c.complaint_id, title, owner, c.department, c.deadline_at))
+    return items

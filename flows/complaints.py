@@ -1,0 +1,25 @@
+"""投诉处理监督 — the hourly complaint watch.
+
+The regulation: larger (special) complaints go to the general manager at once, and
+complaints that keep coming back are fed into improvement. Every hour this flow
+reports special complaints not yet settled to the general manager (each once) and opens
+a corrective action for a department with repeated complaints of one category in a month.
+Deadlines themselves are chased by the daily reminders.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.hooks import notify_admins
+from tasks.complaints import open_repeat_actions, queue_special_notices_task
+from tasks.notify import deliver_outbox
+
+
+@flow(name="complaint-sla-watch", on_failure=[notify_admins], on_crashed=[notify_admins])
+def complaint_sla_watch() -> dict:
+    """重大投诉立即上报总经理；同类投诉反复出现 → 纠正措施."""
+    notices = queue_special_notices_task()
+    actions = open_repeat_actions()
+    delivery = deliver_outbox()
+    return {"special_notices": notices, "actions_opened": actions, **delivery}

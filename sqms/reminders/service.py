@@ -1,0 +1,205 @@
+"""The reminder engine: one mechanism for everything that has an owner and a due date.
+
+Each domain lists its open items as `DueItem`s (complaints, actions, later audit findings
+and review actions; see `sqms.reminders.sources`). Every working day the engine plans, per
+item, the reminders due today:
+
+- to the owner: `due-in-N` at the configured offsets before the due day, `due-today`, and
+  `overdue` once the due day has passed;
+- escalations: `escalated-N` to the next people of the chain once the item is overdue by N
+  full working days (default 1 → the department manager, 3 → the quality manager).
+
+What was already sent is kept in `reminders_sent` (item, stage, recipient), so a rerun or a
+retry never repeats a reminder; each person gets one digest mail a day with what is new.
+Nothing is sent on non-working days of the official calendar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable, Iterable
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from sqms.calendar import is_working_day, to_local, utcnow, working_days_between
+from sqms.config import Person, Settings
+from sqms.notify.compose import compose
+from sqms.notify.service import enqueue
+from sqms.reminders.models import ReminderSent
+
+PROCESS = "reminders"
+
+# what a kind of item is called in a digest: zh_CN, en
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "complaint-contact": ("投诉首次联系", "complaint: first contact"),
+    "complaint": ("投诉办结", "complaint: settle"),
+    "action": ("纠正预防措施", "corrective action"),
+    "action-verification": ("措施有效性验证", "action: verify effectiveness"),
+}
+
+
+@dataclass(frozen=True)
+class DueItem:
+    kind: str  # a key of KIND_LABELS (domains may add their own)
+    item_id: str
+    title: str
+    owner: str | None  # email; None: nobody named (the quality manager is told)
+    department: str | None
+    due_at: datetime  # aware; the item is due by this moment
+
+
+Source = Callable[[Session, Settings, datetime], Iterable[DueItem]]
+
+
+@dataclass(frozen=True)
+class Reminder:
+    item: DueItem
+    stage: str  # due-in-2 | due-today | overdue | escalated-1 | escalated-3 ...
+    recipient: str
+    late_working_days: int  # full working days past the due day (0 when not late)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.item.kind, self.item.item_id, self.stage, self.recipient)
+
+    @property
+    def escalated(self) -> bool:
+        return self.stage.startswith("escalated")
+
+
+def late_working_days(due_day: date, today: date) -> int:
+    """Full working days between the due day and today (today itself, not over yet, does not count)."""
+    if today <= due_day:
+        return 0
+    return working_days_between(due_day, today) - (1 if is_working_day(today) else 0)
+
+
+def _recipients(selector: str, item: DueItem, settings: Settings) -> list[str]:
+    if selector == "department_manager":
+        manager = settings.department_manager(item.department) if item.department else None
+        return [manager.email] if manager else []
+    return [r.email if isinstance(r, Person) else r for r in settings.resolve_recipients((selector,))]
+
+
+def plan(items: Iterable[DueItem], settings: Settings, today: date) -> list[Reminder]:
+    """Every reminder the items call for today (pure: no database, no clock)."""
+    offsets = settings.reminders.due_soon_working_days
+    quality = [p.email for p in settings.people_with_role("quality_manager")]
+    out: list[Reminder] = []
+    for item in items:
+        due_day = to_local(item.due_at, settings.tz).date()
+        owners = [item.owner] if item.owner else quality
+        if due_day >= today:
+            ahead = working_days_between(today, due_day)
+            if ahead in offsets:
+                stage = "due-today" if ahead == 0 else f"due-in-{ahead}"
+                out += [Reminder(item, stage, owner, 0) for owner in owners]
+            continue
+        late = late_working_days(due_day, today)
+        out += [Reminder(item, "overdue", owner, late) for owner in owners]
+        for step in settings.reminders.escalation:
+            if late < step.after_working_days:
+                break
+            for selector in step.to:
+                for recipient in _recipients(selector, item, settings):
+                    if recipient not in owners:
+                        out.append(Reminder(item, f"escalated-{step.after_working_days}", recipient, late))
+    # one line per (item, stage, recipient), in a stable order
+    unique = {r.key: r for r in out}
+    return sorted(unique.values(), key=lambda r: (r.recipient, r.item.due_at, r.item.kind, r.item.item_id))
+
+
+def collect(session: Session, settings: Settings, now: datetime, sources: Iterable[Source] | None = None
+            ) -> list[DueItem]:
+    from sqms.reminders.sources import default_sources
+
+    items: list[DueItem] = []
+    for source in sources if sources is not None else default_sources():
+        items.extend(source(session, settings, now))
+    return items
+
+
+@dataclass
+class RunResult:
+    day: date
+    skipped: str | None = None
+    items: int = 0
+    planned: int = 0
+    new: int = 0
+    digests: int = 0
+    by_recipient: dict[str, int] = field(default_factory=dict)
+
+
+def send_reminders(session: Session, settings: Settings, *, today: date | None = None, now: datetime | None = None,
+                   sources: Iterable[Source] | None = None) -> RunResult:
+    """Queue today's digests (one per person with something new) and record what they contain.
+
+    Runs in the caller's transaction: the digests and their ledger rows commit together, so a
+    retry after a failure either finds both or neither.
+    """
+    now = now or utcnow()
+    today = today or to_local(now, settings.tz).date()
+    result = RunResult(day=today)
+    if not is_working_day(today):
+        result.skipped = "not a working day"
+        return result
+    items = collect(session, settings, now, sources)
+    planned = plan(items, settings, today)
+    result.items, result.planned = len(items), len(planned)
+    sent = _already_sent(session, planned)
+    fresh = [r for r in planned if r.key not in sent]
+    result.new = len(fresh)
+    by_recipient: dict[str, list[Reminder]] = defaultdict(list)
+    for reminder in fresh:
+        by_recipient[reminder.recipient].append(reminder)
+    for recipient, reminders in by_recipient.items():
+        person = next((p for p in settings.people if p.email == recipient), recipient)
+        email = compose(settings, "reminder_digest", person, day=today, **digest_sections(reminders, settings))
+        # the key names the day and what it holds: a rerun with the same news is the same mail
+        digest = hashlib.sha1("|".join(":".join(r.key) for r in reminders).encode()).hexdigest()[:12]
+        row, _ = enqueue(session, process=PROCESS, obj=f"digest:{digest}", period=today.isoformat(), email=email)
+        session.execute(ReminderSent.__table__.insert(), [
+            {"item_kind": r.item.kind, "item_id": r.item.item_id, "stage": r.stage, "recipient": r.recipient,
+             "on_day": today, "outbox_id": row.id, "created_at": now} for r in reminders])
+        result.by_recipient[recipient] = len(reminders)
+    result.digests = len(by_recipient)
+    session.flush()
+    return result
+
+
+def _already_sent(session: Session, planned: list[Reminder]) -> set[tuple[str, str, str, str]]:
+    keys = [r.key for r in planned]
+    found: set[tuple[str, str, str, str]] = set()
+    cols = (ReminderSent.item_kind, ReminderSent.item_id, ReminderSent.stage, ReminderSent.recipient)
+    for start in range(0, len(keys), 500):
+        batch = keys[start:start + 500]
+        found.update(tuple(row) for row in session.execute(select(*cols).where(tuple_(*cols).in_(batch))))
+    return found
+
+
+def _line(reminder: Reminder, settings: Settings) -> dict:
+    zh, en = KIND_LABELS.get(reminder.item.kind, (reminder.item.kind, reminder.item.kind))
+    return {
+        "kind": zh if settings.locale.startswith("zh") else en,
+        "item_id": reminder.item.item_id,
+        "title": reminder.item.title,
+        "owner": reminder.item.owner or "—",
+        "department": reminder.item.department or "—",
+        "due": to_local(reminder.item.due_at, settings.tz),
+        "stage": reminder.stage,
+        "late": reminder.late_working_days,
+    }
+
+
+def digest_sections(reminders: list[Reminder], settings: Settings) -> dict:
+    """The digest's three lists: due soon, overdue (own items), escalated (others' items)."""
+    lines = [(r, _line(r, settings)) for r in reminders]
+    return {
+        "due_soon": [line for r, line in lines if r.stage.startswith("due-")],
+        "overdue": [line for r, line in lines if r.stage == "overdue"],
+        "escalated": [line for r, line in lines if r.escalated],
+    }
