@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a local Prefect server (UI on 127.0.0.1:$1) and serve every SQMS deployment against it.
+# Start a local Prefect server (UI on 127.0.0.1:$1), the web forms, and serve every SQMS deployment.
 # Stops the server when you press Ctrl-C.
 set -euo pipefail
 port="${1:-4200}"
@@ -23,8 +23,13 @@ else
     sleep 1
   done
 fi
+echo "starting the web forms (sqms web, log: var/web.log) ..."
+.venv/bin/sqms web >var/web.log 2>&1 &
+web_pid=$!
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; kill "$web_pid" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 echo
 echo "  Prefect UI:   http://127.0.0.1:${port}"
+echo "  web forms:    http://127.0.0.1:8000 (customer feedback links in the mails point here)"
 echo "  first report: PREFECT_API_URL=${PREFECT_API_URL} .venv/bin/prefect deployment run 'monthly-report/monthly'"
 echo "                (or the Run button of monthly-report/monthly in the UI); mails land in var/outbox/*.eml"
 echo

@@ -216,6 +216,20 @@ def run_weekly_digest(today: Optional[str] = typer.Option(None, help="As if it w
 
 
 @app.command()
+def web(
+    host: Optional[str] = typer.Option(None, help="Interface (default web.host, 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default web.port, 8000)."),
+) -> None:
+    """Serve the web forms customers answer (complaint feedback); put it behind your reverse proxy."""
+    settings = settings_or_exit()
+    from sqms.db import migrate
+    from sqms.web.app import serve as serve_web
+
+    migrate(settings.database_url)
+    serve_web(host, port)
+
+
+@app.command()
 def serve() -> None:
     """Serve every deployment with its schedule (the embedded way; production uses prefect.yaml + workers)."""
     settings_or_exit()

@@ -922,6 +922,38 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
     return result
 
 
+def read_validated(settings: Settings, path: str | Path, fields: list[FieldSpec],
+                   mapping: Mapping | None = None) -> tuple[pd.DataFrame, list[RowError]]:
+    """A small file of events (e.g. return visits) read and validated whole, for a caller that applies
+    it row by row: typed values of every row (with `__row__`) and the bad cells, so that the caller
+    can add its own row errors and report them all at once. Unusable files raise ImportFileError."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportFileError(path, [f"file {path} not found"])
+    mapping = mapping or Mapping()
+    ctx = Context(settings, mapping, department_lookup(settings), settings.tz)
+    canonical = {f.name.lower(): f.name for f in fields}
+    frames, errors, rows = [], [], 0
+    seen_header = False
+    for chunk in read_chunks(path, mapping):
+        chunk = chunk.rename(columns=lambda c: canonical.get(c.lower(), c))
+        if not seen_header:
+            seen_header = True
+            present = [c for c in chunk.columns if c not in (_ROW, _BEYOND)]
+            missing = [f.name for f in fields if not f.header_optional and f.name not in present]
+            if missing:
+                raise ImportFileError(path, [RowError(1, name, f"required column is missing (the file has: "
+                                                              f"{', '.join(present) or 'none'})") for name in missing])
+            fields = [f for f in fields if f.name in present or not f.header_optional]
+        rows += len(chunk)
+        values, chunk_errors = validate_chunk(chunk, ctx, fields)
+        frames.append(values)
+        errors += chunk_errors
+    if not seen_header or rows == 0:
+        raise ImportFileError(path, ["the file is empty (no header or no data rows)"])
+    return pd.concat(frames, ignore_index=True), errors
+
+
 def _store_columns(spec: ImportSpec, values: pd.DataFrame, fields: list[FieldSpec]) -> pd.DataFrame:
     """The table's columns from validated values (dynamic fields packed into their JSON column)."""
     static = [f.name for f in spec.fields if f.name in values.columns]

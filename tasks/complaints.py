@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 
 from sqms.calendar import previous_period, to_local, utcnow
-from sqms.complaints.service import open_repeat_category_actions, queue_special_notices
+from sqms.complaints.service import open_repeat_category_actions, queue_feedback_requests, queue_special_notices
 from tasks.common import RETRYING, settings, unit_of_work
 
 
@@ -32,3 +32,12 @@ def open_repeat_actions() -> list[str]:
     if opened:
         get_run_logger().info("opened corrective actions for repeated complaints: %s", ", ".join(opened))
     return opened
+
+
+@task(name="ask-for-feedback", **RETRYING)
+def ask_for_feedback() -> int:
+    """回访: customers of recently resolved complaints get a single-use feedback link (once)."""
+    with unit_of_work() as uow:
+        asked = queue_feedback_requests(uow.session, settings())
+        uow.commit()
+    return asked

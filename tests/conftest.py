@@ -158,3 +158,34 @@ def sqms_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
     yield use
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium for browser tests; installed when missing (apt), a failure under CI if it cannot be."""
+    path = shutil.which("chromium")
+    if path is None and shutil.which("apt-get"):
+        import subprocess
+
+        subprocess.run("apt-get update -qq && apt-get install -y -qq chromium", shell=True, check=False,
+                       capture_output=True, timeout=900)
+        path = shutil.which("chromium")
+    if path is None:
+        missing("chromium", "not installed and apt-get could not install it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    """One headless Chromium (Playwright drives Debian's binary; nothing is downloaded)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield instance
+        instance.close()
+
+
+ARTIFACTS = ROOT / "test-artifacts"

@@ -48,7 +48,7 @@ def new(settings, severity="normal", received=None, **kw):
     with UnitOfWork(settings.database_url, actor="li.na") as uow:
         c = register(uow.session, settings, received_at=received or at(2026, 9, 30), department=kw.pop("dept", "CS"),
                      channel="phone", severity=severity, category=kw.pop("category", "服务态度"),
-                     description=kw.pop("description", "客服态度差"), customer_id="C1", **kw)
+                     description=kw.pop("description", "客服态度差"), customer_id=kw.pop("customer_id", "C1"), **kw)
         uow.commit()
         return c.complaint_id
 
@@ -276,3 +276,73 @@ def test_repeat_threshold_is_configurable(org, tmp_path):
 def test_received_in_the_future_is_refused(org):
     with pytest.raises(ComplaintError, match="future"):
         new(org, received=datetime.now(TZ) + timedelta(days=1))
+
+
+# -- return visits by phone, imported ------------------------------------------------------------
+
+
+def test_return_visits_import(org, tmp_path):
+    from sqms.complaints.visits import import_visits
+    from sqms.ingest import ImportFileError
+
+    done, other, fresh = new(org), new(org, received=at(2026, 10, 9)), new(org, received=at(2026, 10, 12))
+    for ident in (done, other):
+        for action, kw in [("acknowledge", {}), ("investigate", {}), ("propose", {"solution": "x"}),
+                           ("resolve", {"answer": "y"})]:
+            step(org, ident, action, **kw)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("complaint_id,visited_at,score,comment\n"
+                   f"{done},2026-10-14 10:00,4,满意\n"
+                   f"{fresh},2026-10-14 10:00,3,\n"
+                   "NOPE,2026-10-14 10:00,5,\n"
+                   f"{other},2026-13-01 10:00,9,\n", encoding="utf-8")
+    with pytest.raises(ImportFileError) as info:
+        import_visits(org, bad, "cs-team")
+    message = str(info.value)
+    for part in (f"row 3, column complaint_id: {fresh} is registered", "row 4, column complaint_id: unknown complaint",
+                 "row 5, column visited_at", "row 5, column score"):
+        assert part in message
+    assert status(org, done).status == "resolved"  # nothing written
+
+    good = tmp_path / "visits.csv"
+    good.write_text("complaint_id,visited_at,score,comment,channel\n"
+                    f"{done},2026/10/14 10:00,4,满意,phone\n"
+                    f"{other},2026-10-14 11:00,1,还是多收费,\n", encoding="utf-8")
+    result = import_visits(org, good, "cs-team")
+    assert (result.recorded, result.reopened, result.unchanged) == (2, 1, 0)
+    c = status(org, done)
+    assert (c.status, c.feedback_score, c.feedback_comment, c.feedback_channel) == ("return_visited", 4, "满意",
+                                                                                    "phone")
+    assert c.return_visit_at == at(2026, 10, 14).astimezone(UTC)
+    assert status(org, other).status == "investigating"
+    again = import_visits(org, good, "cs-team")
+    assert (again.recorded, again.unchanged) == (0, 2)
+
+
+def test_feedback_is_asked_only_for_recent_resolutions_with_a_reachable_customer(org):
+    from sqms.complaints.service import queue_feedback_requests
+    from sqms.org.models import Customer
+
+    now = datetime.now(UTC)
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        uow.session.add_all([Customer(customer_id="C1", email="c1@example.net", opted_out=False),
+                             Customer(customer_id="C2", email="c2@example.net", opted_out=True),
+                             Customer(customer_id="C3", email=None, opted_out=False)])
+        uow.commit()
+    idents = {}
+    for customer, resolved_days_ago in (("C1", 1), ("C2", 1), ("C3", 1), ("C1", 30)):
+        ident = new(org, received=now - timedelta(days=resolved_days_ago + 1), customer_id=customer)
+        with UnitOfWork(org.database_url, actor="test") as uow:
+            c = get(uow.session, ident)
+            for action, kw in [("acknowledge", {}), ("investigate", {}), ("propose", {"solution": "x"}),
+                               ("resolve", {"answer": "y"})]:
+                advance(uow.session, org, c, action, Step(**kw), at=now - timedelta(days=resolved_days_ago))
+            uow.commit()
+        idents[(customer, resolved_days_ago)] = ident
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        assert queue_feedback_requests(uow.session, org, now) == 1  # C1, resolved yesterday
+        assert queue_feedback_requests(uow.session, org, now) == 0  # asked once
+        uow.commit()
+    mails = outbox(org)
+    assert [(m.recipient, m.object) for m in mails] == [("c1@example.net", f"feedback:{idents[('C1', 1)]}")]
+    assert "/feedback/" in mails[0].body_text

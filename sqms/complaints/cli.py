@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -65,7 +66,7 @@ def advance(
     actor: Optional[str] = typer.Option(None, "--as", help="Who does it (for the audit log)."),
 ) -> None:
     """Move a complaint one step along the lifecycle."""
-    from sqms.complaints.service import ComplaintError, Step, get
+    from sqms.complaints.service import ComplaintError, Step, get, queue_feedback_request
     from sqms.complaints.service import advance as advance_complaint
     from sqms.db import UnitOfWork
     from sqms.statemachine import IllegalTransition
@@ -80,8 +81,12 @@ def advance(
                 feedback_channel="phone" if score is not None else None), comment=comment, at=moment)
         except (ComplaintError, IllegalTransition) as exc:
             fail(str(exc))
+        asked = action == "resolve" and queue_feedback_request(uow.session, settings, complaint)
         uow.commit()
         typer.echo(f"{complaint.complaint_id}: {' → '.join(made)}; now {complaint.status}")
+    if asked:
+        typer.echo("the customer is asked for feedback (return visit) by mail")
+        deliver_now(settings, "complaints")
 
 
 @app.command()
@@ -145,3 +150,21 @@ def list_(
                        f"{local(c.received_at, settings):<16} {local(c.deadline_at, settings):<16} {c.category}{late}")
     if not rows:
         typer.echo("(none)")
+
+
+@app.command("import-visits")
+def import_visits(
+    file: Path = typer.Argument(..., help="CSV or XLSX: complaint_id, visited_at, score[, comment, channel]."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who made the visits (for the audit log)."),
+) -> None:
+    """Record return visits made by phone or on site (a score at or below the threshold reopens)."""
+    from sqms.complaints.visits import import_visits as run_import
+    from sqms.ingest import ImportFileError
+
+    settings = settings_or_exit()
+    try:
+        result = run_import(settings, file, cli_actor(actor))
+    except ImportFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1)
+    typer.echo(result.summary())

@@ -377,3 +377,68 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
                                  c.first_contact_due_at or first_contact_due(c.received_at, settings)))
         items.append(DueItem("complaint", c.complaint_id, title, owner, c.department, c.deadline_at))
     return items
+
+
+# -- the return visit (回访) by mail: a single-use feedback link to the customer ----------------
+
+FEEDBACK = "complaint-feedback"
+
+
+def feedback_link(settings: Settings, token: str) -> str:
+    return f"{settings.web.base_url}/feedback/{token}"
+
+
+def queue_feedback_request(session: Session, settings: Settings, complaint: Complaint,
+                           now: datetime | None = None) -> bool:
+    """Ask the customer of a resolved complaint how it went (once per complaint; needs a known,
+    not opted-out email). Returns whether a mail was queued."""
+    from sqms.org.models import Customer
+    from sqms.tokens import AccessToken, issue
+
+    if complaint.status != RESOLVED or not complaint.customer_id:
+        return False
+    customer = session.get(Customer, complaint.customer_id)
+    if customer is None or not customer.email or customer.opted_out:
+        return False
+    asked = session.scalar(select(func.count()).select_from(AccessToken).where(
+        AccessToken.purpose == FEEDBACK, AccessToken.subject_id == complaint.complaint_id))
+    if asked:
+        return False
+    issued = issue(session, purpose=FEEDBACK, subject_id=complaint.complaint_id, email=customer.email,
+                   valid_days=settings.complaints.feedback_link_days, now=now)
+    email = compose(settings, "complaint_feedback", customer.email, recipient_name=customer.name or "",
+                    complaint=complaint, link=feedback_link(settings, issued.token),
+                    valid_until=to_local(issued.row.expires_at, settings.tz),
+                    received_local=to_local(complaint.received_at, settings.tz))
+    enqueue(session, process=PROCESS, obj=f"feedback:{complaint.complaint_id}", period="return-visit", email=email)
+    return True
+
+
+def queue_feedback_requests(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Every complaint resolved within `complaints.feedback_within_days` not yet asked (never the
+    history of an import)."""
+    now = now or utcnow()
+    since = now - timedelta(days=settings.complaints.feedback_within_days)
+    recent = session.scalars(select(Complaint).where(Complaint.status == RESOLVED, Complaint.resolved_at >= since,
+                                                     Complaint.customer_id.is_not(None)))
+    return sum(queue_feedback_request(session, settings, c, now) for c in recent)
+
+
+def record_web_feedback(session: Session, settings: Settings, token: str, *, score: int, comment: str | None,
+                        now: datetime | None = None) -> tuple[Complaint, list[str]]:
+    """The customer's answer through the link: the return visit of a resolved complaint (a low
+    score reopens it). The token is used up in the same transaction."""
+    from sqms.tokens import redeem
+
+    row = redeem(session, token, FEEDBACK, now)
+    complaint = get(session, row.subject_id)
+    step = Step(score=score, feedback_comment=(comment or "").strip()[:2000] or None, feedback_channel="web")
+    if complaint.status == RESOLVED:
+        made = advance(session, settings, complaint, "return_visit", step, actor=f"customer:{row.email}",
+                       comment="feedback form", at=now)
+    else:  # visited by phone meanwhile, or reopened: keep what the customer said, move nothing
+        record_change(session, action="feedback", entity="complaint", entity_id=complaint.complaint_id,
+                      actor=f"customer:{row.email}", after={"score": score, "comment": step.feedback_comment},
+                      comment=f"feedback form while {complaint.status}")
+        made = []
+    return complaint, made
