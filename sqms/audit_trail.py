@@ -85,6 +85,15 @@ def record_change(
     return entry
 
 
+def history(session: Session, entity: str, entity_id: Any) -> list[AuditEntry]:
+    """Every entry of one record, oldest first."""
+    from sqlalchemy import select
+
+    return list(session.scalars(select(AuditEntry).where(AuditEntry.entity == entity,
+                                                         AuditEntry.entity_id == str(entity_id))
+                                .order_by(AuditEntry.at, AuditEntry.id)))
+
+
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the fields that differ, as (before, after)."""
     keys = [k for k in after if before.get(k) != after.get(k)]

@@ -22,6 +22,19 @@ def settings_or_exit() -> Settings:
         fail(str(exc))
 
 
+def database_or_exit(settings: Settings) -> None:
+    """Stop with a clear message when the database is not at the code's schema (after an upgrade)."""
+    from sqms.db import schema_revision
+
+    try:
+        current, head = schema_revision(settings.database_url)
+    except Exception as exc:  # unreachable server, bad URL
+        fail(f"cannot open the database {settings.database_url.split('@')[-1]}: {str(exc).splitlines()[0]}")
+    if current != head:
+        fail(f"the database is at schema {current or 'none'}, this version of SQMS needs {head}: run `sqms init` "
+             "(it migrates; data is kept)")
+
+
 def cli_actor(person: str | None = None) -> str:
     """`cli:<who>`: the person named with --as, else $SQMS_ACTOR or the OS user."""
     from sqms.db import default_actor
@@ -65,3 +78,13 @@ def deliver_now(settings: Settings, process: str) -> None:
     if not report.ok:
         typer.echo(f"warning: {report.failed} mail(s) not sent yet, kept pending: {'; '.join(report.errors[:3])}",
                    err=True)
+
+
+def history_lines(session, settings: Settings, entity: str, entity_id) -> list[str]:
+    """`history:` and one line per audit entry (local time, who, what, comment)."""
+    from sqms.audit_trail import history
+
+    lines = ["  history:"]
+    for e in history(session, entity, entity_id):
+        lines.append(f"    {local(e.at, settings)}  {e.actor:<24} {e.action:<24} {e.comment or ''}".rstrip())
+    return lines

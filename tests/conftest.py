@@ -114,6 +114,18 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def org(settings: Settings) -> Settings:
+    """`settings` with the organisation (departments, people) loaded into the database."""
+    from sqms.db import UnitOfWork
+    from sqms.org.service import sync_organisation
+
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        uow.commit()
+    return settings
+
+
+@pytest.fixture
 def sqlite_settings(sqlite_url: str, tmp_path: Path) -> Settings:
     return make_settings(sqlite_url, tmp_path)
 

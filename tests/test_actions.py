@@ -12,18 +12,9 @@ from sqms.actions.service import (ActionError, NewAction, Update, advance, get, 
                                   record)
 from sqms.cli import app
 from sqms.db import UnitOfWork
-from sqms.org.service import sync_organisation
 from sqms.statemachine import IllegalTransition
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def org(settings):
-    with UnitOfWork(settings.database_url, actor="test") as uow:
-        sync_organisation(uow.session, settings)
-        uow.commit()
-    return settings
 
 
 def opened(settings, **kw) -> int:

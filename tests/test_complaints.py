@@ -20,7 +20,6 @@ from sqms.importers import spec_for
 from sqms.ingest import import_file
 from sqms.notify.models import OutboxMessage
 from sqms.notify.service import deliver_pending
-from sqms.org.service import sync_organisation
 from sqms.statemachine import IllegalTransition
 from tests.conftest import make_settings
 
@@ -34,14 +33,6 @@ def at(y, m, d, hh=10, mm=0) -> datetime:
 
 def end_of(y, m, d) -> datetime:
     return datetime(y, m, d, 23, 59, 59, tzinfo=TZ).astimezone(UTC)
-
-
-@pytest.fixture
-def org(settings):
-    with UnitOfWork(settings.database_url, actor="test") as uow:
-        sync_organisation(uow.session, settings)
-        uow.commit()
-    return settings
 
 
 def new(settings, severity="normal", received=None, **kw):

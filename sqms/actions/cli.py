@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, fail, local, parse_day, settings_or_exit
+from sqms.cli_common import cli_actor, database_or_exit, fail, history_lines, local, parse_day, settings_or_exit
 
 app = typer.Typer(help="Corrective and preventive actions (CAPA, 纠正预防措施).", no_args_is_help=True)
 
@@ -26,16 +26,16 @@ def open_(
 ) -> None:
     """Open an action with an owner and a due date."""
     from sqms.actions.service import ActionError, NewAction, open_action
-    from sqms.db import UnitOfWork, migrate
+    from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     links = []
     for item in link:
         entity, _, ident = item.partition(":")
         if not entity or not ident:
             fail(f"--link {item!r}: write entity:id, e.g. complaint:CP-20261009-001")
         links.append((entity, ident))
-    migrate(settings.database_url)
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:
             action = open_action(uow.session, settings, NewAction(
@@ -63,6 +63,7 @@ def update(
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:
             action = get(uow.session, action_id)
@@ -90,6 +91,7 @@ def advance(
     from sqms.statemachine import IllegalTransition
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:
             action = advance_action(uow.session, settings, get(uow.session, action_id), move, by=by, comment=comment)
@@ -103,13 +105,11 @@ def advance(
 @app.command()
 def show(action_id: str = typer.Argument(..., help="Action number.")) -> None:
     """The action, its analysis and its history."""
-    from sqlalchemy import select
-
     from sqms.actions.service import LIFECYCLE, ActionError, get
-    from sqms.audit_trail import AuditEntry
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     with UnitOfWork(settings.database_url) as uow:
         try:
             a = get(uow.session, action_id)
@@ -132,11 +132,7 @@ def show(action_id: str = typer.Argument(..., help="Action number.")) -> None:
             lines.append(f"  verifier     {a.verifier} {local(a.verified_at, settings) if a.verified_at else ''} "
                          f"{a.verification_comment or ''}".rstrip())
         lines.append(f"  next steps   {', '.join(LIFECYCLE.allowed(a.status)) or '— (verified)'}")
-        lines.append("  history:")
-        for e in uow.session.scalars(select(AuditEntry).where(AuditEntry.entity == "action",
-                                                              AuditEntry.entity_id == str(a.id))
-                                     .order_by(AuditEntry.at, AuditEntry.id)):
-            lines.append(f"    {local(e.at, settings)}  {e.actor:<24} {e.action:<22} {e.comment or ''}".rstrip())
+        lines += history_lines(uow.session, settings, "action", a.id)
     typer.echo("\n".join(lines))
 
 
@@ -154,6 +150,7 @@ def list_(
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     if status and status not in STATES:
         fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
     today = to_local(utcnow(), settings.tz).date()

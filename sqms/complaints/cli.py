@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, deliver_now, fail, local, parse_moment, settings_or_exit
+from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, local, parse_moment, settings_or_exit
 
 app = typer.Typer(help="Complaints (投诉): register, show, advance along the lifecycle, list.",
                   no_args_is_help=True)
@@ -29,13 +29,13 @@ def register(
     """Register a complaint received on any channel."""
     from sqms.complaints.service import ComplaintError, owner_of
     from sqms.complaints.service import register as register_complaint
-    from sqms.db import UnitOfWork, migrate
+    from sqms.db import UnitOfWork
     from sqms.ingest import department_lookup
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     received = parse_moment(received_at, settings, "--received-at")
     code = department_lookup(settings).get(department.strip().lower(), department)
-    migrate(settings.database_url)
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:
             complaint = register_complaint(
@@ -72,6 +72,7 @@ def advance(
     from sqms.statemachine import IllegalTransition
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     moment = parse_moment(at, settings, "--at")
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:
@@ -92,10 +93,11 @@ def advance(
 @app.command()
 def show(complaint_id: str = typer.Argument(..., help="The complaint.")) -> None:
     """The complaint, its deadlines, and every step with who and when."""
-    from sqms.complaints.service import LIFECYCLE, ComplaintError, get, history, owner_of
+    from sqms.complaints.service import LIFECYCLE, ComplaintError, get, owner_of
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     with UnitOfWork(settings.database_url) as uow:
         try:
             c = get(uow.session, complaint_id)
@@ -116,10 +118,7 @@ def show(complaint_id: str = typer.Argument(..., help="The complaint.")) -> None
             lines.append(f"  return visit {local(c.return_visit_at, settings)}: score {c.feedback_score} "
                          f"({c.feedback_channel}) {c.feedback_comment or ''}".rstrip())
         lines.append(f"  next steps   {', '.join(LIFECYCLE.allowed(c.status)) or '— (closed)'}")
-        lines.append("  history:")
-        for entry in history(uow.session, c.complaint_id):
-            lines.append(f"    {local(entry.at, settings)}  {entry.actor:<24} {entry.action:<24} {entry.comment or ''}"
-                         .rstrip())
+        lines += history_lines(uow.session, settings, "complaint", c.complaint_id)
     typer.echo("\n".join(lines))
 
 
@@ -137,6 +136,7 @@ def list_(
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     if status and status not in STATES:
         fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
     now = utcnow()
@@ -162,6 +162,7 @@ def import_visits(
     from sqms.ingest import ImportFileError
 
     settings = settings_or_exit()
+    database_or_exit(settings)
     try:
         result = run_import(settings, file, cli_actor(actor))
     except ImportFileError as exc:

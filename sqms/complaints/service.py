@@ -248,12 +248,6 @@ def _reopen(complaint: Complaint) -> None:
     complaint.reopen_count = (complaint.reopen_count or 0) + 1
 
 
-def history(session: Session, complaint_id: str) -> list[AuditEntry]:
-    return list(session.scalars(select(AuditEntry).where(AuditEntry.entity == "complaint",
-                                                         AuditEntry.entity_id == complaint_id)
-                                .order_by(AuditEntry.at, AuditEntry.id)))
-
-
 def listing(session: Session, *, status: str | None = None, department: str | None = None,
             open_only: bool = False, limit: int = 200) -> list[Complaint]:
     stmt = select(Complaint).order_by(Complaint.received_at.desc()).limit(limit)
