@@ -3,7 +3,8 @@
 As the regulation lays down: each month the customer-service department gathers the
 quality of every service line, analyses it against the targets and sends the report
 to everyone concerned, top management included; the operations manager then holds
-the monthly quality-analysis meeting on it.
+the monthly quality-analysis meeting on it. The month's complaint analysis (投诉分析报告)
+goes with it, as of the same moment, attached to the same mail.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqms.calendar import parse_period, previous_period, utcnow
 from sqms.config import get_settings
 from tasks.notify import deliver_outbox
 from tasks.records import compute_kpis
-from tasks.reporting import publish_report_artifact, queue_report_mails, render_monthly_report
+from tasks.reporting import (publish_report_artifact, queue_report_mails, render_complaint_report,
+                             render_monthly_report)
 
 Period = Annotated[str | None, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; empty = last month")]
 
@@ -30,15 +32,18 @@ def _run_name() -> str:
 
 @flow(name="monthly-report", flow_run_name=_run_name, on_failure=[notify_admins], on_crashed=[notify_admins])
 def monthly_service_quality_report(period: Period = None) -> dict:
-    """服务质量月报: compute the month's KPIs, render the report, publish it and mail the distribution list."""
+    """服务质量月报: compute the month's KPIs, render the report and the complaint analysis, publish them
+    and mail both to the distribution list."""
     settings = get_settings()
     period = period or previous_period(utcnow(), settings.tz)
     parse_period(period)
 
     computation_id = compute_kpis(period)                       # 汇总: gather every service line's quality
     report = render_monthly_report(period, computation_id)      # 分析: against the targets, as HTML and XLSX
+    complaints = render_complaint_report(period, computation_id)  # 投诉分析: its own report, same as-of
     publish_report_artifact(report)                             # visible in the Prefect UI
-    queue_report_mails(report)                                  # 送达: everyone concerned, top management included
+    publish_report_artifact(complaints)
+    queue_report_mails(report, also=[complaints])               # 送达: everyone concerned, top management included
     delivery = deliver_outbox()
-    return {"period": period, "report_id": report["id"], "version": report["version"],
-            "files": report["files"], **delivery}
+    return {"period": period, "report_id": report["id"], "version": report["version"], "files": report["files"],
+            "complaint_report": {k: complaints[k] for k in ("id", "version", "files")}, **delivery}

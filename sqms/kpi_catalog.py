@@ -33,7 +33,7 @@ KPIS: tuple[KpiDefinition, ...] = (
     KpiDefinition(
         "complaint_on_time_pct", "higher", "%", 1, "投诉按时办结率", "Complaints settled on time", "complaints"
     ),
-    KpiDefinition("complaint_closure_pct", "higher", "%", 1, "投诉关闭率", "Complaint closure", "complaints"),
+    KpiDefinition("complaint_closure_pct", "higher", "%", 1, "投诉办结率", "Complaint closure", "complaints"),
     KpiDefinition("csat_mean", "higher", "", 2, "客户满意度均值", "CSAT mean", "responses"),
     KpiDefinition("csat_top2_pct", "higher", "%", 1, "满意率(4-5分)", "CSAT top-2-box", "responses"),
     KpiDefinition("nps", "higher", "", 1, "净推荐值", "NPS", "responses"),
@@ -44,3 +44,17 @@ KPI_CODES: tuple[str, ...] = tuple(KPI_BY_CODE)
 
 CHANNELS: tuple[str, ...] = ("phone", "online", "email", "onsite")
 SEVERITIES: tuple[str, ...] = ("normal", "special")
+
+
+def status_of(kpi: str, value: float | None, target: float | None) -> str:
+    """met | missed | no_target | no_data: a value against its target in the KPI's direction.
+
+    One rule for the stored KPIs and for the figures the domain reports recompute (e.g. the
+    complaint analysis per department), so the two can never disagree on "met"."""
+    if value is None:
+        return "no_data"
+    better = KPI_BY_CODE[kpi].better
+    if target is None or better is None:
+        return "no_target"
+    v, t = round(value, 9), round(target, 9)
+    return "met" if (v >= t if better == "higher" else v <= t) else "missed"

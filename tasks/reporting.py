@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from sqms.records.messaging import queue_monthly_report_mails
 from sqms.records.models import KpiComputation
+from sqms.reporting.complaints import produce_complaint_report
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.monthly import produce_monthly_report
 from tasks.common import RETRYING, settings, unit_of_work
@@ -29,25 +30,40 @@ def render_monthly_report(period: str, computation_id: int) -> dict:
         return _as_dict(report)
 
 
+@task(name="render-complaint-report", **RETRYING)
+def render_complaint_report(period: str, computation_id: int | None = None) -> dict:
+    """投诉分析报告 of the month (HTML and XLSX, a new version each run), recorded with a checksum; as of
+    the KPI computation when one is given, so that its rates are the monthly report's."""
+    with unit_of_work() as uow:
+        as_of = uow.session.get(KpiComputation, computation_id).as_of if computation_id is not None else None
+        report = produce_complaint_report(uow.session, settings(), period, as_of)
+        uow.commit()
+        return _as_dict(report)
+
+
 @task(name="publish-report-artifact", **RETRYING)
 def publish_report_artifact(report: dict) -> None:
-    """Markdown summary (key figures, summary, link) and the KPI table as Prefect artifacts."""
+    """Markdown summary (key figures, summary, link) and, when the report has one, its KPI table as
+    Prefect artifacts."""
     with unit_of_work() as uow:
         row = uow.session.get(GeneratedReport, report["id"])
         summary = dict(row.summary)
     key = report["kind"]  # one key per process: the UI shows every version's artifact in one history
     create_markdown_artifact(key=key, markdown=summary["markdown"],
                              description=f"{report['kind']} {report['period']} v{report['version']}")
-    create_table_artifact(key=f"{key}-kpis", table=summary["table"],
-                          description=f"{report['kind']} {report['period']} v{report['version']}: KPIs")
+    if summary.get("table"):
+        create_table_artifact(key=f"{key}-kpis", table=summary["table"],
+                              description=f"{report['kind']} {report['period']} v{report['version']}: KPIs")
 
 
 @task(name="queue-report-mails", **RETRYING)
-def queue_report_mails(report: dict) -> int:
-    """One email per recipient of the distribution list, through the outbox (keyed, so never twice)."""
+def queue_report_mails(report: dict, also: list[dict] | None = None) -> int:
+    """One email per recipient of the distribution list, through the outbox (keyed, so never twice);
+    the files of the reports in `also` are attached to it as well."""
     with unit_of_work() as uow:
         row = uow.session.get(GeneratedReport, report["id"])
-        queued = queue_monthly_report_mails(uow.session, settings(), row)
+        others = [uow.session.get(GeneratedReport, r["id"]) for r in also or []]
+        queued = queue_monthly_report_mails(uow.session, settings(), row, others)
         uow.commit()
         return queued
 

@@ -89,7 +89,8 @@ def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
         html = message.get_body(preferencelist=("html",)).get_content()
         assert "摘要" in text and "<table" in html and "首次解决率" in html
         files = _attachments(message)
-        assert set(files) == {f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx"}
+        assert set(files) == {f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx",
+                              f"complaint-report-{PERIOD}.html", f"complaint-report-{PERIOD}.xlsx"}
         attached_html = files[f"monthly-report-{PERIOD}.html"]
         attached_html = attached_html.decode() if isinstance(attached_html, bytes) else attached_html
         assert "<svg" in attached_html and XSS not in attached_html  # the <script> category is escaped
@@ -104,7 +105,8 @@ def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
     assert again.is_completed() and again.result()["version"] == 2 and again.result()["sent"] == 0
     assert len(smtp_server.messages) == len(_distribution(settings))
     with UnitOfWork(settings.database_url) as uow:
-        versions = uow.session.scalars(select(GeneratedReport.version).where(GeneratedReport.period == PERIOD))
+        versions = uow.session.scalars(select(GeneratedReport.version).where(
+            GeneratedReport.period == PERIOD, GeneratedReport.kind == "monthly-report"))
         assert sorted(versions) == [1, 2]
 
 

@@ -164,9 +164,11 @@ def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None
     assert "送达公司内所有相关人员（包括高层管理人员）" in html
     assert "†" in html and "n &lt; 30" in html
     assert "s-missed" in html
+    assert "五、投诉分析" in html and "按期办结率" in html and "未结投诉账龄" in html
 
     book = openpyxl.load_workbook(files["xlsx"])
-    assert book.sheetnames == ["摘要", "组织指标", "部门指标", "13个月趋势", "投诉类别", "环比变化"]
+    assert book.sheetnames == ["摘要", "组织指标", "部门指标", "13个月趋势", "投诉类别", "部门投诉办结", "投诉纠正措施",
+                               "环比变化"]
     categories = book["投诉类别"]
     cells = {row[0].value: row[0] for row in categories.iter_rows(min_row=2)}
     assert set(cells) == {"服务态度", XSS, FORMULA}
@@ -198,12 +200,14 @@ def test_english_report_headings(sqlite_settings: Settings, tmp_path: Path) -> N
     html = files["html"].read_text(encoding="utf-8")
     assert '<html lang="en">' in html
     for heading in ("Service Quality Monthly Report 2026-03", "Executive summary", "1. Organisation-wide KPIs",
-                    "2. KPIs by department", "5. Complaint categories (Pareto)", "quality-analysis meeting"):
+                    "2. KPIs by department", "5. Complaint analysis", "Complaint categories (Pareto)",
+                    "quality-analysis meeting"):
         assert heading in html
     assert "执行摘要" not in html and "Every target was met this month." in html
     assert "No complaints in this period" in html
     assert openpyxl.load_workbook(files["xlsx"]).sheetnames == [
-        "Summary", "KPIs", "Departments", "13-month trend", "Complaint categories", "Changes"]
+        "Summary", "KPIs", "Departments", "13-month trend", "Complaint categories", "Complaints by department",
+        "Complaint actions", "Changes"]
 
 
 # -- versions ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 The complaint-handling regulation has the customer-service department analyse the complaints
 every month and take the analysis to the quality-analysis meeting: how many came in, through
 which channel, of which category and against which department; whether they were settled by
-their deadline (按期办结率) and at all (结案率); which are still open and for how long (未结投诉
+their deadline (按期办结率) and at all (办结率); which are still open and for how long (未结投诉
 账龄); which customers complain again and again (重复投诉客户); what the return visits found
 (回访满意度); and how far the corrective actions taken on them have got (纠正措施跟踪).
 
@@ -80,7 +80,8 @@ class ComplaintAnalysis:
     - `departments_table`: per configured department: received, resolved, closure_pct, due, on_time,
       on_time_pct, their targets and statuses, special, reopened, open, overdue_open, feedback_mean
     - `ageing`: bucket, count, overdue — complaints still open at as-of (any month), by working days
-    - `open_complaints`: those complaints, oldest first, with age_working_days, bucket, overdue, in_period
+    - `open_complaints`: those complaints, oldest first, with department_name, channel_label, severity_label,
+      status_label, age_working_days, bucket, overdue, in_period
     - `categories`: the Pareto (category, count, share_pct, cumulative_pct), most frequent first
     - `repeat_customers`: customer_id, customer_name, complaints, previous, complaint_ids, categories,
       repeat (≥ 2 this month), returning (also in the 90 days before)
@@ -158,7 +159,7 @@ def build_complaint_analysis(session: Session, settings: Settings, period: str, 
     parse_period(period)
     locale = locale or settings.locale
     as_of = as_of or utcnow()
-    as_of_ts = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
+    as_of_ts = _naive_utc(as_of)
     start, end = month_bounds(period, settings.tz)
     table = Complaint.__table__
     received = table.c.received_at
@@ -197,9 +198,14 @@ def build_complaint_analysis(session: Session, settings: Settings, period: str, 
         action_states=_action_states(actions, locale),
         totals={},
     )
-    analysis.totals = key_figures(analysis, as_of_ts)
+    analysis.totals = key_figures(analysis, settings, as_of_ts)
     analysis.summary = analysis_summary(analysis)
     return analysis
+
+
+def _naive_utc(moment: datetime) -> pd.Timestamp:
+    """An aware moment as the frames hold times (naive UTC), to compare with them."""
+    return pd.Timestamp(moment).tz_convert("UTC").tz_localize(None)
 
 
 def _complaints(session: Session, locale: str, *where: Any) -> pd.DataFrame:
@@ -271,7 +277,7 @@ def volumes(complaints: pd.DataFrame, categories: pd.DataFrame, departments: lis
 
 
 def settlement(complaints: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any]:
-    """结案率 and 按期办结率 of a set of complaints, exactly as the KPIs define them (DESIGN.md §4):
+    """办结率 and 按期办结率 of a set of complaints, exactly as the KPIs define them (DESIGN.md §4):
     closure counts every complaint with an answer; on time counts, among those settled or past their
     deadline at `as_of`, the ones settled by the deadline (one not yet due is not judged yet)."""
     resolved = complaints["resolved_at"].notna()
@@ -317,11 +323,8 @@ def by_department(complaints: pd.DataFrame, open_complaints: pd.DataFrame, setti
 
 
 def bucket_of(age: int) -> str:
-    """The ageing bucket of an age in working days."""
-    for label, low, high in AGEING_BUCKETS:
-        if age >= low and (high is None or age <= high):
-            return label
-    return AGEING_BUCKETS[0][0]  # received after the as-of day: not a working day old yet
+    """The ageing bucket of an age in working days (0 or more: the backlog was received before as-of)."""
+    return next(label for label, low, high in AGEING_BUCKETS if age >= low and (high is None or age <= high))
 
 
 def open_at(backlog: pd.DataFrame, as_of: datetime, settings: Settings, period: str, names: dict[str, str],
@@ -331,12 +334,14 @@ def open_at(backlog: pd.DataFrame, as_of: datetime, settings: Settings, period: 
     belong to the period."""
     tz = settings.tz
     today = to_local(as_of, tz).date()
-    as_of_ts = pd.Timestamp(as_of).tz_convert("UTC").tz_localize(None)
+    as_of_ts = _naive_utc(as_of)
     days = backlog["received_at"].dt.tz_localize("UTC").dt.tz_convert(tz).dt.date
-    ages = {day: max(working_days_between(day, today), 0) for day in set(days)}
-    start, end = (pd.Timestamp(b).tz_convert("UTC").tz_localize(None) for b in month_bounds(period, tz))
+    ages = {day: working_days_between(day, today) for day in set(days)}
+    start, end = (_naive_utc(b) for b in month_bounds(period, tz))
     out = backlog.assign(
         department_name=[names.get(c, c) for c in backlog["department"]],
+        channel_label=[_label(CHANNEL_LABELS, c, locale) for c in backlog["channel"]],
+        severity_label=[_label(SEVERITY_LABELS, c, locale) for c in backlog["severity"]],
         status_label=[_label(STATE_LABELS, s, locale) for s in backlog["status"]],
         age_working_days=[ages[d] for d in days],
         overdue=(backlog["deadline_at"] < as_of_ts).astype(bool),
@@ -450,14 +455,20 @@ def _action_states(actions: pd.DataFrame, locale: str) -> pd.DataFrame:
 # -- key figures and the summary --------------------------------------------------------------
 
 
-def key_figures(analysis: ComplaintAnalysis, as_of: pd.Timestamp) -> dict[str, Any]:
-    """The organisation-wide figures the summary, the cards and the artifact are made of."""
+def key_figures(analysis: ComplaintAnalysis, settings: Settings, as_of: pd.Timestamp) -> dict[str, Any]:
+    """The organisation-wide figures the summary, the cards and the artifact are made of; the two
+    rates are judged against the organisation's KPI targets."""
     complaints, backlog, actions = analysis.complaints, analysis.open_complaints, analysis.actions
     scores = complaints["feedback_score"].dropna()
     cumulative = analysis.categories["cumulative_pct"].tolist()
     repeat = analysis.repeat_customers
+    rates = settlement(complaints, as_of)
     return {
-        **settlement(complaints, as_of),
+        **rates,
+        "closure_status": status_of("complaint_closure_pct", rates["closure_pct"],
+                                    settings.kpi.target("complaint_closure_pct", None)),
+        "on_time_status": status_of("complaint_on_time_pct", rates["on_time_pct"],
+                                    settings.kpi.target("complaint_on_time_pct", None)),
         "special": int((complaints["severity"] == "special").sum()),
         "reopened": int((complaints["reopen_count"] > 0).sum()),
         "open": len(backlog),
@@ -488,7 +499,7 @@ def analysis_summary(analysis: ComplaintAnalysis) -> list[str]:
         sentences = [t(
             loc,
             f"{month}共受理投诉 {number(k['received'])} 件（其中重大投诉 {k['special']} 件），已办结 "
-            f"{k['resolved']} 件，结案率 {percent(k['closure_pct'])}；按期办结率 {percent(k['on_time_pct'])}"
+            f"{k['resolved']} 件，办结率 {percent(k['closure_pct'])}；按期办结率 {percent(k['on_time_pct'])}"
             f"（应办结 {k['due']} 件，按期 {k['on_time']} 件）。",
             f"{number(k['received'])} complaints were received in {month} ({k['special']} special); "
             f"{k['resolved']} are settled, closure {percent(k['closure_pct'])}; settled on time "
@@ -506,8 +517,8 @@ def analysis_summary(analysis: ComplaintAnalysis) -> list[str]:
         sentences.append(t(
             loc, f"重复投诉客户 {k['repeat_customers']} 位（本月投诉 2 次及以上），另有 {k['returning_customers']} "
                  f"位本月投诉客户在此前 {REPEAT_LOOKBACK_DAYS} 天内也曾投诉。",
-            f"{k['repeat_customers']} customers complained twice or more this month; {k['returning_customers']} "
-            f"of this month's complainants had also complained in the {REPEAT_LOOKBACK_DAYS} days before."))
+            f"Repeat complainants (twice or more this month): {k['repeat_customers']}; complainants of this month "
+            f"who had also complained in the {REPEAT_LOOKBACK_DAYS} days before: {k['returning_customers']}."))
     if k["return_visits"]:
         sentences.append(t(
             loc, f"回访 {k['return_visits']} 件，平均满意度 {number(k['feedback_mean'], 2)} 分，"

@@ -5,8 +5,9 @@ service line each month, analyses it against the targets and sends the monthly r
 everyone concerned, top management included; the operations manager holds the monthly
 quality-analysis meeting on it. This module assembles what that meeting needs from one
 stored KPI computation: the organisation-wide table with last month's values, the
-department × KPI matrix, 13 months of history, the complaint categories for a Pareto
-analysis, the movements since last month and an executive summary in words.
+department × KPI matrix, 13 months of history, the complaint analysis (投诉分析, from
+`sqms.complaints.report`, as of the same moment), the movements since last month and an
+executive summary in words.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sqms.calendar import month_bounds, parse_period, periods_ending, shift_period, utcnow
-from sqms.complaints.models import Complaint
+from sqms.calendar import parse_period, periods_ending, shift_period, utcnow
+from sqms.complaints.report import ComplaintAnalysis, build_complaint_analysis, complaint_categories
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
 from sqms.records.models import KpiComputation
 from sqms.records.service import history, results_frame, results_of
-from sqms.reporting.formatting import fmt_target, fmt_value, is_missing, kpi_label, number, t
+from sqms.reporting.formatting import (fmt_target, fmt_value, is_missing, kpi_label, number, organisation_name,
+                                       period_words, t)
 
 HISTORY_MONTHS = 13
 MAX_LISTED_MISSES = 12  # in the executive summary; the tables show them all
@@ -42,7 +44,8 @@ class MonthlyReport:
       low_confidence, extra, previous_value, previous_status, change, trend, improved
     - `department_kpis`: the same columns plus department, department_name
     - `history`: period, kpi, department, value, target, status, n, low_confidence (13 months)
-    - `complaint_categories`: category, count, share_pct, cumulative_pct (most frequent first)
+    - `complaints`: the complaint analysis (`sqms.complaints.report.ComplaintAnalysis`); its
+      Pareto is also `complaint_categories`: category, count, share_pct, cumulative_pct
     - `changes`: every value with last month's: department, department_name, kpi, label,
       previous_value, value, change, previous_status, status, transition, improved
     """
@@ -59,7 +62,7 @@ class MonthlyReport:
     kpis: pd.DataFrame
     department_kpis: pd.DataFrame
     history: pd.DataFrame
-    complaint_categories: pd.DataFrame
+    complaints: ComplaintAnalysis
     changes: pd.DataFrame
     input_counts: dict[str, int]
     previous_input_counts: dict[str, int] | None
@@ -69,6 +72,11 @@ class MonthlyReport:
     @property
     def previous_period(self) -> str:
         return shift_period(self.period, -1)
+
+    @property
+    def complaint_categories(self) -> pd.DataFrame:
+        """Complaint categories, most frequent first (the Pareto of the complaint analysis)."""
+        return self.complaints.categories
 
     @property
     def periods(self) -> list[str]:
@@ -134,6 +142,7 @@ class MonthlyReport:
             "input_counts": dict(self.input_counts),
             "complaints_by_category": {str(r["category"]): int(r["count"])
                                        for r in self.complaint_categories.to_dict("records")},
+            "complaint_analysis": self.complaints.summary_dict(),
             "summary": list(self.summary),
         }
 
@@ -148,7 +157,8 @@ def _json_number(value: Any) -> float | None:
 def build_monthly_report(session: Session, settings: Settings, period: str, computation: KpiComputation,
                          *, locale: str | None = None, generated_at: datetime | None = None) -> MonthlyReport:
     """The monthly report of `period` from `computation` (its stored KPI values) and the
-    12 months before it (their latest computations; computed and stored when missing)."""
+    12 months before it (their latest computations; computed and stored when missing); the
+    complaint analysis is taken as of the computation, so its rates are the KPI values."""
     parse_period(period)
     if computation.period != period:
         raise ValueError(f"computation {computation.id} is for {computation.period}, not {period}")
@@ -177,7 +187,7 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
 
     previous_computation_counts = _previous_counts(session, shift_period(period, -1))
     report = MonthlyReport(
-        organisation=_organisation_name(settings, locale),
+        organisation=organisation_name(settings.organisation, locale),
         period=period,
         locale=locale,
         timezone=settings.organisation.timezone,
@@ -189,18 +199,14 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         kpis=org,
         department_kpis=dept,
         history=full[["period", *_VALUE_COLUMNS]].reset_index(drop=True),
-        complaint_categories=complaint_categories(session, settings, period, locale),
+        complaints=build_complaint_analysis(session, settings, period, as_of=computation.as_of, locale=locale,
+                                            generated_at=generated_at),
         changes=changes.drop(columns=["department_key"]),
         input_counts={k: int(v) for k, v in (computation.input_counts or {}).items()},
         previous_input_counts=previous_computation_counts,
     )
     report.summary = executive_summary(report)
     return report
-
-
-def _organisation_name(settings: Settings, locale: str) -> str:
-    org = settings.organisation
-    return org.name if locale.startswith("zh") or not org.name_en else org.name_en
 
 
 def _with_labels(frame: pd.DataFrame, locale: str) -> pd.DataFrame:
@@ -262,25 +268,6 @@ def _previous_counts(session: Session, period: str) -> dict[str, int] | None:
     return {k: int(v) for k, v in (computation.input_counts or {}).items()} if computation else None
 
 
-def complaint_categories(session: Session, settings: Settings, period: str, locale: str = "zh_CN") -> pd.DataFrame:
-    """Complaints received in the period by category, most frequent first, with the cumulative share."""
-    start, end = month_bounds(period, settings.tz)
-    rows = session.execute(
-        select(Complaint.category, func.count()).where(Complaint.received_at >= start, Complaint.received_at < end)
-        .group_by(Complaint.category)
-    ).all()
-    unnamed = t(locale, "（未分类）", "(uncategorised)")
-    counts: dict[str, int] = {}
-    for category, count in rows:
-        name = (category or "").strip() or unnamed
-        counts[name] = counts.get(name, 0) + int(count)
-    frame = pd.DataFrame(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), columns=["category", "count"])
-    total = frame["count"].sum()
-    frame["share_pct"] = 100.0 * frame["count"] / total if total else pd.Series(dtype="float64")
-    frame["cumulative_pct"] = frame["share_pct"].cumsum()
-    return frame.astype({"count": "int64", "share_pct": "float64", "cumulative_pct": "float64"})
-
-
 # -- the executive summary --------------------------------------------------------------
 
 
@@ -292,11 +279,6 @@ def _value_and_target(row: dict[str, Any], locale: str) -> str:
 
 def _joined(items: list[str], locale: str) -> str:
     return t(locale, "、", ", ").join(items)
-
-
-def _period_words(period: str, locale: str) -> str:
-    year, month = parse_period(period)
-    return t(locale, f"{year}年{month}月", period)
 
 
 def executive_summary(report: MonthlyReport) -> list[str]:
@@ -348,7 +330,7 @@ def _volume_sentence(report: MonthlyReport) -> str:
         change = t(loc, f"（环比 {sign}{abs(pct):.1f}%）", f" ({sign}{abs(pct):.1f}% on last month)")
     return t(
         loc,
-        f"{_period_words(report.period, loc)}共受理服务单 {number(records)} 单{change}，"
+        f"{period_words(report.period, loc)}共受理服务单 {number(records)} 单{change}，"
         f"收到投诉 {number(complaints)} 件，回收满意度问卷 {number(responses)} 份。",
         f"In {report.period}, {report.organisation} handled {number(records)} service records{change}, "
         f"received {number(complaints)} complaints and {number(responses)} survey responses.",

@@ -20,7 +20,7 @@ from sqms.calendar import month_bounds, parse_period, utcnow
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
 from sqms.db import read_frame
-from sqms.kpi_catalog import KPI_BY_CODE, KPIS
+from sqms.kpi_catalog import KPIS, status_of
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
 from sqms.surveys.models import SurveyResponse
 
@@ -79,16 +79,6 @@ def nps_margin(promoters: int, detractors: int, n: int, z: float = Z95) -> float
 
 
 # -- the definitions --------------------------------------------------------------
-
-
-def _status(kpi: str, value: float | None, target: float | None) -> str:
-    if value is None:
-        return "no_data"
-    better = KPI_BY_CODE[kpi].better
-    if target is None or better is None:
-        return "no_target"
-    v, t = round(value, 9), round(target, 9)
-    return "met" if (v >= t if better == "higher" else v <= t) else "missed"
 
 
 def _share(mask: pd.Series) -> float | None:
@@ -158,7 +148,7 @@ def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = 
             target = settings.kpi.target(definition.code, dept_code)
             results.append(KpiResult(
                 kpi=definition.code, department=dept_code, value=value, target=target,
-                status=_status(definition.code, value, target), n=n,
+                status=status_of(definition.code, value, target), n=n,
                 low_confidence=definition.code != "record_volume" and value is not None and n < low_n,
                 extra=extra,
             ))

@@ -229,22 +229,28 @@ def department_bars(
     decimals: int = 1,
     title: str = "",
     locale: str = "zh_CN",
+    colour: str | None = None,
 ) -> str:
     """Departments side by side (horizontal bars, in the given order) for one KPI, coloured
-    against each one's target: met green, missed red, no target grey; a black tick marks the target."""
+    against each one's target: met green, missed red, no target grey; a black tick marks the target.
+
+    Plain counts (complaints by department, by channel, by age), which no target judges, are
+    drawn in one `colour` instead (e.g. `COLOURS["bar"]`), so grey keeps meaning "no target"."""
     n = len(labels)
     xs = [_value(v) for v in values]
     targets = [_value(v) for v in (targets or [None] * n)]
     statuses = list(statuses or ["no_target"] * n)
     low = list(low_confidence or [False] * n)
     with _quiet_matplotlib():
-        fig = Figure(figsize=(4.6, 0.42 + 0.24 * max(n, 1)))
-        ax = fig.add_axes((0.24, 0.08 + 0.1 / max(n, 1), 0.62, 0.88 - 0.3 / max(n, 1)))
+        height = 0.42 + 0.24 * max(n, 1)
+        fig = Figure(figsize=(4.6, height))
+        bottom = max(0.08 + 0.1 / max(n, 1), 0.2 / height)  # room for the value axis when there are few bars
+        ax = fig.add_axes((0.24, bottom, 0.62, 0.96 - 0.2 / max(n, 1) - bottom))
         ys = list(range(n))
         finite = [v for v in xs + targets if not math.isnan(v)]
         span = max([abs(v) for v in finite] + [1e-9])
         ax.barh(ys, [0 if math.isnan(v) else v for v in xs], height=0.62,
-                color=[COLOURS.get(s, COLOURS["no_target"]) for s in statuses])
+                color=colour or [COLOURS.get(s, COLOURS["no_target"]) for s in statuses])
         for y, x, target, is_low in zip(ys, xs, targets, low):
             if not math.isnan(target):
                 ax.plot([target, target], [y - 0.42, y + 0.42], color=COLOURS["text"], linewidth=1.3)

@@ -6,15 +6,18 @@ of the domain reports and by the XLSX/markdown exports, so a value reads the sam
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from sqms.calendar import parse_period
 from sqms.kpi_catalog import KPI_BY_CODE, KpiDefinition
 
 NO_VALUE = "—"
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
 
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "met": ("达标", "met"),
@@ -31,6 +34,11 @@ def is_zh(locale: str | None) -> bool:
 def t(locale: str | None, zh: str, en: str) -> str:
     """The text in the report language: Chinese for zh_CN (the default), else English."""
     return zh if is_zh(locale) else en
+
+
+def organisation_name(organisation: Any, locale: str | None) -> str:
+    """The organisation's name in the report language: its English name for en when one is configured."""
+    return organisation.name if is_zh(locale) or not organisation.name_en else organisation.name_en
 
 
 def is_missing(value: Any) -> bool:
@@ -140,3 +148,20 @@ def shorten(text: str, width: int) -> str:
         out.append(ch)
         used += w
     return text
+
+
+def period_words(period: str, locale: str | None) -> str:
+    """`2026年10月` in Chinese, `2026-10` in English: how a sentence names the month."""
+    year, month = parse_period(period)
+    return t(locale, f"{year}年{month}月", period)
+
+
+def md_text(text: Any) -> str:
+    """Free text as literal markdown (a table cell, a list item): specials backslash-escaped, so
+    neither markup nor raw HTML from data reaches a Prefect artifact; one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts, NaN/NaT/NA as None (templates and filters treat None as "no value")."""
+    return [{k: None if is_missing(v) else v for k, v in row.items()} for row in frame.to_dict("records")]

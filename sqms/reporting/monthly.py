@@ -3,7 +3,8 @@
 The content comes from `sqms.records.report.build_monthly_report`; this module only
 renders it (template `templates/reports/monthly_report.html.j2`, inline SVG charts,
 XLSX tables) and provides the short forms used elsewhere: the markdown summary of the
-Prefect artifact and the context of the report email.
+Prefect artifact and the context of the report email. Section 5 (投诉分析) and its sheets
+are the complaint report's own pieces (`sqms.reporting.complaints`).
 
 The whole pipeline for one month:
 
@@ -13,7 +14,6 @@ The whole pipeline for one month:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,10 @@ from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPIS
 from sqms.records.models import KpiComputation
 from sqms.records.report import MonthlyReport, build_monthly_report
-from sqms.reporting import charts
+from sqms.reporting import charts, complaints
 from sqms.reporting.excel import Table, write_xlsx
-from sqms.reporting.formatting import (fmt_change, fmt_target, fmt_value, is_missing, local_datetime, percent,
-                                       status_label, t)
+from sqms.reporting.formatting import (fmt_change, fmt_target, fmt_value, is_missing, local_datetime, md_text,
+                                       percent, records, status_label, t)
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
 from sqms.reporting.service import next_version, report_dir, save_report
@@ -95,44 +95,34 @@ def department_charts(report: MonthlyReport) -> list[dict[str, Any]]:
     return out
 
 
-def pareto(report: MonthlyReport) -> Markup:
-    cats = report.complaint_categories
-    return Markup(charts.pareto_chart(
-        cats["category"].tolist(), cats["count"].tolist(), locale=report.locale,
-        title=t(report.locale, "投诉类别帕累托图", "Complaint categories (Pareto)")))
-
-
 # -- the files --------------------------------------------------------------------------
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts, NaN/NaT/NA as None (templates and filters treat None as "no value")."""
-    return [{k: None if is_missing(v) else v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
     dept = report.department_kpis
     matrix = []
     for code, name in report.departments:
-        cells = {r["kpi"]: r for r in _records(dept[dept["department"] == code])}
+        cells = {r["kpi"]: r for r in records(dept[dept["department"] == code])}
         matrix.append({"code": code, "name": name, "cells": [cells.get(k.code) for k in KPIS]})
     changes = report.changes
     return {
         "locale": report.locale,
         "report": report,
+        "period": report.period,
         "title": title(report),
         "organisation": report.organisation,
         "summary": report.summary,
-        "kpi_rows": _records(report.kpis),
+        "kpi_rows": records(report.kpis),
         "kpis": [{"code": k.code, "label": k.label(report.locale), "better": k.better,
                   "definition": t(report.locale, *DEFINITIONS[k.code])} for k in KPIS],
         "matrix": matrix,
         "trends": trend_charts(report),
         "comparisons": department_charts(report),
-        "pareto_svg": pareto(report),
-        "categories": _records(report.complaint_categories),
-        "org_changes": _records(changes[changes["department"].isna()]),
-        "department_transitions": _records(changes[changes["department"].notna() & changes["transition"].notna()]),
+        "complaint_analysis": complaints.analysis_context(report.complaints, settings),
+        "oldest_listed": complaints.MONTHLY_OLDEST,
+        "complaint_report_file": f"{complaints.file_stem(report.complaints)}.html",
+        "org_changes": records(changes[changes["department"].isna()]),
+        "department_transitions": records(changes[changes["department"].notna() & changes["transition"].notna()]),
         "counts": report.input_counts,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
@@ -146,7 +136,8 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
 
 
 def excel_tables(report: MonthlyReport) -> list[Table]:
-    """The report's tables for the workbook: summary, KPIs, departments, trend, complaint categories, changes."""
+    """The report's tables for the workbook: summary, KPIs, departments, trend, the complaint analysis
+    (categories, departments, actions: the complaint report's own sheets), changes."""
     loc = report.locale
 
     def text(value: Any) -> Any:
@@ -188,12 +179,6 @@ def excel_tables(report: MonthlyReport) -> list[Table]:
     trend.insert(0, c["kpi"], [k.label(loc) for k in KPIS])
     trend = trend.reset_index().rename(columns={"kpi": c["code"]})
     trend = trend[[c["kpi"], c["code"], c["unit"], *report.periods]]
-    cats = report.complaint_categories
-    cat_sheet = pd.DataFrame({
-        t(loc, "投诉类别", "category"): cats["category"], t(loc, "件数", "count"): cats["count"],
-        t(loc, "占比 %", "share %"): cats["share_pct"].round(1),
-        t(loc, "累计占比 %", "cumulative %"): cats["cumulative_pct"].round(1),
-    })
     ch = report.changes
     change_sheet = pd.DataFrame({
         c["dept"]: [text(n) or t(loc, "组织整体", "Organisation") for n in ch["department_name"]],
@@ -230,7 +215,9 @@ def excel_tables(report: MonthlyReport) -> list[Table]:
         (t(loc, "组织指标", "KPIs"), kpi_sheet),
         (t(loc, "部门指标", "Departments"), dept_sheet),
         (t(loc, "13个月趋势", "13-month trend"), trend),
-        (t(loc, "投诉类别", "Complaint categories"), cat_sheet),
+        complaints.category_sheet(report.complaints),
+        complaints.department_sheet(report.complaints),
+        complaints.actions_sheet(report.complaints),
         (t(loc, "环比变化", "Changes"), change_sheet),
     ]
 
@@ -274,20 +261,11 @@ def stored_summary(report: MonthlyReport) -> dict[str, Any]:
 # -- short forms: the Prefect artifact and the email ----------------------------------------
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
-
-
-def _md(text: Any) -> str:
-    """Free text as literal markdown (a table cell): specials backslash-escaped, so neither
-    markup nor raw HTML from data reaches the artifact; one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
 def key_rows(report: MonthlyReport) -> list[dict[str, Any]]:
     """The organisation-wide KPIs, formatted for a short table (email, artifact)."""
     loc = report.locale
     rows = []
-    for r in _records(report.kpis):
+    for r in records(report.kpis):
         rows.append({
             "kpi": r["kpi"],
             "label": r["label"],
@@ -310,32 +288,32 @@ def monthly_report_markdown(report: MonthlyReport, link: str | None = None) -> s
     marks = {"met": "✅", "missed": "❌", "no_target": "➖", "no_data": "·"}
     counts = report.input_counts
     lines = [
-        f"# {_md(title(report))}",
+        f"# {md_text(title(report))}",
         "",
-        f"**{_md(report.organisation)}** · "
+        f"**{md_text(report.organisation)}** · "
         + t(loc, f"达标 {report.met_count}/{len(report.evaluated)} 项 · 服务单 {counts.get('records', 0):,} · "
                  f"投诉 {counts.get('complaints', 0):,} · 问卷 {counts.get('responses', 0):,}",
             f"met {report.met_count}/{len(report.evaluated)} · records {counts.get('records', 0):,} · "
             f"complaints {counts.get('complaints', 0):,} · responses {counts.get('responses', 0):,}"),
         "",
-        *[f"- {_md(sentence)}" for sentence in report.summary],
+        *[f"- {md_text(sentence)}" for sentence in report.summary],
         "",
         "| " + " | ".join(t(loc, "指标|本月|目标|状态|n|上月|环比", "KPI|value|target|status|n|last month|change")
                          .split("|")) + " |",
         "|---|---:|---:|---|---:|---:|---:|",
     ]
     for r in key_rows(report):
-        lines.append(f"| {_md(r['label'])} | {_md(r['value'])} | {_md(r['target'])} | "
-                     f"{marks.get(r['status'], '')} {_md(r['status_label'])} | {r['n']} | {_md(r['previous'])} | "
-                     f"{_md(r['change'])} |")
+        lines.append(f"| {md_text(r['label'])} | {md_text(r['value'])} | {md_text(r['target'])} | "
+                     f"{marks.get(r['status'], '')} {md_text(r['status_label'])} | {r['n']} | "
+                     f"{md_text(r['previous'])} | {md_text(r['change'])} |")
     if report.kpis["low_confidence"].any():
         lines += ["", t(loc, f"† 样本量 n < {report.low_confidence_n}，仅供参考。",
                         f"† fewer than {report.low_confidence_n} observations, indicative only.")]
     if len(report.complaint_categories):
         top = report.complaint_categories.head(3).to_dict("records")
         lines += ["", t(loc, "投诉主要类别：", "Top complaint categories: ") + t(loc, "、", ", ").join(
-            f"{_md(c['category'])} {c['count']}（{percent(c['share_pct'])}）" if loc.startswith("zh")
-            else f"{_md(c['category'])} {c['count']} ({percent(c['share_pct'])})" for c in top)]
+            f"{md_text(c['category'])} {c['count']}（{percent(c['share_pct'])}）" if loc.startswith("zh")
+            else f"{md_text(c['category'])} {c['count']} ({percent(c['share_pct'])})" for c in top)]
     if link:
         lines += ["", f"[{t(loc, '查看完整报告', 'Open the full report')}]({link})"]
     return "\n".join(lines) + "\n"
