@@ -6,7 +6,8 @@ the same deployments for a process work pool in production; a test keeps the two
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prefect import Flow
 from prefect.schedules import Cron
@@ -15,15 +16,21 @@ from flows.complaints import complaint_sla_watch
 from flows.monthly_report import monthly_service_quality_report
 from flows.outbox import outbox_delivery
 from flows.reminders import reminders, weekly_digest
+from flows.surveys import survey_campaigns
 from sqms.config import Settings, get_settings
 
 
 @dataclass(frozen=True)
 class Process:
-    key: str  # the flow name and the key of `schedules:` in config/sqms.yaml
+    key: str  # the key of `schedules:` in config/sqms.yaml
     flow: Flow
-    schedule_name: str  # the deployment name
+    schedule_name: str  # the deployment name: <flow name>/<schedule_name>
+    parameters: dict[str, Any] = field(default_factory=dict)
     concurrency_limit: int | None = 1  # a process never runs twice at once
+
+    @property
+    def deployment_name(self) -> str:
+        return f"{self.flow.name}/{self.schedule_name}"
 
 
 PROCESSES: tuple[Process, ...] = (
@@ -32,11 +39,14 @@ PROCESSES: tuple[Process, ...] = (
     Process("complaint-sla-watch", complaint_sla_watch, "hourly"),
     Process("reminders", reminders, "working-days"),
     Process("weekly-digest", weekly_digest, "weekly"),
+    Process("survey-quarterly", survey_campaigns, "quarterly", {"kind": "quarterly"}),
+    Process("survey-annual", survey_campaigns, "annual", {"kind": "annual"}),
+    Process("survey-daily", survey_campaigns, "daily"),
 )
 
 
 def deployments(settings: Settings) -> list:
-    """RunnerDeployments for every process whose schedule is configured and enabled."""
+    """RunnerDeployments for every process, with its configured schedule (paused when disabled)."""
     out = []
     for process in PROCESSES:
         schedule = settings.schedules.get(process.key)
@@ -44,7 +54,8 @@ def deployments(settings: Settings) -> list:
             name=process.schedule_name,
             schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
             paused=bool(schedule and not schedule.enabled),
-            tags=["sqms", process.key],
+            parameters=dict(process.parameters),
+            tags=["sqms", process.flow.name],
             description=(process.flow.description or "").strip().splitlines()[0] if process.flow.description else None,
             concurrency_limit=process.concurrency_limit,
         ))

@@ -19,6 +19,7 @@ from sqms.actions.cli import app as action_app
 from sqms.cli_common import cli_actor, fail, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
+from sqms.surveys.cli import app as survey_app
 
 app = typer.Typer(
     name="sqms", help="SQMS — Service Quality Management System (服务质量管理体系).", no_args_is_help=True,
@@ -30,6 +31,7 @@ outbox_app = typer.Typer(help="The mail outbox: what is pending, and delivery.",
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(complaint_app, name="complaint")
 app.add_typer(action_app, name="action")
+app.add_typer(survey_app, name="survey")
 
 
 class ImportKind(str, Enum):
@@ -213,6 +215,18 @@ def run_weekly_digest(today: Optional[str] = typer.Option(None, help="As if it w
     from flows.reminders import weekly_digest
 
     typer.echo(json.dumps(weekly_digest(today=_today(today)), ensure_ascii=False, default=str))
+
+
+@run_app.command("survey-campaigns")
+def run_survey_campaigns(kind: Optional[str] = typer.Option(None, help="quarterly or annual: plan that campaign "
+                                                                        "first.")) -> None:
+    """Plan (with --kind) and advance the survey campaigns that are due."""
+    settings_or_exit()
+    if kind not in (None, "quarterly", "annual"):
+        fail(f"--kind {kind!r}: quarterly or annual")
+    from flows.surveys import survey_campaigns
+
+    typer.echo(json.dumps(survey_campaigns(kind=kind), ensure_ascii=False, default=str))
 
 
 @app.command()

@@ -222,6 +222,28 @@ class ReminderSettings(_Model):
         return value
 
 
+class SurveySettings(_Model):
+    """Customer-satisfaction survey campaigns (满意度调查)."""
+
+    sample_total: int = Field(default=400, ge=1)  # invitations per campaign, over all departments
+    min_per_stratum: int = Field(default=20, ge=0)  # at least this many per department (when it has them)
+    exclude_surveyed_days: int = Field(default=90, ge=0)  # nobody is asked twice within this many days
+    remind_after_days: int = Field(default=7, ge=1)  # non-responders get one reminder
+    close_after_days: int = Field(default=14, ge=1)  # the campaign closes; links stop working
+    detractor_action_working_days: int = Field(default=2, ge=1)  # return visit to an unhappy customer
+    questionnaires: dict[Literal["quarterly", "annual"], str] = Field(
+        default_factory=lambda: {"quarterly": "quarterly", "annual": "annual"})
+    report_to: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
+
+    _report_to = field_validator("report_to")(classmethod(lambda cls, v: _check_selectors(v)))
+
+    @model_validator(mode="after")
+    def _reminder_before_close(self) -> "SurveySettings":
+        if self.remind_after_days >= self.close_after_days:
+            raise ValueError("remind_after_days must be less than close_after_days")
+        return self
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -298,6 +320,9 @@ def _default_schedules() -> dict[str, Schedule]:
         "complaint-sla-watch": Schedule(cron="5 * * * *"),
         "reminders": Schedule(cron="0 9 * * *"),
         "weekly-digest": Schedule(cron="0 9 * * *"),
+        "survey-quarterly": Schedule(cron="0 9 5 1,4,7,10 *"),
+        "survey-annual": Schedule(cron="0 9 10 1 *"),
+        "survey-daily": Schedule(cron="0 10 * * *"),
     }
 
 
@@ -334,6 +359,7 @@ class Settings(BaseSettings):
     complaints: ComplaintSettings = ComplaintSettings()
     actions: ActionSettings = ActionSettings()
     reminders: ReminderSettings = ReminderSettings()
+    surveys: SurveySettings = SurveySettings()
     web: WebSettings = WebSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)
     smtp: SmtpSettings = SmtpSettings()

@@ -825,7 +825,8 @@ def department_lookup(settings: Settings) -> dict[str, str]:
 
 
 def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mapping: Mapping | None = None,
-                skip_invalid: bool = False, actor: str | None = None) -> ImportResult:
+                skip_invalid: bool = False, actor: str | None = None,
+                constants: dict[str, Any] | None = None) -> ImportResult:
     """Validate and import one file; see the module docstring for the guarantees."""
     from sqms.org.service import sync_organisation
 
@@ -887,6 +888,8 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
                 values = values[~bad_mask]
             if result.errors and not skip_invalid:
                 continue  # keep validating to report every error; nothing will be written
+            if constants:  # e.g. the survey campaign the answers were collected for
+                values = values.assign(**constants)
             store = _store_columns(spec, values, fields)
             inserted, updated, unchanged = _merge(conn, spec, store, list(store.columns), table_was_empty,
                                                   uow.actor, started, audit_rows)

@@ -8,7 +8,7 @@ from sqms.org.models import Customer, Department, Person
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
 from sqms.reminders.models import ReminderSent
 from sqms.reporting.models import GeneratedReport
-from sqms.surveys.models import SurveyResponse
+from sqms.surveys.models import SurveyCampaign, SurveyInvitation, SurveyResponse
 from sqms.tokens import AccessToken
 
 __all__ = [
@@ -27,5 +27,7 @@ __all__ = [
     "Person",
     "ReminderSent",
     "ServiceRecord",
+    "SurveyCampaign",
+    "SurveyInvitation",
     "SurveyResponse",
 ]

@@ -1,4 +1,4 @@
-"""`sqms web`: the pages people outside the organisation answer (complaint feedback; surveys later).
+"""`sqms web`: the pages people outside the organisation answer (complaint feedback, satisfaction surveys).
 
 Plain server-rendered forms (FastAPI + the shared Jinja2 environment, autoescaped), readable
 on a phone, in the organisation's language (`?lang=en` or `?lang=zh_CN` to switch). A link is
@@ -48,8 +48,7 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
             try:
                 row = lookup(uow.session, token, FEEDBACK)
             except TokenError as exc:
-                return page(request, "link_problem", status=410 if exc.reason != "unknown" else 404,
-                            reason=exc.reason)
+                return problem(request, exc)
             complaint = get(uow.session, row.subject_id)
             return page(request, "feedback", complaint=complaint, token=token, errors=[], score=None, comment="")
 
@@ -72,10 +71,74 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
                                 token=token, errors=errors, score=value, comment=comment)
                 complaint, made = record_web_feedback(uow.session, settings, token, score=value, comment=comment)
             except TokenError as exc:
-                return page(request, "link_problem", status=410 if exc.reason != "unknown" else 404,
-                            reason=exc.reason)
+                return problem(request, exc)
             uow.commit()
         return page(request, "thanks", reopened="reopen" in made, score=value)
+
+    # -- satisfaction surveys ------------------------------------------------------------------
+
+    def survey_page(request: Request, uow: UnitOfWork, token: str, status: int = 200, **extra) -> HTMLResponse:
+        from sqms.surveys.service import open_invitation, questionnaire_of
+
+        settings = settings_factory()
+        _, invitation, campaign = open_invitation(uow.session, token)
+        return page(request, "survey", status=status, campaign=campaign, token=token,
+                    q=questionnaire_of(settings, campaign), **{"errors": {}, "values": {}, **extra})
+
+    @app.get("/survey/{token}", response_class=HTMLResponse)
+    def survey_form(request: Request, token: str) -> HTMLResponse:
+        settings = settings_factory()
+        with UnitOfWork(settings.database_url) as uow:
+            try:
+                return survey_page(request, uow, token)
+            except TokenError as exc:
+                return problem(request, exc)
+
+    @app.post("/survey/{token}", response_class=HTMLResponse)
+    async def survey_submit(request: Request, token: str) -> HTMLResponse:
+        from sqms.surveys.service import open_invitation, questionnaire_of, record_answer, validate_answer
+
+        settings = settings_factory()
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        with UnitOfWork(settings.database_url, actor="web") as uow:
+            try:
+                _, _, campaign = open_invitation(uow.session, token)
+                answer, errors = validate_answer(questionnaire_of(settings, campaign), form)
+                if errors:
+                    return survey_page(request, uow, token, status=422, errors=errors, values=form)
+                record_answer(uow.session, settings, token, answer)
+            except TokenError as exc:
+                return problem(request, exc)
+            uow.commit()
+        return page(request, "thanks", reopened=False, score=None)
+
+    @app.get("/survey/{token}/opt-out", response_class=HTMLResponse)
+    def opt_out_confirm(request: Request, token: str) -> HTMLResponse:
+        from sqms.surveys.service import open_invitation
+
+        settings = settings_factory()
+        with UnitOfWork(settings.database_url) as uow:
+            try:
+                open_invitation(uow.session, token)
+            except TokenError as exc:
+                return problem(request, exc)
+        return page(request, "opt_out", token=token, done=False)
+
+    @app.post("/survey/{token}/opt-out", response_class=HTMLResponse)
+    def opt_out_submit(request: Request, token: str) -> HTMLResponse:
+        from sqms.surveys.service import opt_out
+
+        settings = settings_factory()
+        with UnitOfWork(settings.database_url, actor="web") as uow:
+            try:
+                opt_out(uow.session, token)
+            except TokenError as exc:
+                return problem(request, exc)
+            uow.commit()
+        return page(request, "opt_out", token=token, done=True)
+
+    def problem(request: Request, exc: TokenError) -> HTMLResponse:
+        return page(request, "link_problem", status=410 if exc.reason != "unknown" else 404, reason=exc.reason)
 
     return app
 

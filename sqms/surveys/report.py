@@ -1,0 +1,113 @@
+"""满意度调查报告 — the report of one survey campaign, HTML (inline SVG charts) and XLSX, kept as a
+versioned report for the management review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from sqms.calendar import utcnow
+from sqms.config import Settings
+from sqms.reporting import charts
+from sqms.reporting.excel import Table, write_xlsx
+from sqms.reporting.formatting import t
+from sqms.reporting.models import GeneratedReport
+from sqms.reporting.render import render_template
+from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.surveys.analysis import CampaignAnalysis
+from sqms.surveys.models import SurveyCampaign
+from sqms.surveys.service import analysis_of, questionnaire_of
+
+KIND = "survey-report"
+TEMPLATE = "reports/survey_report.html.j2"
+
+
+def _charts(a: CampaignAnalysis, locale: str) -> list[dict[str, Any]]:
+    departments = [d for d in a.departments if d["responded"]]
+    names = [d["name"] for d in departments]
+    out = [
+        (t(locale, "各部门满意度均值（1–5）", "CSAT mean by department (1–5)"), charts.department_bars(
+            names, [d["scores"].csat_mean for d in departments], decimals=2, locale=locale,
+            low_confidence=[d["scores"].low_confidence for d in departments], colour=charts.COLOURS["bar"])),
+        (t(locale, "各部门净推荐值 NPS", "NPS by department"), charts.department_bars(
+            names, [d["scores"].nps for d in departments], decimals=1, locale=locale,
+            low_confidence=[d["scores"].low_confidence for d in departments], colour=charts.COLOURS["bar"])),
+        (t(locale, "SERVQUAL 各维度感知得分", "SERVQUAL dimensions: perception"), charts.department_bars(
+            [d["label"] for d in a.dimensions], [d["perception"] for d in a.dimensions], decimals=2, locale=locale,
+            colour=charts.COLOURS["bar"])),
+    ]
+    if any(d["gap"] is not None for d in a.dimensions):
+        gaps = [d for d in a.dimensions if d["gap"] is not None]
+        out.append((t(locale, "SERVQUAL 差距（感知 − 期望）", "SERVQUAL gap (perception − expectation)"),
+                    charts.department_bars([d["label"] for d in gaps], [d["gap"] for d in gaps], decimals=2,
+                                           locale=locale, statuses=["met" if d["gap"] >= 0 else "missed"
+                                                                    for d in gaps])))
+    return [{"label": label, "svg": Markup(svg)} for label, svg in out]
+
+
+def html_context(a: CampaignAnalysis, campaign: SurveyCampaign, settings: Settings, title: str,
+                 previous: SurveyCampaign | None) -> dict[str, Any]:
+    locale = settings.locale
+    return {"locale": locale, "title": f"{title} {campaign.code}", "organisation": settings.organisation.name
+            if locale.startswith("zh") else (settings.organisation.name_en or settings.organisation.name),
+            "period": f"{campaign.period_start} – {campaign.period_end}", "generated_at": utcnow(),
+            "a": a, "campaign": campaign, "previous": previous, "charts": _charts(a, locale),
+            "low_n": settings.kpi.low_confidence_n}
+
+
+def excel_tables(a: CampaignAnalysis, locale: str) -> list[Table]:
+    def r(v: Any, d: int = 2) -> Any:
+        return None if v is None else round(float(v), d)
+
+    overall = a.overall
+    summary = pd.DataFrame({
+        t(locale, "项目", "item"): [t(locale, "邀请", "invited"), t(locale, "回复", "responded"),
+                                   t(locale, "回收率 %", "response rate %"), "CSAT", t(locale, "满意比例 %", "top-2 %"),
+                                   t(locale, "满意比例 95% 区间", "top-2 95% CI"), "NPS", t(locale, "NPS ±", "NPS margin"),
+                                   t(locale, "不满意客户", "detractors")],
+        t(locale, "数值", "value"): [a.invited, a.responded, r(a.response_rate, 1), r(overall.csat_mean),
+                                    r(overall.top2_pct, 1),
+                                    f"{overall.top2_ci[0]:.1f}–{overall.top2_ci[1]:.1f}" if overall.top2_ci else None,
+                                    r(overall.nps, 1), r(overall.nps_margin, 1), len(a.detractors)]})
+    departments = pd.DataFrame([{
+        t(locale, "部门", "department"): d["name"], t(locale, "邀请", "invited"): d["invited"],
+        t(locale, "回复", "responded"): d["responded"], t(locale, "回收率 %", "rate %"): r(d["rate"], 1),
+        "CSAT": r(d["scores"].csat_mean), t(locale, "满意比例 %", "top-2 %"): r(d["scores"].top2_pct, 1),
+        "NPS": r(d["scores"].nps, 1), "n<30": d["scores"].low_confidence} for d in a.departments])
+    dimensions = pd.DataFrame([{t(locale, "维度", "dimension"): d["label"], t(locale, "感知", "perception"):
+                                r(d["perception"]), t(locale, "期望", "expectation"): r(d["expectation"]),
+                                t(locale, "差距", "gap"): r(d["gap"]), "n": d["n"]} for d in a.dimensions])
+    items = pd.DataFrame([{t(locale, "题目", "item"): i["code"], t(locale, "内容", "text"): i["text"],
+                           t(locale, "均值", "mean"): r(i["mean"]), "n": i["n"],
+                           t(locale, "期望", "expectation"): r(i["expectation"]), t(locale, "差距", "gap"): r(i["gap"])}
+                          for i in a.items])
+    comments = pd.DataFrame([{t(locale, "部门", "department"): c["department"], "CSAT": c["csat"], "NPS": c["nps"],
+                              t(locale, "意见", "comment"): c["comment"]} for c in a.comments],
+                            columns=[t(locale, "部门", "department"), "CSAT", "NPS", t(locale, "意见", "comment")])
+    changes = pd.DataFrame([{t(locale, "指标", "measure"): k, t(locale, "上次", "before"): r(c.before),
+                             t(locale, "本次", "now"): r(c.after), t(locale, "变化", "change"): r(c.difference),
+                             "p": r(c.p_value, 4), t(locale, "显著", "significant"): c.significant,
+                             t(locale, "检验", "test"): c.test} for k, c in a.changes.items() if c])
+    return [(t(locale, "摘要", "Summary"), summary), (t(locale, "部门", "Departments"), departments),
+            (t(locale, "维度", "Dimensions"), dimensions), (t(locale, "题目", "Items"), items),
+            (t(locale, "与上次比较", "Changes"), changes), (t(locale, "客户意见", "Comments"), comments)]
+
+
+def produce_survey_report(session: Session, settings: Settings, campaign: SurveyCampaign) -> GeneratedReport:
+    """Analysis → HTML + XLSX in the next version's folder → the recorded report (flushed)."""
+    a, previous = analysis_of(session, settings, campaign)
+    title = questionnaire_of(settings, campaign).title.get(settings.locale)
+    version = next_version(session, KIND, campaign.code)
+    out = report_dir(settings, KIND, campaign.code, version)
+    out.mkdir(parents=True, exist_ok=True)
+    html = out / f"survey-report-{campaign.code}.html"
+    html.write_text(render_template(settings, TEMPLATE, **html_context(a, campaign, settings, title, previous)),
+                    encoding="utf-8")
+    xlsx = write_xlsx(out / f"survey-report-{campaign.code}.xlsx", excel_tables(a, settings.locale))
+    return save_report(session, kind=KIND, period=campaign.code, version=version,
+                       files={"html": Path(html), "xlsx": xlsx}, locale=settings.locale,
+                       summary=a.key_figures())

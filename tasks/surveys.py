@@ -1,0 +1,45 @@
+"""Tasks of the survey campaigns."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from sqms.calendar import to_local, utcnow
+from sqms.surveys.service import advance_due, plan_campaign, previous_quarter, previous_year
+from tasks.common import RETRYING, settings, unit_of_work
+
+
+@task(name="plan-survey-campaign", **RETRYING)
+def plan_survey(kind: str) -> str:
+    """The campaign of the quarter (or year) just ended, planned once."""
+    cfg = settings()
+    today = to_local(utcnow(), cfg.tz).date()
+    code, start, end = previous_year(today) if kind == "annual" else previous_quarter(today)
+    with unit_of_work() as uow:
+        campaign, new = plan_campaign(uow.session, cfg, kind=kind, code=code, period_start=start, period_end=end)
+        uow.commit()
+    get_run_logger().info("%s campaign %s", "planned" if new else "already planned:", code)
+    return code
+
+
+@task(name="advance-survey-campaigns", **RETRYING)
+def advance_campaigns() -> list[list]:
+    """Every campaign's due steps (sample, invite, remind, close, analyse, report), in one transaction."""
+    with unit_of_work() as uow:
+        done = advance_due(uow.session, settings())
+        reported = [code for code, step, _ in done if step == "report"]
+        uow.commit()
+    for code in reported:
+        with unit_of_work() as uow:
+            from sqms.surveys.service import get
+
+            figures = get(uow.session, code).analysis
+        create_markdown_artifact(
+            key="survey-report", description=f"survey {code}",
+            markdown=(f"# 满意度调查 {code}\n\n| 指标 | 数值 |\n|---|---:|\n"
+                      f"| 回收率 % | {figures.get('response_rate') or 0:.1f} |\n"
+                      f"| CSAT | {figures.get('csat_mean') or 0:.2f} |\n"
+                      f"| 满意比例 % | {figures.get('top2_pct') or 0:.1f} |\n"
+                      f"| NPS | {figures.get('nps') or 0:.1f} |\n| 不满意客户 | {figures.get('detractors', 0)} |\n"))
+    return [list(step) for step in done]
