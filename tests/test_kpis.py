@@ -31,10 +31,9 @@ from sqms.records.service import (
     compute_kpis,
     latest_computation,
     load_period,
-    nps_margin,
     results_of,
-    wilson_interval,
 )
+from sqms.stats import nps_margin, wilson_interval
 from tests.conftest import make_settings
 
 UTC = timezone.utc

@@ -7,7 +7,6 @@ computation with the counts of its inputs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,9 +21,8 @@ from sqms.config import Settings
 from sqms.db import read_frame
 from sqms.kpi_catalog import KPIS, status_of
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
+from sqms.stats import nps_margin, wilson_interval
 from sqms.surveys.models import SurveyResponse
-
-Z95 = 1.959963984540054
 
 
 @dataclass
@@ -57,25 +55,6 @@ class PeriodData:
 
 
 # -- statistics -------------------------------------------------------------------
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval of a proportion (as fractions)."""
-    if n == 0:
-        return None
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def nps_margin(promoters: int, detractors: int, n: int, z: float = Z95) -> float | None:
-    """95 % margin of the NPS in points: z·√((p+ + p− − (p+ − p−)²)/n)·100."""
-    if n == 0:
-        return None
-    pp, pm = promoters / n, detractors / n
-    return z * math.sqrt(max(0.0, pp + pm - (pp - pm) ** 2) / n) * 100
 
 
 # -- the definitions --------------------------------------------------------------
