@@ -201,3 +201,30 @@ def browser(chromium):
 
 
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def web_server(sqms_env, sqlite_url, smtp_server):
+    """`sqms web` on a free loopback port over a fresh SQLite database, mails to the test SMTP server.
+    Returns (settings, base URL)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from sqms.web.app import create_app
+    from tests.smtp import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = sqms_env(sqlite_url, SQMS_WEB__BASE_URL=base, **smtp_server.env())
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield settings, base
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -5,12 +5,9 @@ score reopening the complaint, expired and unknown links."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from sqms.audit_trail import AuditEntry
@@ -20,33 +17,19 @@ from sqms.notify.service import deliver_pending
 from sqms.org.models import Customer
 from sqms.org.service import sync_organisation
 from sqms.tokens import issue
-from sqms.web.app import create_app
 from tests.conftest import ARTIFACTS
-from tests.smtp import free_port
 
 UTC = timezone.utc
 
 
 @pytest.fixture
-def web(sqms_env, sqlite_url, smtp_server):
-    """`sqms web` on a free loopback port, pointed at a fresh database and the test SMTP server."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = sqms_env(sqlite_url, SQMS_WEB__BASE_URL=base, **smtp_server.env())
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
+def web(web_server):
+    settings, base = web_server
     with UnitOfWork(settings.database_url, actor="test") as uow:
         sync_organisation(uow.session, settings)
         uow.session.add(Customer(customer_id="C1", name="赵先生", email="zhao@example.net", opted_out=False))
         uow.commit()
-    yield settings, base
-    server.should_exit = True
-    thread.join(timeout=10)
+    return settings, base
 
 
 def resolved_complaint(settings, category="收费") -> str:
@@ -141,3 +124,98 @@ def test_a_low_score_reopens_and_bad_links_say_why(web, browser, smtp_server):
         assert health.status == 200
     finally:
         page.close()
+
+
+# -- the satisfaction survey form -----------------------------------------------------------------------
+
+
+def invited_campaign(settings, smtp_server, base) -> dict[str, str]:
+    """Three customers served in Q3, a campaign sampled and invited; the links from the real mails."""
+    from datetime import date
+
+    from sqms.records.models import ServiceRecord
+    from sqms.surveys.service import advance as advance_campaign
+    from sqms.surveys.service import plan_campaign
+
+    now = datetime.now(UTC)
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        for i, dept in enumerate(("CS", "CS", "OPS")):
+            uow.session.add(Customer(customer_id=f"S{i}", name=f"客户{i}", email=f"s{i}@example.net", opted_out=False))
+            opened = datetime(2026, 8, 3 + i, 2, tzinfo=UTC)
+            uow.session.add(ServiceRecord(record_id=f"SR{i}", department=dept, channel="phone", customer_id=f"S{i}",
+                                          opened_at=opened, first_response_at=opened, resolved_at=opened))
+        campaign, _ = plan_campaign(uow.session, settings, kind="quarterly", code="2026-Q3", seed=5,
+                                    period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        advance_campaign(uow.session, settings, campaign, "sample", now)
+        advance_campaign(uow.session, settings, campaign, "invite", now)
+        uow.commit()
+    assert deliver_pending(settings).sent == 3
+    links = {}
+    for message in smtp_server.messages:
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        links[message["To"].addresses[0].addr_spec] = re.search(re.escape(base) + r"/survey/[A-Za-z0-9_-]+",
+                                                                text).group(0)
+        assert "/opt-out" in text
+    return links
+
+
+def test_survey_form_in_chromium(web_server, browser, smtp_server):
+    from sqms.surveys.models import SurveyResponse
+    from sqms.surveys.service import advance as advance_campaign
+    from sqms.surveys.service import get as get_campaign
+
+    settings, base = web_server
+    links = invited_campaign(settings, smtp_server, base)
+    first, second = links["s0@example.net"], links["s1@example.net"]
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    alerts = []
+    page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+    try:
+        assert page.goto(first).status == 200
+        assert "客户满意度季度调查" in page.inner_text("main")
+        page.click("#submit")  # nothing chosen: CSAT and NPS are required
+        page.wait_for_selector("#csat-error")
+        assert page.locator("#nps-error").is_visible()
+        page.check("input[name=csat][value='2']", force=True)
+        page.check("input[name=nps][value='4']", force=True)
+        page.check("input[name=REL1][value='3']", force=True)
+        page.fill("#comment", "<script>alert('x')</script> 等待时间太长")
+        page.click("#submit")
+        page.wait_for_selector("#thanks")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "survey-thanks.png"))
+        assert page.goto(first).status == 410  # one response per link
+        assert "已经提交过" in page.inner_text("main")
+
+        page.goto(second + "/opt-out?lang=en")  # the second customer unsubscribes
+        page.click("#confirm")
+        page.wait_for_selector("#opted-out")
+        assert page.goto(second).status == 410
+    finally:
+        page.close()
+
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        [response] = list(uow.session.scalars(select(SurveyResponse)))
+        assert (response.csat, response.nps, response.answers) == (2.0, 4, {"REL1": 3.0})
+        assert [c.customer_id for c in uow.session.scalars(select(Customer).where(Customer.opted_out))] == ["S1"]
+        campaign = get_campaign(uow.session, "2026-Q3")
+        now = datetime.now(UTC)
+        assert advance_campaign(uow.session, settings, campaign, "remind", now) == 1  # not the one who answered,
+        advance_campaign(uow.session, settings, campaign, "close", now)               # nor the one who opted out
+        assert advance_campaign(uow.session, settings, campaign, "analyse", now) == 1  # a detractor: return visit
+        advance_campaign(uow.session, settings, campaign, "report", now)
+        uow.commit()
+        from sqms.reporting.models import GeneratedReport
+
+        report = uow.session.get(GeneratedReport, campaign.report_id)
+    # the report in the browser: the comment is text, no script runs
+    view = browser.new_page()
+    try:
+        view.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+        view.goto(f"file://{report.files['html']}")
+        assert "<script>alert('x')</script> 等待时间太长" in view.inner_text("#comments")
+        view.screenshot(path=str(ARTIFACTS / "survey-report.png"), full_page=True)
+    finally:
+        view.close()
+    assert alerts == []

@@ -265,7 +265,10 @@ def department_bars(
                     ha="left" if at >= 0 else "right", fontsize=7, color=COLOURS["text"])
         ax.set_yticks(ys, [shorten(label, 16) for label in labels], fontsize=7.5)
         ax.invert_yaxis()
-        ax.set_xlim(min(0, min(finite, default=0) * 1.15), max(finite, default=1) * 1.18 or 1)
+        # zero always in view: all-negative values (an NPS of −40) grow leftwards from it
+        low = min(0.0, min(finite, default=0.0) * 1.18)
+        high = max(0.0, max(finite, default=1.0) * 1.18)
+        ax.set_xlim(low, high if high > 0 else abs(low) * 0.12 or 1.0)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
         ax.xaxis.set_major_formatter(_axis_formatter(unit, decimals))
         ax.grid(axis="x", color=COLOURS["grid"], linewidth=0.6)

@@ -106,6 +106,7 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
         mean = float(values.mean()) if len(values) else None
         exp = float(expected.mean()) if len(expected) else None
         items.append({"code": item.code, "text": item.text.get(locale), "dimension": item.dimension,
+                      "dimension_label": DIMENSION_LABELS[item.dimension][0 if zh else 1] if item.dimension else None,
                       "mean": mean, "n": len(values), "expectation": exp,
                       "gap": mean - exp if mean is not None and exp is not None else None,
                       "low_confidence": 0 < len(values) < low_n})
