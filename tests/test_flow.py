@@ -231,3 +231,66 @@ def test_complaint_watch_flow(more_flows, sqlite_url, sqms_env, smtp_server):
     assert smtp_server.recipients() == ["zhang.wei@example.com"]
     second = watch(return_state=True).result()
     assert second["actions_opened"] == [] and second["sent"] == 0
+
+
+def test_survey_campaign_flow(prefect_harness, db_url, sqms_env, smtp_server):
+    """Invitations, the reminder only to those who did not answer, close, analyse, report — and no mail
+    twice however often the flow runs."""
+    from datetime import date, datetime, timedelta, timezone
+
+    from flows.surveys import survey_campaigns
+    from sqms.org.models import Customer
+    from sqms.org.service import sync_organisation
+    from sqms.records.models import ServiceRecord
+    from sqms.surveys.models import SurveyCampaign, SurveyInvitation
+    from sqms.surveys.service import Answer, plan_campaign, record_answer
+    from sqms.tokens import issue
+
+    utc = timezone.utc
+    settings = sqms_env(db_url, SQMS_SURVEYS__MIN_PER_STRATUM="2", SQMS_SURVEYS__SAMPLE_TOTAL="6",
+                        **smtp_server.env())
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        for i in range(8):
+            uow.session.add(Customer(customer_id=f"K{i}", email=f"k{i}@example.net", opted_out=False))
+            opened = datetime(2026, 8, 10, 2, i, tzinfo=utc)
+            uow.session.add(ServiceRecord(record_id=f"KR{i}", department="CS" if i < 5 else "SALES", channel="online",
+                                          customer_id=f"K{i}", opened_at=opened))
+        plan_campaign(uow.session, settings, kind="adhoc", code="2026-Q3-test", seed=3,
+                      period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        uow.commit()
+
+    first = survey_campaigns(return_state=True)
+    assert first.is_completed(), first.message
+    assert [s[1] for s in first.result()["steps"]] == ["sample", "invite"] and first.result()["sent"] == 6
+    assert survey_campaigns(return_state=True).result()["sent"] == 0  # a rerun: nothing due, nothing sent
+    invited = sorted(smtp_server.recipients())
+    assert len(invited) == 6
+
+    # two answer; then time passes: the reminder day and the closing day are brought forward
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        rows = list(uow.session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)))
+        for invitation, answer in zip(rows, [Answer(5, 10, {}, None), Answer(1, 2, {}, "太慢")]):
+            token = issue(uow.session, purpose="survey", subject_id=str(invitation.id), email=invitation.email,
+                          valid_days=5).token
+            record_answer(uow.session, settings, token, answer)
+        answered = {r.email for r in rows[:2]}
+        campaign = uow.session.scalars(select(SurveyCampaign)).one()
+        campaign.remind_on = date.today() - timedelta(days=1)
+        uow.commit()
+    reminded = survey_campaigns(return_state=True).result()
+    assert [s[1] for s in reminded["steps"]] == ["remind"] and reminded["sent"] == 4
+    reminder_to = sorted(smtp_server.recipients()[6:])
+    assert len(reminder_to) == 4 and not answered & set(reminder_to)
+    assert survey_campaigns(return_state=True).result()["sent"] == 0
+
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        uow.session.scalars(select(SurveyCampaign)).one().close_on = date.today()
+        uow.commit()
+    closing = survey_campaigns(return_state=True).result()
+    assert [s[1] for s in closing["steps"]] == ["close", "analyse", "report"]
+    report_mails = [m for m in smtp_server.messages if "满意度调查报告" in m["Subject"]]
+    assert len(report_mails) == len(settings.resolve_recipients(settings.surveys.report_to))
+    assert {p.get_filename() for p in report_mails[0].iter_attachments()} == {
+        "survey-report-2026-Q3-test.html", "survey-report-2026-Q3-test.xlsx"}
+    assert survey_campaigns(return_state=True).result() == {"planned": None, "steps": [], "sent": 0, "failed": 0}
