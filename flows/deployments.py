@@ -12,6 +12,7 @@ from typing import Any
 from prefect import Flow
 from prefect.schedules import Cron
 
+from flows.audits import internal_audit
 from flows.complaints import complaint_sla_watch
 from flows.monthly_report import monthly_service_quality_report
 from flows.outbox import outbox_delivery
@@ -42,6 +43,8 @@ PROCESSES: tuple[Process, ...] = (
     Process("survey-quarterly", survey_campaigns, "quarterly", {"kind": "quarterly"}),
     Process("survey-annual", survey_campaigns, "annual", {"kind": "annual"}),
     Process("survey-daily", survey_campaigns, "daily"),
+    Process("internal-audit", internal_audit, "semiannual", {"open_cycle": True}),
+    Process("internal-audit-daily", internal_audit, "daily"),
 )
 
 

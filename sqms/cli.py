@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from sqms.actions.cli import app as action_app
+from sqms.audits.cli import app as audit_app
 from sqms.cli_common import cli_actor, fail, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
@@ -32,6 +33,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(complaint_app, name="complaint")
 app.add_typer(action_app, name="action")
 app.add_typer(survey_app, name="survey")
+app.add_typer(audit_app, name="audit")
 
 
 class ImportKind(str, Enum):
@@ -229,6 +231,16 @@ def run_survey_campaigns(kind: Optional[str] = typer.Option(None, help="quarterl
     typer.echo(json.dumps(survey_campaigns(kind=kind), ensure_ascii=False, default=str))
 
 
+@run_app.command("internal-audit")
+def run_internal_audit(open_cycle: bool = typer.Option(False, "--open", help="Open this half-year's cycle first.")
+                       ) -> None:
+    """Open (with --open) and advance the internal audit cycles that are due."""
+    settings_or_exit()
+    from flows.audits import internal_audit
+
+    typer.echo(json.dumps(internal_audit(open_cycle=open_cycle), ensure_ascii=False, default=str))
+
+
 @app.command()
 def web(
     host: Optional[str] = typer.Option(None, help="Interface (default web.host, 127.0.0.1)."),
@@ -294,8 +306,14 @@ def check_config() -> None:
         questionnaires = load_questionnaires(settings.questionnaires_dir)
     except ConfigError as exc:
         fail(str(exc))
+    from sqms.audits.checklists import load_checklists
+
+    try:
+        checklists = load_checklists(settings.checklists_dir, [d.code for d in settings.departments])
+    except ConfigError as exc:
+        fail(str(exc))
     typer.echo(f"ok: {len(settings.departments)} departments, {len(settings.people)} people, "
-               f"{len(questionnaires)} questionnaire(s)")
+               f"{len(questionnaires)} questionnaire(s), {len(checklists)} checklist(s)")
 
 
 def main() -> None:

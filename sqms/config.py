@@ -244,6 +244,20 @@ class SurveySettings(_Model):
         return self
 
 
+class AuditSettings(_Model):
+    """Internal audits (内部审核): mid-year and year-end, organised by the general manager's office."""
+
+    scope: tuple[str, ...] = ()  # department codes; empty = every department
+    first_audit_after_working_days: int = Field(default=15, ge=1)  # time to prepare after the plan is out
+    audits_per_day: int = Field(default=2, ge=1)
+    reminder_days_before: tuple[int, ...] = (14, 7)
+    major_due_days: int = Field(default=30, ge=1)  # corrective action of a major nonconformity
+    minor_due_days: int = Field(default=60, ge=1)
+    report_to: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
+
+    _report_to = field_validator("report_to")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -323,6 +337,8 @@ def _default_schedules() -> dict[str, Schedule]:
         "survey-quarterly": Schedule(cron="0 9 5 1,4,7,10 *"),
         "survey-annual": Schedule(cron="0 9 10 1 *"),
         "survey-daily": Schedule(cron="0 10 * * *"),
+        "internal-audit": Schedule(cron="0 9 1 6,12 *"),
+        "internal-audit-daily": Schedule(cron="30 9 * * *"),
     }
 
 
@@ -360,6 +376,8 @@ class Settings(BaseSettings):
     actions: ActionSettings = ActionSettings()
     reminders: ReminderSettings = ReminderSettings()
     surveys: SurveySettings = SurveySettings()
+    audits: AuditSettings = AuditSettings()
+    checklists_dir: Path = Path("config/checklists")
     web: WebSettings = WebSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)
     smtp: SmtpSettings = SmtpSettings()
@@ -398,6 +416,9 @@ class Settings(BaseSettings):
         for dept in self.kpi.department_targets:
             if dept not in codes:
                 problems.append(f"kpi.department_targets.{dept}: unknown department")
+        for n, dept in enumerate(self.audits.scope):
+            if dept not in codes:
+                problems.append(f"audits.scope[{n}]: unknown department '{dept}'")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -2,6 +2,7 @@
 
 from sqms.actions.models import Action, ActionLink
 from sqms.audit_trail import AuditEntry, ImportRun
+from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
 from sqms.complaints.models import Complaint
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
@@ -15,6 +16,9 @@ __all__ = [
     "AccessToken",
     "Action",
     "ActionLink",
+    "AuditCycle",
+    "AuditFinding",
+    "AuditSlot",
     "AuditEntry",
     "Complaint",
     "Customer",

@@ -294,3 +294,64 @@ def test_survey_campaign_flow(prefect_harness, db_url, sqms_env, smtp_server):
     assert {p.get_filename() for p in report_mails[0].iter_attachments()} == {
         "survey-report-2026-Q3-test.html", "survey-report-2026-Q3-test.xlsx"}
     assert survey_campaigns(return_state=True).result() == {"planned": None, "steps": [], "sent": 0, "failed": 0}
+
+
+def test_internal_audit_flow(prefect_harness, db_url, sqms_env, smtp_server, tmp_path):
+    """Open and plan, mail the plan once, import a filled-in checklist workbook, report, follow up, close."""
+    from datetime import timedelta
+
+    import openpyxl
+
+    from flows.audits import internal_audit
+    from sqms.actions.models import Action
+    from sqms.actions.service import Update, advance as advance_action, record
+    from sqms.audits.models import AuditCycle, AuditFinding
+    from sqms.audits.service import record_findings, slots_of
+    from sqms.audits.workbook import HEADER_ROW, read_workbook, write_workbook
+    from sqms.org.service import sync_organisation
+
+    settings = sqms_env(db_url, **smtp_server.env())
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        uow.commit()
+    opened = internal_audit(open_cycle=True, return_state=True)
+    assert opened.is_completed(), opened.message
+    assert opened.result()["steps"] == [[opened.result()["opened"], "notify"]]
+    plan_to = sorted(smtp_server.recipients())
+    assert len(plan_to) == len(set(plan_to)) >= 8  # auditors and department managers, one mail each
+    assert internal_audit(open_cycle=True, return_state=True).result()["sent"] == 0
+
+    # the audits happen: every department's workbook comes back; OPS has a minor nonconformity
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        cycle = uow.session.scalars(select(AuditCycle)).one()
+        cycle.first_day = cycle.first_day - timedelta(days=60)  # as if the audit days had come
+        slots = slots_of(uow.session, cycle)
+        path = write_workbook(settings, cycle, slots, tmp_path / "audit.xlsx")
+        book = openpyxl.load_workbook(path)
+        for sheet in book.worksheets:
+            for row in range(HEADER_ROW + 1, sheet.max_row + 1):
+                sheet.cell(row, 7, "符合")
+        book["OPS"].cell(HEADER_ROW + 1, 7, "一般不符合")
+        book["OPS"].cell(HEADER_ROW + 1, 8, "两名新员工无培训记录")
+        book.save(path)
+        read = read_workbook(cycle, slots, path)
+        assert read.errors == []
+        for slot in slots:
+            record_findings(uow.session, settings, cycle, slot, read.by_department[slot.department], actor=slot.auditor)
+        uow.commit()
+    smtp_server.clear()
+    reported = internal_audit(return_state=True).result()
+    assert [s[1] for s in reported["steps"]] == ["start", "complete_findings", "issue_report", "follow_up"]
+    report_mails = [m for m in smtp_server.messages if "内审报告" in m["Subject"]]
+    assert len(report_mails) == len(settings.resolve_recipients(settings.audits.report_to))
+    assert {p.get_filename().rsplit(".", 1)[1] for p in report_mails[0].iter_attachments()} == {"html", "xlsx"}
+
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        finding = uow.session.scalars(select(AuditFinding).where(AuditFinding.result == "minor")).one()
+        action = uow.session.get(Action, finding.action_id)
+        record(uow.session, settings, action, Update(root_cause="入职培训流程缺失"))
+        advance_action(uow.session, settings, action, "complete")
+        advance_action(uow.session, settings, action, "verify", by=action.verifier, comment="已补训")
+        uow.commit()
+    closed = internal_audit(return_state=True).result()
+    assert [s[1] for s in closed["steps"]] == ["close"]

@@ -14,6 +14,10 @@ SOURCES = ("complaint", "audit_finding", "review_decision", "improvement_cycle",
 TYPES = ("immediate", "corrective", "preventive", "improvement")
 OPEN, IN_PROGRESS, DONE, VERIFIED = "open", "in_progress", "done", "verified"
 STATES = (OPEN, IN_PROGRESS, DONE, VERIFIED)
+ACTION_STATE_LABELS: dict[str, tuple[str, str]] = {  # zh_CN, en
+    OPEN: ("待实施", "open"), IN_PROGRESS: ("实施中", "in progress"),
+    DONE: ("已完成待验证", "done, to be verified"), VERIFIED: ("已验证关闭", "verified"),
+}
 
 
 class Action(Base):

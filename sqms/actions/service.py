@@ -174,6 +174,8 @@ def advance(session: Session, settings: Settings, action: Action, move: str, *, 
     LIFECYCLE.check(action, move, guard=False)
     if move in ("verify", "reject"):
         verifier = _email_of(settings, by, "verifier (--by)")
+        if action.verifier and verifier != action.verifier:
+            raise ActionError(f"{action.ref}: its verifier is {action.verifier} (e.g. the auditor who found it)")
         if verifier == action.owner:
             raise ActionError(f"{action.ref}: the owner cannot verify their own action; name another verifier")
         action.verifier = verifier

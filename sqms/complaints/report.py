@@ -27,7 +27,7 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from sqms.actions.models import IN_PROGRESS, OPEN, VERIFIED, Action, ActionLink
+from sqms.actions.models import ACTION_STATE_LABELS, IN_PROGRESS, OPEN, VERIFIED, Action, ActionLink
 from sqms.actions.models import STATES as ACTION_STATES
 from sqms.calendar import month_bounds, parse_period, to_local, utcnow, working_days_between
 from sqms.complaints.models import Complaint
@@ -61,11 +61,6 @@ STATE_LABELS: dict[str, tuple[str, str]] = {
     "approved": ("方案已审批", "approved"), "resolved": ("已答复", "resolved"),
     "return_visited": ("已回访", "return visited"), "closed": ("已结案", "closed"),
 }
-ACTION_STATE_LABELS: dict[str, tuple[str, str]] = {
-    "open": ("待实施", "open"), "in_progress": ("实施中", "in progress"),
-    "done": ("已完成待验证", "done, to be verified"), "verified": ("已验证关闭", "verified"),
-}
-
 _COLUMNS = ("complaint_id", "received_at", "department", "channel", "severity", "category", "customer_id",
             "resolved_at", "deadline_at", "status", "description", "feedback_score", "feedback_comment",
             "reopen_count")

@@ -1,0 +1,199 @@
+"""`sqms audit ...`: internal audit cycles from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, settings_or_exit
+
+app = typer.Typer(help="Internal audits (内部审核): plan, checklists, findings, report.", no_args_is_help=True)
+
+
+@app.command("open")
+def open_(
+    code: Optional[str] = typer.Option(None, help="Cycle code (default: this half-year, e.g. 2026-H2)."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who opens it."),
+) -> None:
+    """Open this half-year's audit cycle and plan it (the `internal-audit` deployment does this in June and
+    December); the next run mails the plan."""
+    from sqms.audits.service import AuditError, open_cycle, slots_of
+    from sqms.config import ConfigError
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            cycle, new = open_cycle(uow.session, settings, code=code)
+        except (AuditError, ConfigError) as exc:
+            fail(str(exc))
+        uow.commit()
+        typer.echo(f"{'opened' if new else 'exists already'}: {cycle.code} [{cycle.status}], "
+                   f"{cycle.first_day} .. {cycle.last_day}")
+        for slot in slots_of(uow.session, cycle):
+            typer.echo(f"  {slot.day}  {slot.department:<6} auditor {slot.auditor:<28} checklist {slot.checklist_code}"
+                       + (f"  changed: {', '.join(slot.changed_items)}" if slot.changed_items else ""))
+
+
+@app.command()
+def checklist(
+    code: str = typer.Argument(..., help="Cycle code."),
+    departments: List[str] = typer.Argument(None, help="Department codes (default: all in the plan)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Workbook to write (default var/audits/<code>.xlsx)."),
+) -> None:
+    """Write the checklist workbook to fill in (one sheet per department)."""
+    from sqms.audits.service import AuditError, get, slot_of, slots_of
+    from sqms.audits.workbook import write_workbook
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url) as uow:
+        try:
+            cycle = get(uow.session, code)
+            slots = [slot_of(uow.session, cycle, d) for d in departments] if departments else \
+                slots_of(uow.session, cycle)
+        except AuditError as exc:
+            fail(str(exc), 1)
+        suffix = "-" + "-".join(departments) if departments else ""
+        path = write_workbook(settings, cycle, slots, out or Path("var/audits") / f"audit-{code}{suffix}.xlsx")
+    typer.echo(f"checklist workbook: {path}")
+
+
+@app.command("import")
+def import_(
+    code: str = typer.Argument(..., help="Cycle code."),
+    file: Path = typer.Argument(..., help="The filled-in checklist workbook."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who audited (default: the slots' auditors)."),
+) -> None:
+    """Record the findings of a filled-in workbook (all or nothing)."""
+    from sqms.audits.service import AuditError, get, record_findings, slot_of, slots_of
+    from sqms.audits.workbook import read_workbook
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    if not file.is_file():
+        fail(f"{file}: file not found", 1)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            cycle = get(uow.session, code)
+            read = read_workbook(cycle, slots_of(uow.session, cycle), file)
+            if read.errors:
+                typer.echo(f"{file}: nothing was recorded:\n" + "\n".join(f"  {e}" for e in read.errors), err=True)
+                raise typer.Exit(1)
+            for department, findings in read.by_department.items():
+                slot = slot_of(uow.session, cycle, department)
+                rows = record_findings(uow.session, settings, cycle, slot, findings,
+                                       actor=cli_actor(actor or slot.auditor))
+                ncs = sum(1 for r in rows if r.result in ("major", "minor"))
+                typer.echo(f"{department}: {len(rows)} results recorded, {ncs} nonconformities → corrective actions")
+        except AuditError as exc:
+            fail(str(exc))
+        uow.commit()
+
+
+@app.command()
+def finding(
+    code: str = typer.Argument(..., help="Cycle code."),
+    department: str = typer.Argument(..., help="Department code."),
+    item: str = typer.Argument(..., help="Checklist item code."),
+    result: str = typer.Option(..., help="conforming, major, minor, observation or improvement."),
+    evidence: Optional[str] = typer.Option(None, help="What was seen."),
+    notes: Optional[str] = typer.Option(None),
+    actor: Optional[str] = typer.Option(None, "--as", help="The auditor."),
+) -> None:
+    """Record one finding directly."""
+    from sqms.audits.service import AuditError, FindingIn, get, record_findings, slot_of
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            cycle = get(uow.session, code)
+            slot = slot_of(uow.session, cycle, department)
+            [row] = record_findings(uow.session, settings, cycle, slot, [FindingIn(item, result, evidence, notes)],
+                                    actor=cli_actor(actor or slot.auditor))
+        except AuditError as exc:
+            fail(str(exc))
+        uow.commit()
+        typer.echo(f"finding {row.id}: {department} {item} {row.result}"
+                   + (f" → CAPA-{row.action_id:05d}" if row.action_id else ""))
+
+
+@app.command("carry-over")
+def carry_over_(
+    finding_id: int = typer.Argument(..., help="Finding number."),
+    reason: str = typer.Option(..., help="Why it is carried over to the next cycle."),
+    actor: Optional[str] = typer.Option(None, "--as"),
+) -> None:
+    """Carry an open nonconformity over to the next cycle (so that this one can close)."""
+    from sqms.audits.models import AuditFinding
+    from sqms.audits.service import AuditError, carry_over
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        row = uow.session.get(AuditFinding, finding_id)
+        if row is None:
+            fail(f"finding {finding_id} not found", 1)
+        try:
+            carry_over(uow.session, row, reason, actor=cli_actor(actor))
+        except AuditError as exc:
+            fail(str(exc))
+        uow.commit()
+    typer.echo(f"finding {finding_id} carried over")
+
+
+@app.command()
+def run() -> None:
+    """Every open cycle's due steps now (what the daily deployment does)."""
+    from sqms.audits.service import advance_due
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+        done = advance_due(uow.session, settings)
+        uow.commit()
+    for code, step in done:
+        typer.echo(f"{code}: {step}")
+    if not done:
+        typer.echo("nothing due")
+    deliver_now(settings, "internal-audit")
+
+
+@app.command()
+def show(code: str = typer.Argument(..., help="Cycle code.")) -> None:
+    """The plan, what is recorded, open nonconformities and the history."""
+    from sqlalchemy import select
+
+    from sqms.audits.models import AuditFinding
+    from sqms.audits.service import AuditError, get, open_nonconformities, slots_of
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url) as uow:
+        try:
+            cycle = get(uow.session, code)
+        except AuditError as exc:
+            fail(str(exc), 1)
+        lines = [f"{cycle.code}  [{cycle.status}]  {cycle.first_day} .. {cycle.last_day}"]
+        findings = list(uow.session.scalars(select(AuditFinding).where(AuditFinding.cycle_id == cycle.id)))
+        for slot in slots_of(uow.session, cycle):
+            mine = [f for f in findings if f.slot_id == slot.id]
+            counts = {r: sum(1 for f in mine if f.result == r) for r in ("major", "minor", "observation")}
+            lines.append(f"  {slot.day}  {slot.department:<6} {slot.auditor:<28} "
+                         f"{'recorded' if slot.recorded_at else 'to record':<10} "
+                         f"major {counts['major']}, minor {counts['minor']}, observations {counts['observation']}")
+        for f in open_nonconformities(uow.session, cycle):
+            lines.append(f"  open: finding {f.id} {f.department} {f.item_code} {f.result}"
+                         + (f" CAPA-{f.action_id:05d}" if f.action_id else ""))
+        lines += history_lines(uow.session, settings, "audit", cycle.code)
+    typer.echo("\n".join(lines))
