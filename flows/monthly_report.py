@@ -4,7 +4,8 @@ As the regulation lays down: each month the customer-service department gathers 
 quality of every service line, analyses it against the targets and sends the report
 to everyone concerned, top management included; the operations manager then holds
 the monthly quality-analysis meeting on it. The month's complaint analysis (投诉分析报告)
-goes with it, as of the same moment, attached to the same mail.
+goes with it, as of the same moment, attached to the same mail. KPIs that keep missing their
+targets open PDCA improvement cycles (持续改进), whose status board is part of the report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import Field
 from flows.hooks import notify_admins
 from sqms.calendar import parse_period, previous_period, utcnow
 from sqms.config import get_settings
+from tasks.improvement import advance_improvement_cycles
 from tasks.notify import deliver_outbox
 from tasks.records import compute_kpis
 from tasks.reporting import (publish_report_artifact, queue_report_mails, render_complaint_report,
@@ -39,6 +41,7 @@ def monthly_service_quality_report(period: Period = None) -> dict:
     parse_period(period)
 
     computation_id = compute_kpis(period)                       # 汇总: gather every service line's quality
+    improvement = advance_improvement_cycles(period)            # 持续改进: open / check PDCA cycles
     report = render_monthly_report(period, computation_id)      # 分析: against the targets, as HTML and XLSX
     complaints = render_complaint_report(period, computation_id)  # 投诉分析: its own report, same as-of
     publish_report_artifact(report)                             # visible in the Prefect UI
@@ -46,4 +49,5 @@ def monthly_service_quality_report(period: Period = None) -> dict:
     queue_report_mails(report, also=[complaints])               # 送达: everyone concerned, top management included
     delivery = deliver_outbox()
     return {"period": period, "report_id": report["id"], "version": report["version"], "files": report["files"],
-            "complaint_report": {k: complaints[k] for k in ("id", "version", "files")}, **delivery}
+            "complaint_report": {k: complaints[k] for k in ("id", "version", "files")},
+            "improvement": improvement, **delivery}

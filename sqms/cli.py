@@ -20,6 +20,7 @@ from sqms.audits.cli import app as audit_app
 from sqms.cli_common import cli_actor, fail, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
+from sqms.improvement.cli import app as pdca_app
 from sqms.surveys.cli import app as survey_app
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(complaint_app, name="complaint")
 app.add_typer(action_app, name="action")
 app.add_typer(survey_app, name="survey")
 app.add_typer(audit_app, name="audit")
+app.add_typer(pdca_app, name="pdca")
 
 
 class ImportKind(str, Enum):

@@ -258,6 +258,29 @@ class AuditSettings(_Model):
     _report_to = field_validator("report_to")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
+class ImprovementSettings(_Model):
+    """PDCA improvement cycles opened by KPI misses (持续改进)."""
+
+    consecutive_misses: int = Field(default=2, ge=1)  # a department missing a target N months in a row
+    margin_pct: float = Field(default=10.0, ge=0)  # or missing it once by more than this % of the target
+    check_after_months: int = Field(default=1, ge=1)  # months after the actions are done before the check
+    min_n: int = Field(default=30, ge=0)  # values from fewer observations never open a cycle
+
+
+class ReviewSettings(_Model):
+    """The annual management review (管理评审), chaired by the general manager."""
+
+    participants: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
+    meeting_after_working_days: int = Field(default=20, ge=1)  # meeting day after the review opens
+    reports_due_working_days_before: int = Field(default=5, ge=1)  # department reports due before the meeting
+    pack_days_before: int = Field(default=3, ge=1)  # the input pack goes out this many days before
+    meeting_time: str = Field(default="09:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    meeting_hours: float = Field(default=3, gt=0)
+    meeting_place: str = "总经办会议室"
+
+    _participants = field_validator("participants")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -339,6 +362,8 @@ def _default_schedules() -> dict[str, Schedule]:
         "survey-daily": Schedule(cron="0 10 * * *"),
         "internal-audit": Schedule(cron="0 9 1 6,12 *"),
         "internal-audit-daily": Schedule(cron="30 9 * * *"),
+        "management-review": Schedule(cron="0 9 10 1 *"),
+        "management-review-daily": Schedule(cron="45 9 * * *"),
     }
 
 
@@ -377,6 +402,8 @@ class Settings(BaseSettings):
     reminders: ReminderSettings = ReminderSettings()
     surveys: SurveySettings = SurveySettings()
     audits: AuditSettings = AuditSettings()
+    improvement: ImprovementSettings = ImprovementSettings()
+    review: ReviewSettings = ReviewSettings()
     checklists_dir: Path = Path("config/checklists")
     web: WebSettings = WebSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)

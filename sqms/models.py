@@ -4,10 +4,12 @@ from sqms.actions.models import Action, ActionLink
 from sqms.audit_trail import AuditEntry, ImportRun
 from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
 from sqms.complaints.models import Complaint
+from sqms.improvement.models import ImprovementCycle
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
 from sqms.reminders.models import ReminderSent
+from sqms.reviews.models import DepartmentReport, ManagementReview, ReviewOutput
 from sqms.reporting.models import GeneratedReport
 from sqms.surveys.models import SurveyCampaign, SurveyInvitation, SurveyResponse
 from sqms.tokens import AccessToken
@@ -22,14 +24,18 @@ __all__ = [
     "AuditEntry",
     "Complaint",
     "Customer",
+    "DepartmentReport",
     "Department",
     "GeneratedReport",
     "ImportRun",
+    "ImprovementCycle",
     "KpiComputation",
     "KpiValue",
+    "ManagementReview",
     "OutboxMessage",
     "Person",
     "ReminderSent",
+    "ReviewOutput",
     "ServiceRecord",
     "SurveyCampaign",
     "SurveyInvitation",

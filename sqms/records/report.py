@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from sqms.calendar import parse_period, periods_ending, shift_period, utcnow
 from sqms.complaints.report import ComplaintAnalysis, build_complaint_analysis, complaint_categories
+from sqms.improvement.service import board
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
 from sqms.records.models import KpiComputation
@@ -67,6 +68,7 @@ class MonthlyReport:
     input_counts: dict[str, int]
     previous_input_counts: dict[str, int] | None
     summary: list[str] = field(default_factory=list)
+    improvement: list[dict[str, Any]] = field(default_factory=list)  # the PDCA status board
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -199,6 +201,7 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         kpis=org,
         department_kpis=dept,
         history=full[["period", *_VALUE_COLUMNS]].reset_index(drop=True),
+        improvement=board(session, settings),
         complaints=build_complaint_analysis(session, settings, period, as_of=computation.as_of, locale=locale,
                                             generated_at=generated_at),
         changes=changes.drop(columns=["department_key"]),

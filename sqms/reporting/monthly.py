@@ -124,6 +124,7 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "org_changes": records(changes[changes["department"].isna()]),
         "department_transitions": records(changes[changes["department"].notna() & changes["transition"].notna()]),
         "counts": report.input_counts,
+        "improvement": report.improvement,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
         "missed": report.missed_count,
