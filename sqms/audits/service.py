@@ -28,6 +28,7 @@ from sqms.calendar import is_working_day, next_working_day, to_local, utcnow
 from sqms.config import Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
+from sqms.reporting.service import mail_report
 from sqms.statemachine import StateMachine, Transition
 
 PROCESS = "internal-audit"
@@ -340,14 +341,9 @@ def issue_report(session: Session, settings: Settings, cycle: AuditCycle, now: d
 
     generated = produce_audit_report(session, settings, cycle)
     cycle.report_id = generated.id
-    attachments = [generated.files[f] for f in ("html", "xlsx") if f in generated.files]
-    queued = 0
-    for recipient in settings.resolve_recipients(settings.audits.report_to):
-        mail = compose(settings, "audit_report", recipient, cycle=cycle, figures=generated.summary,
-                       files=[a.rsplit("/", 1)[-1] for a in attachments])
-        mail.attachments = attachments
-        _, changed = enqueue(session, process=PROCESS, obj=f"{cycle.code}:report", period=cycle.code, email=mail)
-        queued += int(changed)
+    queued = mail_report(session, settings, [generated], recipients=settings.audits.report_to,
+                         template="audit_report", process=PROCESS, obj=f"{cycle.code}:report", period=cycle.code,
+                         cycle=cycle, figures=generated.summary)
     LIFECYCLE.apply(session, cycle, "issue_report", at=now, data={"report_id": generated.id})
     return queued
 

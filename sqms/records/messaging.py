@@ -7,9 +7,8 @@ from typing import Sequence
 from sqlalchemy.orm import Session
 
 from sqms.config import Settings
-from sqms.notify.compose import compose
-from sqms.notify.service import enqueue
 from sqms.reporting.models import GeneratedReport
+from sqms.reporting.service import mail_report
 
 PROCESS = "monthly-report"
 
@@ -23,13 +22,6 @@ def queue_monthly_report_mails(session: Session, settings: Settings, report: Gen
     The key is (monthly-report, report, period, recipient): a new version of the same month's
     report refreshes a mail still pending and never re-sends one already sent.
     """
-    context = report.summary["email"]
-    attachments = [r.files[fmt] for r in (report, *also) for fmt in ("html", "xlsx") if fmt in r.files]
-    changed = 0
-    for recipient in settings.resolve_recipients(settings.report.distribution):
-        email = compose(settings, "monthly_report", recipient, report=context, version=report.version)
-        email.attachments = attachments
-        _, was_changed = enqueue(session, process=PROCESS, obj="report", period=report.period, email=email,
-                                 sender_domain=settings.smtp.sender.partition("@")[2])
-        changed += int(was_changed)
-    return changed
+    return mail_report(session, settings, [report, *also], recipients=settings.report.distribution,
+                       template="monthly_report", process=PROCESS, obj="report", period=report.period,
+                       report=report.summary["email"], version=report.version)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -103,3 +103,25 @@ def verify_report(report: GeneratedReport) -> bool:
         return files_checksum(report.files) == report.checksum
     except OSError:
         return False
+
+
+def mail_report(session: Session, settings: Settings, reports: Sequence[GeneratedReport], *,
+                recipients: Sequence[str], template: str, process: str, obj: str, period: str,
+                **context: Any) -> int:
+    """Queue one mail per recipient (selectors: addresses or `role:<role>`) with the reports' HTML and
+    XLSX attached; `context` goes to the template, with `files` (the attachments' names). Keyed by
+    (process, obj, period, recipient): a new version refreshes a pending mail and never re-sends a sent
+    one. Returns how many rows were new or refreshed."""
+    from sqms.notify.compose import compose
+    from sqms.notify.service import enqueue
+
+    attachments = [r.files[fmt] for r in reports for fmt in ("html", "xlsx") if fmt in r.files]
+    files = [Path(a).name for a in attachments]
+    changed = 0
+    for recipient in settings.resolve_recipients(list(recipients)):
+        email = compose(settings, template, recipient, files=files, **context)
+        email.attachments = attachments
+        _, was_changed = enqueue(session, process=process, obj=obj, period=period, email=email,
+                                 sender_domain=settings.smtp.sender.partition("@")[2])
+        changed += int(was_changed)
+    return changed

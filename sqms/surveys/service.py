@@ -26,6 +26,7 @@ from sqms.config import Settings
 from sqms.db import read_frame
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
+from sqms.reporting.service import mail_report
 from sqms.org.models import Customer
 from sqms.records.models import ServiceRecord
 from sqms.statemachine import StateMachine, Transition
@@ -435,16 +436,10 @@ def report(session: Session, settings: Settings, campaign: SurveyCampaign, now: 
 
     generated = produce_survey_report(session, settings, campaign)
     campaign.report_id = generated.id
-    attachments = [generated.files[f] for f in ("html", "xlsx") if f in generated.files]
-    queued = 0
-    for recipient in settings.resolve_recipients(settings.surveys.report_to):
-        email = compose(settings, "survey_report", recipient, campaign=campaign,
-                        title=questionnaire_of(settings, campaign).title.get(settings.locale),
-                        figures=campaign.analysis, files=[f.rsplit("/", 1)[-1] for f in attachments])
-        email.attachments = attachments
-        _, changed = enqueue(session, process=PROCESS, obj=f"{campaign.code}:report", period=campaign.code,
-                             email=email)
-        queued += int(changed)
+    queued = mail_report(session, settings, [generated], recipients=settings.surveys.report_to,
+                         template="survey_report", process=PROCESS, obj=f"{campaign.code}:report",
+                         period=campaign.code, campaign=campaign, figures=campaign.analysis,
+                         title=questionnaire_of(settings, campaign).title.get(settings.locale))
     LIFECYCLE.apply(session, campaign, "report", at=now, data={"report_id": generated.id})
     session.flush()
     return queued
