@@ -69,3 +69,43 @@ def serve_all() -> None:
     from prefect import serve
 
     serve(*deployments(get_settings()))
+
+
+def check_deployments(settings: Settings) -> list:
+    """`sqms doctor`'s Prefect part: the API answers, and every SQMS deployment exists with its schedule."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    from sqms.doctor import Check
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return [Check("prefect api", False, "PREFECT_API_URL is not set: schedules run only under `sqms serve` "
+                                            "or `make run`", warning=True)]
+    checks = []
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+        if error is not None:
+            return [Check("prefect api", False, f"{url}: {error.__class__.__name__}: {error}")]
+        checks.append(Check("prefect api", True, f"{url} answers"))
+        for process in PROCESSES:
+            schedule = settings.schedules.get(process.key)
+            try:
+                deployment = client.read_deployment_by_name(process.deployment_name)
+            except ObjectNotFound:
+                checks.append(Check(f"deployment {process.deployment_name}", False,
+                                    "missing (run `sqms deploy` or `prefect deploy --all`)"))
+                continue
+            found = [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules
+                     if getattr(s.schedule, "cron", None)]
+            wanted = (schedule.cron, settings.organisation.timezone) if schedule else None
+            if wanted and wanted not in found:
+                checks.append(Check(f"deployment {process.deployment_name}", False,
+                                    f"schedule {found or 'none'}, expected {wanted[0]} ({wanted[1]})"))
+            elif deployment.paused and schedule and schedule.enabled:
+                checks.append(Check(f"deployment {process.deployment_name}", False, "paused"))
+            else:
+                checks.append(Check(f"deployment {process.deployment_name}", True,
+                                    f"{wanted[0]} {wanted[1]}" if wanted else "no schedule"))
+    return checks

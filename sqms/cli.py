@@ -298,6 +298,29 @@ def outbox_deliver() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def doctor(prefect: bool = typer.Option(True, help="Also check the Prefect API and the deployments.")) -> None:
+    """Check this installation: configuration, database and schema, SMTP (nothing is sent), the
+    working-day calendar of the coming year, the Prefect API and every deployment's schedule."""
+    from sqms.doctor import Check, run_checks
+
+    settings = settings_or_exit()
+    checks = run_checks(settings)
+    if prefect:
+        from flows.deployments import check_deployments
+
+        try:
+            checks += check_deployments(settings)
+        except Exception as exc:  # an unreachable API raises from the client
+            checks.append(Check("prefect api", False, f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"))
+    for check in checks:
+        typer.echo(check.line())
+    failed = [c for c in checks if not c.ok and not c.warning]
+    typer.echo(f"\n{len(failed)} problem(s)" if failed else "\nall good")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command("check-config")
 def check_config() -> None:
     """Validate config/sqms.yaml (or $SQMS_CONFIG) and the questionnaires; list every problem."""

@@ -1,0 +1,84 @@
+"""`sqms doctor` against a healthy installation and broken ones (database down or behind, SMTP
+unreachable, a deployment missing or with the wrong schedule)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from sqms.cli import app
+from sqms.doctor import check_calendar, run_checks
+from tests.conftest import CONFIG, make_settings
+from tests.smtp import free_port
+
+runner = CliRunner()
+
+
+def by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_healthy_core_checks(settings, tmp_path, smtp_server):
+    healthy = make_settings(settings.database_url, tmp_path, smtp={"host": smtp_server.host, "port": smtp_server.port})
+    checks = by_name(run_checks(healthy, today=date(2026, 3, 1)))
+    assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
+    assert "schema 0005 (latest)" in checks["database"].detail
+    assert smtp_server.messages == []  # nothing is sent
+
+
+def test_broken_core_checks(tmp_path):
+    broken = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/nowhere", tmp_path,
+                           smtp={"host": "127.0.0.1", "port": free_port()})
+    checks = by_name(run_checks(broken))
+    assert not checks["database"].ok and "OperationalError" in checks["database"].detail
+    assert not checks["smtp"].ok and not checks["smtp"].warning
+
+
+def test_database_behind_the_code(tmp_path):
+    from sqms.db import alembic_config, migrate
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    migrate(url, "0003")
+    check = by_name(run_checks(make_settings(url, tmp_path)))["database"]
+    assert not check.ok and "schema 0003" in check.detail and "sqms init" in check.detail
+    assert alembic_config(url)
+
+
+def test_calendar_coverage():
+    settings = make_settings("sqlite:///unused.db", __import__("pathlib").Path("/tmp"))
+    assert check_calendar(settings, date(2026, 3, 1)).ok
+    december = check_calendar(settings, date(2026, 12, 1))  # 2027 not published yet: a warning
+    assert not december.ok and december.warning and "2027" in december.detail
+    late = check_calendar(settings, date(2026, 12, 20))  # deadlines of the next 30 days need 2027
+    assert not late.ok and not late.warning
+
+
+@pytest.mark.prefect
+def test_doctor_command_with_prefect(prefect_harness, sqms_env, sqlite_url, smtp_server, tmp_path):
+    from flows.deployments import PROCESSES, deployments
+
+    settings = sqms_env(sqlite_url, **smtp_server.env())
+    missing = runner.invoke(app, ["doctor"])
+    assert missing.exit_code == 1
+    assert "[FAIL] deployment monthly-report/monthly" in missing.output and "missing" in missing.output
+
+    for deployment in deployments(settings):
+        deployment.apply()
+    healthy = runner.invoke(app, ["doctor"])
+    assert healthy.exit_code == 0, healthy.output
+    assert healthy.output.count("[ok  ] deployment") == len(PROCESSES) and "all good" in healthy.output
+
+    edited = tmp_path / "sqms.yaml"  # the configuration moved the report to 07:00; the deployment did not follow
+    edited.write_text(CONFIG.read_text(encoding="utf-8").replace('monthly-report: {cron: "0 8 1 * *"}',
+                                                                 'monthly-report: {cron: "0 7 1 * *"}'),
+                      encoding="utf-8")
+    wrong = sqms_env(sqlite_url, SQMS_CONFIG=str(edited), **smtp_server.env())
+    assert wrong.schedules["monthly-report"].cron == "0 7 1 * *"
+    drifted = runner.invoke(app, ["doctor"])
+    assert drifted.exit_code == 1 and "expected 0 7 1 * *" in drifted.output
+
+    smtp_server.stop()
+    down = runner.invoke(app, ["doctor", "--no-prefect"])
+    assert down.exit_code == 1 and "[FAIL] smtp" in down.output
