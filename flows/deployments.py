@@ -7,6 +7,7 @@ the same deployments for a process work pool in production; a test keeps the two
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prefect import Flow
@@ -109,3 +110,33 @@ def check_deployments(settings: Settings) -> list:
                 checks.append(Check(f"deployment {process.deployment_name}", True,
                                     f"{wanted[0]} {wanted[1]}" if wanted else "no schedule"))
     return checks
+
+
+def deploy_all(settings: Settings, home: Path, pool: str = "sqms") -> list[str]:
+    """Production: the `process` work pool (created when missing) and every deployment in it, with the
+    configured schedules, run from the checkout `home` by `prefect worker start --pool sqms`.
+    Idempotent: running it again updates the deployments in place."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=pool, type="process",
+                                                   description="SQMS processes (prefect worker start --pool sqms)"))
+    names = []
+    for process in PROCESSES:
+        schedule = settings.schedules.get(process.key)
+        module = process.flow.fn.__module__.replace(".", "/") + ".py"
+        source = Flow.from_source(source=str(home), entrypoint=f"{module}:{process.flow.fn.__name__}")
+        source.deploy(
+            name=process.schedule_name, work_pool_name=pool, build=False, push=False, print_next_steps=False,
+            schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
+            paused=bool(schedule and not schedule.enabled), parameters=dict(process.parameters),
+            tags=["sqms", process.flow.name], concurrency_limit=process.concurrency_limit,
+            description=(process.flow.description or "").strip().splitlines()[0] if process.flow.description else None,
+        )
+        names.append(process.deployment_name)
+    return names

@@ -299,6 +299,28 @@ def outbox_deliver() -> None:
 
 
 @app.command()
+def deploy(
+    home: Optional[Path] = typer.Option(None, help="The checkout the workers run from (default $SQMS_HOME, "
+                                                   "else this folder)."),
+    pool: str = typer.Option("sqms", help="The process work pool."),
+) -> None:
+    """Create the work pool if missing and deploy every process to it with its configured schedule
+    (against $PREFECT_API_URL); then run `prefect worker start --pool sqms` on one or more machines."""
+    settings = settings_or_exit()
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        fail("PREFECT_API_URL is not set: point it at your Prefect server, e.g. http://prefect-host:4200/api")
+    from flows.deployments import deploy_all
+
+    root = (home or Path(os.environ.get("SQMS_HOME") or Path.cwd())).resolve()
+    if not (root / "flows").is_dir():
+        fail(f"{root} is not an SQMS checkout (no flows/ folder); pass --home or set SQMS_HOME")
+    for name in deploy_all(settings, root, pool):
+        typer.echo(f"deployed {name} (pool {pool}, from {root})")
+
+
+@app.command()
 def doctor(prefect: bool = typer.Option(True, help="Also check the Prefect API and the deployments.")) -> None:
     """Check this installation: configuration, database and schema, SMTP (nothing is sent), the
     working-day calendar of the coming year, the Prefect API and every deployment's schedule."""

@@ -82,3 +82,26 @@ def test_doctor_command_with_prefect(prefect_harness, sqms_env, sqlite_url, smtp
     smtp_server.stop()
     down = runner.invoke(app, ["doctor", "--no-prefect"])
     assert down.exit_code == 1 and "[FAIL] smtp" in down.output
+
+
+@pytest.mark.prefect
+def test_deploy_creates_the_pool_and_every_deployment_idempotently(prefect_harness, sqms_env, sqlite_url):
+    from prefect.client.orchestration import get_client
+
+    from flows.deployments import PROCESSES
+    from tests.conftest import ROOT
+
+    settings = sqms_env(sqlite_url)
+    for _ in range(2):  # a second deploy updates in place
+        result = runner.invoke(app, ["deploy", "--home", str(ROOT), "--pool", "sqms-test"])
+        assert result.exit_code == 0, result.output
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool("sqms-test").type == "process"
+        for process in PROCESSES:
+            deployment = client.read_deployment_by_name(process.deployment_name)
+            assert deployment.work_pool_name == "sqms-test" and deployment.parameters == process.parameters
+            assert deployment.pull_steps == [{"prefect.deployments.steps.set_working_directory":
+                                              {"directory": str(ROOT)}}]
+            [schedule] = deployment.schedules
+            assert (schedule.schedule.cron, schedule.schedule.timezone) == (
+                settings.schedules[process.key].cron, "Asia/Shanghai")
