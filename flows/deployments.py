@@ -18,6 +18,7 @@ from flows.complaints import complaint_sla_watch
 from flows.monthly_report import monthly_service_quality_report
 from flows.outbox import outbox_delivery
 from flows.reminders import reminders, weekly_digest
+from flows.reviews import management_review
 from flows.surveys import survey_campaigns
 from sqms.config import Settings, get_settings
 
@@ -46,6 +47,8 @@ PROCESSES: tuple[Process, ...] = (
     Process("survey-daily", survey_campaigns, "daily"),
     Process("internal-audit", internal_audit, "semiannual", {"open_cycle": True}),
     Process("internal-audit-daily", internal_audit, "daily"),
+    Process("management-review", management_review, "annual", {"open_review": True}),
+    Process("management-review-daily", management_review, "daily"),
 )
 
 

@@ -21,6 +21,7 @@ from sqms.cli_common import cli_actor, fail, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
+from sqms.reviews.cli import app as review_app
 from sqms.surveys.cli import app as survey_app
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.add_typer(action_app, name="action")
 app.add_typer(survey_app, name="survey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(pdca_app, name="pdca")
+app.add_typer(review_app, name="review")
 
 
 class ImportKind(str, Enum):
@@ -241,6 +243,16 @@ def run_internal_audit(open_cycle: bool = typer.Option(False, "--open", help="Op
     from flows.audits import internal_audit
 
     typer.echo(json.dumps(internal_audit(open_cycle=open_cycle), ensure_ascii=False, default=str))
+
+
+@run_app.command("management-review")
+def run_management_review(open_review: bool = typer.Option(False, "--open", help="Open the previous year's "
+                                                                                  "review first.")) -> None:
+    """Open (with --open) and advance the management reviews that are due."""
+    settings_or_exit()
+    from flows.reviews import management_review
+
+    typer.echo(json.dumps(management_review(open_review=open_review), ensure_ascii=False, default=str))
 
 
 @app.command()

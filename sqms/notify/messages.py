@@ -43,5 +43,10 @@ def build_mime(message: OutboxMessage, sender: str, sender_name: str = "SQMS") -
         path = Path(attachment)
         ctype, _ = mimetypes.guess_type(path.name)
         maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-        mime.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+        # our text files (HTML reports, .ics invitations) are UTF-8: say so, or a client may guess wrong
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        if (maintype, subtype) == ("text", "calendar"):
+            params["method"] = "REQUEST"  # calendars offer to accept the meeting
+        mime.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name,
+                            params=params)
     return mime

@@ -39,6 +39,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "complaint": ("投诉办结", "complaint: settle"),
     "action": ("纠正预防措施", "corrective action"),
     "action-verification": ("措施有效性验证", "action: verify effectiveness"),
+    "review-report": ("管理评审年度工作报告", "management review: annual report"),
 }
 
 

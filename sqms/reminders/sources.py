@@ -10,5 +10,6 @@ from __future__ import annotations
 def default_sources() -> list:
     from sqms.actions.service import due_items as actions
     from sqms.complaints.service import due_items as complaints
+    from sqms.reviews.service import due_items as review_reports
 
-    return [complaints, actions]
+    return [complaints, actions, review_reports]

@@ -1,0 +1,474 @@
+"""管理评审 — rendering: the input pack (评审输入, kind `review-pack`) and the review report (管理评审报告,
+kind `review-report`), each as a self-contained HTML page and an XLSX workbook, kept as versioned
+reports under `<reports_dir>/<kind>/<year>/v<version>/`.
+
+The pack's data comes from `sqms.reviews.pack` (no rendering there); the report's data is built here
+from what the meeting decided (`ReviewOutput` rows and the actions they opened) plus the key
+figures kept with the pack, so the report quotes exactly the inputs the participants received.
+
+    generated = produce_pack(session, settings, review)            # html, xlsx and the invitation (ics)
+    generated = produce_review_report(session, settings, review)   # html, xlsx
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sqms.actions.models import ACTION_STATE_LABELS, Action
+from sqms.calendar import utcnow
+from sqms.config import Settings
+from sqms.reporting import charts
+from sqms.reporting.excel import Table, write_xlsx
+from sqms.reporting.formatting import (fmt_target, kpi_label, local_datetime, md_text, organisation_name, records,
+                                      status_label, t)
+from sqms.reporting.models import GeneratedReport
+from sqms.reporting.render import render_template
+from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.reviews.invitation import invitation_ics
+from sqms.reviews.models import ManagementReview, ReviewOutput
+from sqms.reviews.pack import (OUTPUT_KIND_LABELS, TARGETED_KPIS, ReviewPack, build_pack, department_reports, label,
+                               names_of, participants)
+
+PACK_KIND = "review-pack"
+REPORT_KIND = "review-report"
+PACK_TEMPLATE = "reports/review_pack.html.j2"
+REPORT_TEMPLATE = "reports/review_report.html.j2"
+
+
+def period_of(review: ManagementReview) -> str:
+    """The report period of a review: the year reviewed (`2025`)."""
+    return str(review.year)
+
+
+def _sheet(frame: pd.DataFrame, columns: dict[str, tuple[str, str]], loc: str) -> pd.DataFrame:
+    """The listed columns, in that order, headed in the report language."""
+    return pd.DataFrame({t(loc, zh, en): frame[c] if c in frame else None for c, (zh, en) in columns.items()})
+
+
+def _yes(values: pd.Series, loc: str) -> list[str]:
+    return [t(loc, "是", "yes") if v is True or v == 1 else "" for v in values]
+
+
+# -- the input pack ----------------------------------------------------------------------------------------
+
+
+def pack_title(pack: ReviewPack) -> str:
+    return t(pack.locale, f"{pack.year}年度管理评审输入材料", f"Management review {pack.year}: input pack")
+
+
+def _cell_status(row: dict[str, Any]) -> str:
+    """A department × KPI cell: every judged month met → met, any miss → missed, nothing judged → no data."""
+    if not row["judged"]:
+        return "no_data"
+    return "met" if row["met"] == row["judged"] else "missed"
+
+
+def org_matrix(pack: ReviewPack) -> list[dict[str, Any]]:
+    """The organisation's KPIs month by month against the year's targets (one row per KPI)."""
+    org = pack.kpi_values[pack.kpi_values["department"].isna()]
+    by_key = {(r["kpi"], r["period"]): r for r in records(org)}
+    completion = {r["kpi"]: r for r in records(pack.kpi_completion) if r["department"] is None}
+    out = []
+    for kpi in TARGETED_KPIS:
+        cells = [by_key.get((kpi, p)) or {"value": None, "status": "no_data"} for p in pack.periods]
+        out.append({**completion[kpi], "cells": [{"value": c["value"], "status": c["status"]} for c in cells]})
+    return out
+
+
+def department_matrix(pack: ReviewPack) -> list[dict[str, Any]]:
+    """Each department × KPI: months met of months judged over the year."""
+    rows = records(pack.kpi_completion)
+    out = []
+    for d in records(pack.completion_by_department):
+        if d["department"] is None:
+            continue
+        mine = {r["kpi"]: r for r in rows if r["department"] == d["department"]}
+        out.append({**d, "cells": [{**mine[k], "status": _cell_status(mine[k])} for k in TARGETED_KPIS]})
+    return out
+
+
+def pack_charts(pack: ReviewPack) -> list[dict[str, Any]]:
+    """Completion by department (bars) and the organisation's completion month by month (line)."""
+    loc = pack.locale
+    departments = pack.completion_by_department
+    by_month = pack.completion_by_month
+    return [
+        {"label": t(loc, "目标完成率：按部门", "Targets met: by department"), "svg": Markup(charts.department_bars(
+            departments["department_name"].tolist(), departments["completion_pct"].tolist(), unit="%", decimals=1,
+            locale=loc, title=t(loc, "目标完成率：按部门", "Targets met by department"), colour=charts.COLOURS["bar"]))},
+        {"label": t(loc, "组织目标完成率：按月", "Organisation targets met: by month"), "svg": Markup(charts.trend_chart(
+            by_month["period"].tolist(), by_month["completion_pct"].tolist(), unit="%", decimals=1, locale=loc,
+            title=t(loc, "组织目标完成率：按月", "Organisation targets met by month")))},
+    ]
+
+
+def pack_html_context(pack: ReviewPack) -> dict[str, Any]:
+    """What `reports/review_pack.html.j2` shows: tables as rows (None for missing), charts as Markup."""
+    return {
+        "locale": pack.locale, "title": pack_title(pack), "organisation": pack.organisation,
+        "period": str(pack.year), "generated_at": pack.generated_at, "timezone": pack.timezone, "pack": pack,
+        "totals": pack.totals, "summary": pack.summary, "periods": pack.periods, "kpis": TARGETED_KPIS,
+        "org_matrix": org_matrix(pack), "department_matrix": department_matrix(pack),
+        "by_month": records(pack.completion_by_month), "participants": records(pack.participants),
+        "surveys": records(pack.surveys), "survey_scores": records(pack.survey_scores),
+        "complaints": pack.complaints, "complaints_by_department": records(pack.complaints_by_department),
+        "complaints_by_month": records(pack.complaints_by_month),
+        "complaint_categories": records(pack.complaint_categories.head(10)),
+        "audits": records(pack.audits), "nonconformities": records(pack.nonconformities),
+        "improvement_cycles": records(pack.improvement_cycles), "actions": records(pack.actions),
+        "overdue_actions": records(pack.overdue_actions), "previous_actions": records(pack.previous_actions),
+        "department_reports": records(pack.department_reports), "charts": pack_charts(pack),
+    }
+
+
+def pack_excel_tables(pack: ReviewPack) -> list[Table]:
+    """The workbook: summary, KPI completion (by KPI, month, department, the monthly values), surveys,
+    complaints, audits, improvement, actions, the previous review's actions, department reports."""
+    loc = pack.locale
+    summary = pd.DataFrame({
+        t(loc, "项目", "item"): [t(loc, "材料", "pack"), t(loc, "组织", "organisation"), t(loc, "评审年度", "year"),
+                                t(loc, "会议日期", "meeting"), t(loc, "会议地点", "place"),
+                                t(loc, "生成时间", "generated at"),
+                                *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(pack.summary) + 1)]],
+        t(loc, "内容", "value"): [pack_title(pack), pack.organisation, str(pack.year),
+                                 f"{pack.meeting_on.isoformat()} {pack.meeting_time}", pack.meeting_place,
+                                 local_datetime(pack.generated_at, pack.timezone), *pack.summary],
+    })
+    counts = {"judged": ("评价月次", "judged"), "met": ("达标", "met"), "missed": ("未达标", "missed"),
+              "completion_pct": ("目标完成率%", "completion %")}
+    values = pack.kpi_values.assign(
+        kpi_label=[kpi_label(x, loc) for x in pack.kpi_values["kpi"]],
+        department_name=[t(loc, "组织整体", "Organisation") if d is None or pd.isna(d) else d
+                         for d in pack.kpi_values["department"]],
+        status_label=[status_label(s, loc) for s in pack.kpi_values["status"]])
+    reports = pack.department_reports.assign(submitted_label=_yes(pack.department_reports["submitted"], loc),
+                                             late_label=_yes(pack.department_reports["late"], loc))
+    action_columns = {"ref": ("编号", "ref"), "source_label": ("来源", "source"), "title": ("措施", "title"),
+                      "department_name": ("部门", "department"), "owner_name": ("负责人", "owner"),
+                      "due_on": ("完成期限", "due on"), "status_label": ("状态", "status")}
+    return [
+        (t(loc, "摘要", "Summary"), summary),
+        (t(loc, "目标完成-按指标", "Targets by KPI"), _sheet(pack.kpi_completion, {
+            "kpi_label": ("指标", "KPI"), "department_name": ("范围", "scope"), "target": ("年度目标", "target"),
+            "months_with_data": ("有数据月数", "months with data"), **counts,
+            "mean_value": ("月均值", "monthly mean")}, loc)),
+        (t(loc, "目标完成-按月", "Targets by month"), _sheet(pack.completion_by_month, {
+            "period": ("月份", "month"), **counts}, loc)),
+        (t(loc, "目标完成-按部门", "Targets by department"), _sheet(pack.completion_by_department, {
+            "department_name": ("范围", "scope"), **counts}, loc)),
+        (t(loc, "指标月度明细", "KPI values"), _sheet(values, {
+            "period": ("月份", "month"), "kpi_label": ("指标", "KPI"), "department_name": ("范围", "scope"),
+            "value": ("数值", "value"), "n": ("样本量", "n"), "target": ("年度目标", "target"),
+            "status_label": ("评价", "status")}, loc)),
+        (t(loc, "满意度调查", "Surveys"), _sheet(pack.surveys, {
+            "code": ("调查", "campaign"), "period_start": ("起", "from"), "period_end": ("止", "to"),
+            "invited": ("邀请", "invited"), "responded": ("回收", "responded"),
+            "response_rate": ("回收率%", "response rate %"), "csat_mean": ("满意度均值", "CSAT"),
+            "top2_pct": ("满意率%", "top-2 %"), "nps": ("净推荐值", "NPS"), "detractors": ("不满意客户", "detractors")},
+            loc)),
+        (t(loc, "满意度-按部门", "Satisfaction by department"), _sheet(pack.survey_scores, {
+            "department_name": ("范围", "scope"), "responses": ("问卷数", "responses"),
+            "csat_mean": ("满意度均值", "CSAT"), "top2_pct": ("满意率%", "top-2 %"), "nps": ("净推荐值", "NPS")}, loc)),
+        (t(loc, "投诉-按部门", "Complaints by department"), _sheet(pack.complaints_by_department, {
+            "department_name": ("部门", "department"), "received": ("受理", "received"),
+            "resolved": ("办结", "resolved"), "closure_pct": ("办结率%", "closure %"),
+            "on_time_pct": ("按期办结率%", "on time %"), "special": ("重大投诉", "special"), "open": ("未办结", "open")},
+            loc)),
+        (t(loc, "投诉-按月", "Complaints by month"), _sheet(pack.complaints_by_month, {
+            "period": ("月份", "month"), "received": ("受理", "received"), "closure_pct": ("办结率%", "closure %"),
+            "on_time_pct": ("按期办结率%", "on time %"), "special": ("重大投诉", "special")}, loc)),
+        (t(loc, "投诉类别", "Complaint categories"), _sheet(pack.complaint_categories, {
+            "category": ("类别", "category"), "count": ("件数", "count"), "share_pct": ("占比%", "share %"),
+            "cumulative_pct": ("累计占比%", "cumulative %")}, loc)),
+        (t(loc, "内部审核", "Internal audits"), _sheet(pack.audits, {
+            "code": ("周期", "cycle"), "first_day": ("起", "from"), "last_day": ("止", "to"),
+            "departments": ("受审部门", "departments"), "major": ("严重不符合", "major"), "minor": ("一般不符合", "minor"),
+            "observation": ("观察项", "observations"), "improvement": ("改进机会", "improvements"),
+            "open_nonconformities": ("未关闭不符合项", "open nonconformities")}, loc)),
+        (t(loc, "不符合项", "Nonconformities"), _sheet(pack.nonconformities, {
+            "cycle": ("周期", "cycle"), "department_name": ("部门", "department"), "item_code": ("检查项", "item"),
+            "result_label": ("结果", "result"), "notes": ("说明", "notes"), "action_ref": ("纠正措施", "action"),
+            "owner_name": ("负责人", "owner"), "due_on": ("完成期限", "due on"),
+            "action_status_label": ("措施状态", "status")}, loc)),
+        (t(loc, "持续改进", "PDCA cycles"), _sheet(pack.improvement_cycles, {
+            "ref": ("编号", "ref"), "department_name": ("部门", "department"), "kpi_label": ("指标", "KPI"),
+            "status_label": ("阶段", "stage"), "iteration": ("轮次", "iteration"), "owner_name": ("负责人", "owner"),
+            "opened_period": ("开启月份", "opened"), "reason": ("原因", "reason"), "baseline": ("基线", "baseline"),
+            "target": ("目标", "target"), "check_value": ("检查值", "check value")}, loc)),
+        (t(loc, "纠正预防措施", "Actions"), _sheet(pack.actions, {
+            "source_label": ("来源", "source"), "opened_in_year": ("年内新开", "opened in year"),
+            "open": ("待实施/实施中", "open"), "done": ("待验证", "to verify"), "verified": ("已验证", "verified"),
+            "overdue": ("逾期", "overdue")}, loc)),
+        (t(loc, "逾期措施", "Overdue actions"), _sheet(pack.overdue_actions, action_columns, loc)),
+        (t(loc, "上次评审措施", "Previous review actions"), _sheet(pack.previous_actions, {
+            "kind_label": ("类别", "kind"), "text": ("内容", "text"), **action_columns}, loc)),
+        (t(loc, "部门年度工作报告", "Department reports"), _sheet(reports, {
+            "department_name": ("部门", "department"), "manager_name": ("负责人", "head"),
+            "submitted_label": ("已提交", "submitted"), "late_label": ("逾期", "late"),
+            "file_name": ("附件", "file"), "text": ("报告内容", "text")}, loc)),
+        (t(loc, "参加人员", "Participants"), _sheet(pack.participants, {
+            "name": ("姓名", "name"), "department_name": ("部门", "department"), "email": ("邮箱", "email")}, loc)),
+    ]
+
+
+def pack_agenda(pack: ReviewPack) -> str:
+    """The invitation's description: the agenda of the regulation and the pack's summary (plain text)."""
+    loc = pack.locale
+    items = t(loc, "年度目标及指标完成情况|顾客满意度调查结果|投诉分析|内部审核报告及不符合项整改|持续改进及纠正预防措施|"
+                   "上次管理评审措施跟踪|各部门年度工作报告",
+              "objectives and KPI results|customer satisfaction|complaints|internal audits and nonconformities|"
+              "improvement and corrective actions|follow-up of the previous review|department annual reports")
+    lines = [t(loc, "评审输入：", "Review inputs:"), *[f"{i}. {x}" for i, x in enumerate(items.split("|"), 1)], "",
+             *pack.summary]
+    return "\n".join(lines)
+
+
+def pack_markdown(pack: ReviewPack) -> str:
+    """The Prefect artifact of the pack: meeting, summary, completion by department."""
+    loc = pack.locale
+    lines = [f"# {md_text(pack_title(pack))}", "",
+             f"**{md_text(pack.organisation)}** · " + t(loc, "会议", "meeting") +
+             f" {pack.meeting_on.isoformat()} {pack.meeting_time} · {md_text(pack.meeting_place)}", "",
+             *[f"- {md_text(s)}" for s in pack.summary], "",
+             "| " + t(loc, "范围 | 评价月次 | 达标 | 目标完成率", "scope | judged | met | completion") + " |",
+             "|---|---:|---:|---:|"]
+    for r in records(pack.completion_by_department):
+        pct = "—" if r["completion_pct"] is None else f"{r['completion_pct']:.1f}%"
+        lines.append(f"| {md_text(r['department_name'])} | {r['judged']} | {r['met']} | {pct} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+    """Write `review-pack-<year>.html` (self-contained) and `.xlsx` into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path = out_dir / f"{PACK_KIND}-{pack.year}.html"
+    html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack)), encoding="utf-8")
+    return {"html": html_path, "xlsx": write_xlsx(out_dir / f"{PACK_KIND}-{pack.year}.xlsx", pack_excel_tables(pack))}
+
+
+def produce_pack(session: Session, settings: Settings, review: ManagementReview, *,
+                 as_of: datetime | None = None) -> GeneratedReport:
+    """The pack's data, its files and the meeting invitation in the next version's folder, recorded
+    (flushed, not committed). The invitation's SEQUENCE is the version less one: a resent pack
+    updates the calendar entry of the first."""
+    as_of = as_of or utcnow()
+    pack = build_pack(session, settings, review, as_of=as_of)
+    period = period_of(review)
+    version = next_version(session, PACK_KIND, period)
+    out_dir = report_dir(settings, PACK_KIND, period, version)
+    files = render_pack(pack, settings, out_dir)
+    files["ics"] = out_dir / f"management-review-{review.year}.ics"
+    files["ics"].write_bytes(invitation_ics(settings, review, sequence=version - 1, now=as_of,
+                                            description=pack_agenda(pack)))
+    return save_report(session, kind=PACK_KIND, period=period, version=version, files=files, locale=pack.locale,
+                       summary={**pack.key_figures(), "markdown": pack_markdown(pack)})
+
+
+# -- the review report -------------------------------------------------------------------------------------
+
+_OUTPUT_COLUMNS = ["id", "kind", "kind_label", "text", "owner", "owner_name", "due_on", "action_id", "action_ref",
+                   "action_status", "action_status_label"]
+_TARGET_COLUMNS = ["kpi", "kpi_label", "department", "department_name", "old_target", "new_target", "old_label",
+                   "new_label", "text"]
+
+
+@dataclass
+class ReviewReport:
+    """What the management review report shows.
+
+    - `participants`: as in the pack; `inputs`: the pack's summary sentences (what was reviewed)
+    - `department_reports`: department_name, submitted, late
+    - `decisions`, `improvements`, `resources`: the outputs of that kind (`_OUTPUT_COLUMNS`): text, owner,
+      due date and the action opened for it with its state now
+    - `target_changes`: KPI, scope, the old and the new target (for `applies_to`, the next year)
+    - `totals`, `summary`
+    """
+
+    year: int
+    review_code: str
+    status: str
+    organisation: str
+    locale: str
+    timezone: str
+    generated_at: datetime
+    meeting_on: date
+    meeting_time: str
+    meeting_place: str
+    minutes: str | None
+    applies_to: int
+    participants: pd.DataFrame
+    inputs: list[str]
+    department_reports: pd.DataFrame
+    decisions: pd.DataFrame
+    improvements: pd.DataFrame
+    resources: pd.DataFrame
+    target_changes: pd.DataFrame
+    totals: dict[str, Any] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+
+
+def _output_rows(outputs: list[ReviewOutput], actions: dict[int, Action], settings: Settings) -> pd.DataFrame:
+    loc, people = settings.locale, {p.email: p.name for p in settings.people}
+    rows = []
+    for o in outputs:
+        a = actions.get(o.action_id) if o.action_id else None
+        rows.append({"id": o.id, "kind": o.kind, "kind_label": label(OUTPUT_KIND_LABELS, o.kind, loc), "text": o.text,
+                     "owner": o.owner, "owner_name": people.get(o.owner, o.owner) if o.owner else None,
+                     "due_on": o.due_on, "action_id": a.id if a else None, "action_ref": a.ref if a else None,
+                     "action_status": a.status if a else None,
+                     "action_status_label": label(ACTION_STATE_LABELS, a.status, loc) if a else None})
+    return pd.DataFrame(rows, columns=_OUTPUT_COLUMNS).astype({"action_id": "Int64"})
+
+
+def _target_rows(outputs: list[ReviewOutput], settings: Settings) -> pd.DataFrame:
+    loc = settings.locale
+    names = {d.code: d.label(loc) for d in settings.departments}
+    rows = [{"kpi": o.kpi, "kpi_label": kpi_label(o.kpi, loc), "department": o.department,
+             "department_name": names.get(o.department, o.department) if o.department else t(loc, "组织整体",
+                                                                                             "Organisation"),
+             "old_target": o.old_target, "new_target": o.new_target,
+             "old_label": fmt_target(o.old_target, o.kpi, loc), "new_label": fmt_target(o.new_target, o.kpi, loc),
+             "text": o.text} for o in outputs]
+    return pd.DataFrame(rows, columns=_TARGET_COLUMNS).astype({"old_target": "float64", "new_target": "float64"})
+
+
+def _report_summary(r: ReviewReport) -> list[str]:
+    loc, k = r.locale, r.totals
+    return [
+        t(loc, f"{r.year}年度管理评审于 {r.meeting_on.isoformat()} 召开，参加人员 {k['participants']} 名，评审了年度目标完成、"
+               f"满意度、投诉、内部审核、持续改进和各部门年度工作报告（已提交 {k['reports_submitted']}/{k['reports_expected']} 份）。",
+          f"The {r.year} management review met on {r.meeting_on.isoformat()} with {k['participants']} participants "
+          f"and reviewed objectives, satisfaction, complaints, audits, improvement and the department reports "
+          f"({k['reports_submitted']} of {k['reports_expected']} in)."),
+        t(loc, f"评审输出：评审决议 {k['decisions']} 项、改进机会 {k['improvements']} 项、资源需求 {k['resources']} 项、"
+               f"目标调整 {k['target_changes']} 项；已转为纠正预防措施 {k['actions']} 项，由责任人按期完成，SQMS 跟踪提醒。",
+          f"Outputs: {k['decisions']} decisions, {k['improvements']} improvement opportunities, {k['resources']} "
+          f"resource needs, {k['target_changes']} changes of target; {k['actions']} became actions with an owner and a "
+          "due date, chased by SQMS."),
+    ]
+
+
+def build_review_report(session: Session, settings: Settings, review: ManagementReview) -> ReviewReport:
+    """The report of `review`: its inputs (as the pack summarised them) and every output recorded."""
+    names = names_of(settings)
+    outputs = list(session.scalars(select(ReviewOutput).where(ReviewOutput.review_id == review.id)
+                                   .order_by(ReviewOutput.id)))
+    ids = [o.action_id for o in outputs if o.action_id]
+    actions = {a.id: a for a in session.scalars(select(Action).where(Action.id.in_(ids)))} if ids else {}
+    pack = session.get(GeneratedReport, review.pack_report_id) if review.pack_report_id else None
+    frame = _output_rows([o for o in outputs if o.kind != "objective_change"], actions, settings)
+    reports = department_reports(session, settings, review, names)
+    report = ReviewReport(
+        year=review.year, review_code=review.code, status=review.status,
+        organisation=organisation_name(settings.organisation, names.locale), locale=names.locale,
+        timezone=settings.organisation.timezone, generated_at=utcnow(), meeting_on=review.meeting_on,
+        meeting_time=settings.review.meeting_time, meeting_place=settings.review.meeting_place,
+        minutes=review.minutes, applies_to=review.year + 1, participants=participants(settings, review, names),
+        inputs=list((pack.summary if pack else {}).get("summary", [])),
+        department_reports=reports[["department", "department_name", "submitted", "late"]],
+        decisions=frame[frame["kind"] == "decision"].reset_index(drop=True),
+        improvements=frame[frame["kind"] == "improvement"].reset_index(drop=True),
+        resources=frame[frame["kind"] == "resource"].reset_index(drop=True),
+        target_changes=_target_rows([o for o in outputs if o.kind == "objective_change"], settings),
+    )
+    report.totals = {"participants": len(report.participants), "decisions": len(report.decisions),
+                     "improvements": len(report.improvements), "resources": len(report.resources),
+                     "target_changes": len(report.target_changes), "actions": int(frame["action_id"].notna().sum()),
+                     "reports_expected": len(reports), "reports_submitted": int(reports["submitted"].sum())}
+    report.summary = _report_summary(report)
+    return report
+
+
+def report_title(report: ReviewReport) -> str:
+    return t(report.locale, f"{report.year}年度管理评审报告", f"Management Review Report {report.year}")
+
+
+def report_html_context(report: ReviewReport) -> dict[str, Any]:
+    return {
+        "locale": report.locale, "title": report_title(report), "organisation": report.organisation,
+        "period": str(report.year), "generated_at": report.generated_at, "timezone": report.timezone,
+        "report": report, "totals": report.totals, "summary": report.summary, "inputs": report.inputs,
+        "participants": records(report.participants), "department_reports": records(report.department_reports),
+        "decisions": records(report.decisions), "improvements": records(report.improvements),
+        "resources": records(report.resources), "target_changes": records(report.target_changes),
+    }
+
+
+def report_excel_tables(report: ReviewReport) -> list[Table]:
+    """The workbook: summary and inputs, the three kinds of output with their actions, target changes,
+    participants."""
+    loc = report.locale
+    summary = pd.DataFrame({
+        t(loc, "项目", "item"): [t(loc, "报告", "report"), t(loc, "组织", "organisation"), t(loc, "评审年度", "year"),
+                                t(loc, "会议日期", "meeting"), t(loc, "会议地点", "place"),
+                                *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(report.summary) + 1)],
+                                *[t(loc, f"评审输入 {i}", f"input {i}") for i in range(1, len(report.inputs) + 1)],
+                                t(loc, "会议纪要", "minutes")],
+        t(loc, "内容", "value"): [report_title(report), report.organisation, str(report.year),
+                                 f"{report.meeting_on.isoformat()} {report.meeting_time}", report.meeting_place,
+                                 *report.summary, *report.inputs, report.minutes or ""],
+    })
+    outputs = {"text": ("内容", "text"), "owner_name": ("负责人", "owner"), "due_on": ("完成期限", "due on"),
+               "action_ref": ("措施编号", "action"), "action_status_label": ("措施状态", "action status")}
+    return [
+        (t(loc, "摘要", "Summary"), summary),
+        (t(loc, "评审决议", "Decisions"), _sheet(report.decisions, outputs, loc)),
+        (t(loc, "改进机会", "Improvements"), _sheet(report.improvements, outputs, loc)),
+        (t(loc, "资源需求", "Resources"), _sheet(report.resources, outputs, loc)),
+        (t(loc, "目标调整", "Target changes"), _sheet(report.target_changes, {
+            "kpi_label": ("指标", "KPI"), "department_name": ("范围", "scope"), "old_target": ("原目标", "old target"),
+            "new_target": (f"{report.applies_to}年目标", f"target {report.applies_to}"),
+            "text": ("说明", "reason")}, loc)),
+        (t(loc, "参加人员", "Participants"), _sheet(report.participants, {
+            "name": ("姓名", "name"), "department_name": ("部门", "department"), "email": ("邮箱", "email")}, loc)),
+    ]
+
+
+def review_report_markdown(report: ReviewReport) -> str:
+    """The Prefect artifact of the report: summary and the outputs with their actions (text escaped)."""
+    loc = report.locale
+    lines = [f"# {md_text(report_title(report))}", "", *[f"- {md_text(s)}" for s in report.summary], "",
+             "| " + t(loc, "类别 | 内容 | 负责人 | 期限 | 措施", "kind | text | owner | due | action") + " |",
+             "|---|---|---|---|---|"]
+    for frame in (report.decisions, report.improvements, report.resources):
+        for r in records(frame):
+            lines.append("| " + " | ".join(md_text(v if v is not None else "—") for v in (
+                r["kind_label"], r["text"], r["owner_name"], r["due_on"], r["action_ref"])) + " |")
+    for r in records(report.target_changes):
+        lines.append("| " + " | ".join(md_text(v) for v in (
+            t(loc, "目标调整", "target"), f"{r['kpi_label']} ({r['department_name']})",
+            f"{r['old_label']} → {r['new_label']}", report.applies_to, "—")) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_review_report(report: ReviewReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html_path = out_dir / f"{REPORT_KIND}-{report.year}.html"
+    html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report)), encoding="utf-8")
+    return {"html": html_path,
+            "xlsx": write_xlsx(out_dir / f"{REPORT_KIND}-{report.year}.xlsx", report_excel_tables(report))}
+
+
+def produce_review_report(session: Session, settings: Settings, review: ManagementReview) -> GeneratedReport:
+    """The report's data, its files in the next version's folder, recorded (flushed, not committed)."""
+    report = build_review_report(session, settings, review)
+    period = period_of(review)
+    version = next_version(session, REPORT_KIND, period)
+    files = render_review_report(report, settings, report_dir(settings, REPORT_KIND, period, version))
+    return save_report(session, kind=REPORT_KIND, period=period, version=version, files=files, locale=report.locale,
+                       summary={"totals": report.totals, "summary": report.summary,
+                                "markdown": review_report_markdown(report)})
+
+
+__all__ = ["PACK_KIND", "REPORT_KIND", "ReviewReport", "build_review_report", "pack_markdown", "produce_pack",
+           "produce_review_report", "review_report_markdown"]
