@@ -7,7 +7,7 @@ from sqms.complaints.models import Complaint
 from sqms.improvement.models import ImprovementCycle
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
-from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
+from sqms.records.models import KpiComputation, KpiTarget, KpiValue, ServiceRecord
 from sqms.reminders.models import ReminderSent
 from sqms.reviews.models import DepartmentReport, ManagementReview, ReviewOutput
 from sqms.reporting.models import GeneratedReport
@@ -30,6 +30,7 @@ __all__ = [
     "ImportRun",
     "ImprovementCycle",
     "KpiComputation",
+    "KpiTarget",
     "KpiValue",
     "ManagementReview",
     "OutboxMessage",

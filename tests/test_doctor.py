@@ -24,7 +24,10 @@ def test_healthy_core_checks(settings, tmp_path, smtp_server):
     healthy = make_settings(settings.database_url, tmp_path, smtp={"host": smtp_server.host, "port": smtp_server.port})
     checks = by_name(run_checks(healthy, today=date(2026, 3, 1)))
     assert all(c.ok for c in checks.values()), [c.line() for c in checks.values()]
-    assert "schema 0005 (latest)" in checks["database"].detail
+    from sqms.db import schema_revision
+
+    head = schema_revision(settings.database_url)[1]
+    assert f"schema {head} (latest)" in checks["database"].detail
     assert smtp_server.messages == []  # nothing is sent
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sqms.actions.models import ACTION_STATE_LABELS, IN_PROGRESS, OPEN, VERIFIED, Action, ActionLink
 from sqms.actions.models import STATES as ACTION_STATES
+from sqms.records.targets import effective_settings
 from sqms.calendar import month_bounds, parse_period, to_local, utcnow, working_days_between
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
@@ -152,6 +153,7 @@ def build_complaint_analysis(session: Session, settings: Settings, period: str, 
     """The complaint analysis of `period` (YYYY-MM, local calendar month) as it stands at `as_of`
     (default now; the monthly report passes its KPI computation's, so both show the same rates)."""
     parse_period(period)
+    settings = effective_settings(session, settings, int(period[:4]))  # the year's decided targets
     locale = locale or settings.locale
     as_of = as_of or utcnow()
     as_of_ts = _naive_utc(as_of)

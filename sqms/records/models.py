@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sqms.db import Base
@@ -57,3 +57,21 @@ class KpiValue(Base):
     low_confidence: Mapped[bool] = mapped_column(Boolean)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. confidence interval
     computation: Mapped[KpiComputation] = relationship(back_populates="values")
+
+
+class KpiTarget(Base):
+    """A target decided for one year (by the management review), over the configuration's default.
+
+    `scope` is a department code, or `*` for the organisation-wide target."""
+
+    __tablename__ = "kpi_targets"
+    __table_args__ = (UniqueConstraint("year", "kpi", "scope", name="uq_kpi_targets"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    kpi: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(120))  # e.g. management review 2025-review
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime]

@@ -20,6 +20,7 @@ from sqms.complaints.models import Complaint
 from sqms.config import Settings
 from sqms.db import read_frame
 from sqms.kpi_catalog import KPIS, status_of
+from sqms.records.targets import effective_settings
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
 from sqms.stats import nps_margin, wilson_interval
 from sqms.surveys.models import SurveyResponse
@@ -174,6 +175,7 @@ def compute_and_store(session: Session, settings: Settings, period: str,
                       as_of: datetime | None = None) -> KpiComputation:
     """Compute a month's KPIs and keep them (a new computation each time; history is never rewritten)."""
     parse_period(period)
+    settings = effective_settings(session, settings, int(period[:4]))  # the year's decided targets
     as_of = as_of or utcnow()
     data = load_period(session.connection(), period, settings)
     results = compute_kpis(data, settings, as_of)

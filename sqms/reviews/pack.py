@@ -32,6 +32,7 @@ from sqms.audits.report import build_audit_report
 from sqms.calendar import month_bounds, to_local, utcnow
 from sqms.complaints.models import Complaint
 from sqms.complaints.report import settlement
+from sqms.records.targets import effective_settings
 from sqms.config import Settings
 from sqms.db import read_frame
 from sqms.improvement.models import CLOSED as CYCLE_CLOSED
@@ -538,6 +539,7 @@ def build_pack(session: Session, settings: Settings, review: ManagementReview, *
                as_of: datetime | None = None) -> ReviewPack:
     """The input pack of `review` as things stand at `as_of` (default now)."""
     as_of = as_of or utcnow()
+    settings = effective_settings(session, settings, review.year)  # judged against that year's targets
     names = names_of(settings)
     periods = year_periods(review.year, as_of, settings)
     values = kpi_values(session, settings, periods, as_of)

@@ -39,6 +39,7 @@ from sqms.reporting.formatting import fmt_target, kpi_label, t
 from sqms.reporting.service import mail_report
 from sqms.reviews.models import (OUTPUTS_RECORDED, PACK_SENT, PLANNED, REPORTED, REQUESTED, REVIEW_STATES,
                                  DepartmentReport, ManagementReview, ReviewOutput)
+from sqms.records.targets import effective_settings, set_target
 from sqms.statemachine import StateMachine, Transition
 
 PROCESS = "management-review"
@@ -324,6 +325,9 @@ class OutputIn:
     target: float | None = None
 
     def key(self) -> tuple:
+        # a change of target is the same decision whatever its wording (which names the old target)
+        if self.kind == "objective_change":
+            return (self.kind, self.kpi, self.department, self.target)
         return (self.kind, self.text, self.kpi, self.department)
 
 
@@ -473,11 +477,12 @@ def record_outputs(session: Session, settings: Settings, review: ManagementRevie
     if not amend:
         LIFECYCLE.check(review, "record_outputs")
     existing = session.scalars(select(ReviewOutput).where(ReviewOutput.review_id == review.id)).all()
-    have = {(o.kind, o.text, o.kpi, o.department) for o in existing}
+    have = {(o.kind, o.kpi, o.department, o.new_target) if o.kind == "objective_change"
+            else (o.kind, o.text, o.kpi, o.department) for o in existing}
     added = []
     for entry in parsed.entries:
         if entry.kind == "objective_change" and not entry.text:
-            entry.text = _change_text(settings, entry)
+            entry.text = _change_text(effective_settings(session, settings, review.year + 1), entry)
         if entry.key() in have:
             continue
         have.add(entry.key())
@@ -497,7 +502,7 @@ def record_outputs(session: Session, settings: Settings, review: ManagementRevie
 
 
 def _change_text(settings: Settings, entry: OutputIn) -> str:
-    old = settings.kpi.target(entry.kpi, entry.department)
+    old = settings.kpi.target(entry.kpi, entry.department)  # `settings` as of the year the change is for
     scope = entry.department or t(settings.locale, "组织整体", "organisation")
     return (f"{kpi_label(entry.kpi, settings.locale)}（{scope}）：{fmt_target(old, entry.kpi, settings.locale)} → "
             f"{fmt_target(entry.target, entry.kpi, settings.locale)}")
@@ -505,17 +510,17 @@ def _change_text(settings: Settings, entry: OutputIn) -> str:
 
 def _record_output(session: Session, settings: Settings, review: ManagementReview, entry: OutputIn, actor: str,
                    now: datetime) -> ReviewOutput:
-    old = settings.kpi.target(entry.kpi, entry.department) if entry.kind == "objective_change" else None
+    next_year = effective_settings(session, settings, review.year + 1)
+    old = next_year.kpi.target(entry.kpi, entry.department) if entry.kind == "objective_change" else None
     row = ReviewOutput(review_id=review.id, kind=entry.kind, text=entry.text, owner=entry.owner, due_on=entry.due_on,
                        kpi=entry.kpi, department=entry.department, old_target=old,
                        new_target=entry.target, created_at=now)
     session.add(row)
     session.flush()
     if entry.kind == "objective_change":
-        record_change(session, action="target-change", entity="kpi_target",
-                      entity_id=f"{review.year + 1}:{entry.kpi}:{entry.department or 'org'}", actor=actor,
-                      before={"target": old}, after={"target": entry.target, "year": review.year + 1,
-                                                     "review": review.code}, comment=entry.text)
+        # the next year's KPIs are judged against it (every report, every worker); audited there
+        set_target(session, settings, year=review.year + 1, kpi=entry.kpi, department=entry.department, target=entry.target,
+                   source=f"management review {review.code}", actor=actor, now=now, comment=entry.text)
     elif entry.owner is not None:
         action = _open_output_action(session, settings, review, row, entry, actor, now)
         row.action_id, row.due_on = action.id, action.due_on  # the default due date when none was given
