@@ -88,3 +88,20 @@ def history_lines(session, settings: Settings, entity: str, entity_id) -> list[s
     for e in history(session, entity, entity_id):
         lines.append(f"    {local(e.at, settings)}  {e.actor:<24} {e.action:<24} {e.comment or ''}".rstrip())
     return lines
+
+
+def run_due_steps(advance_due, process: str) -> None:
+    """`sqms <process> run`: every open instance's due steps now, as the daily deployment takes them;
+    `advance_due(session, settings)` returns (code, step[, count]) of each step taken."""
+    from sqms.db import UnitOfWork
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+        done = advance_due(uow.session, settings)
+        uow.commit()
+    for code, step, *count in done:
+        typer.echo(f"{code}: {step}" + (f" ({count[0]})" if count else ""))
+    if not done:
+        typer.echo("nothing due")
+    deliver_now(settings, process)

@@ -119,3 +119,19 @@ def test_the_installed_command(sqlite_url, tmp_path: Path):
     rows = json.loads(kpis.stdout)
     assert len(rows) == 10 * 9  # ten KPIs, the organisation and its eight departments
     assert {r["status"] for r in rows if r["kpi"] != "record_volume"} == {"no_data"}
+
+
+@pytest.mark.parametrize("process", ["survey", "audit", "review"])
+def test_run_due_steps_of_the_long_processes(cli, process):
+    assert cli("init").exit_code == 0
+    result = cli(process, "run")
+    assert result.exit_code == 0, result.output
+    assert "nothing due" in result.output
+
+
+def test_audit_run_takes_the_due_steps(cli):
+    assert cli("init").exit_code == 0
+    opened = cli("audit", "open", "--code", "2026-H2")
+    assert opened.exit_code == 0, opened.output
+    result = cli("audit", "run")
+    assert result.exit_code == 0 and "2026-H2: notify" in result.output

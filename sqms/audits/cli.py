@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, settings_or_exit
+from sqms.cli_common import cli_actor, database_or_exit, fail, history_lines, run_due_steps, settings_or_exit
 
 app = typer.Typer(help="Internal audits (内部审核): plan, checklists, findings, report.", no_args_is_help=True)
 
@@ -154,18 +154,8 @@ def carry_over_(
 def run() -> None:
     """Every open cycle's due steps now (what the daily deployment does)."""
     from sqms.audits.service import advance_due
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        done = advance_due(uow.session, settings)
-        uow.commit()
-    for code, step in done:
-        typer.echo(f"{code}: {step}")
-    if not done:
-        typer.echo("nothing due")
-    deliver_now(settings, "internal-audit")
+    run_due_steps(advance_due, "internal-audit")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, local, parse_day, \
-    settings_or_exit
+    run_due_steps, settings_or_exit
 
 app = typer.Typer(help="Management review (管理评审): annual reports, input pack, outputs, review report.",
                   no_args_is_help=True)
@@ -153,19 +153,9 @@ def pack(
 @app.command()
 def run() -> None:
     """Every open review's due steps now (what the daily deployment does)."""
-    from sqms.db import UnitOfWork
     from sqms.reviews.service import advance_due
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        done = advance_due(uow.session, settings)
-        uow.commit()
-    for code, step, count in done:
-        typer.echo(f"{code}: {step} ({count})")
-    if not done:
-        typer.echo("nothing due")
-    deliver_now(settings, "management-review")
+    run_due_steps(advance_due, "management-review")
 
 
 @app.command("list")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, local, parse_day, \
-    settings_or_exit
+    run_due_steps, settings_or_exit
 
 app = typer.Typer(help="Customer-satisfaction surveys (满意度调查): campaigns from plan to report.",
                   no_args_is_help=True)
@@ -81,19 +81,9 @@ def advance(
 @app.command()
 def run() -> None:
     """Every campaign's due steps now (what the daily deployment does)."""
-    from sqms.db import UnitOfWork
     from sqms.surveys.service import advance_due
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        done = advance_due(uow.session, settings)
-        uow.commit()
-    for code, step, count in done:
-        typer.echo(f"{code}: {step} ({count})")
-    if not done:
-        typer.echo("nothing due")
-    deliver_now(settings, "surveys")
+    run_due_steps(advance_due, "surveys")
 
 
 @app.command("list")
