@@ -11,6 +11,7 @@ targets open PDCA improvement cycles (持续改进), whose status board is part 
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import uuid4
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -19,11 +20,12 @@ from pydantic import Field
 from flows.hooks import notify_admins
 from sqms.calendar import parse_period, previous_period, utcnow
 from sqms.config import get_settings
+from sqms.locks import process_lock
 from tasks.improvement import advance_improvement_cycles
 from tasks.notify import deliver_outbox
 from tasks.records import compute_kpis
 from tasks.reporting import (publish_report_artifact, queue_report_mails, render_complaint_report,
-                             render_monthly_report)
+                             render_monthly_report, report_made_since)
 
 Period = Annotated[str | None, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; empty = last month")]
 
@@ -40,14 +42,22 @@ def monthly_service_quality_report(period: Period = None) -> dict:
     period = period or previous_period(utcnow(), settings.tz)
     parse_period(period)
 
-    computation_id = compute_kpis(period)                       # 汇总: gather every service line's quality
-    improvement = advance_improvement_cycles(period)            # 持续改进: open / check PDCA cycles
-    report = render_monthly_report(period, computation_id)      # 分析: against the targets, as HTML and XLSX
-    complaints = render_complaint_report(period, computation_id)  # 投诉分析: its own report, same as-of
-    publish_report_artifact(report)                             # visible in the Prefect UI
-    publish_report_artifact(complaints)
-    queue_report_mails(report, also=[complaints])               # 送达: everyone concerned, top management included
-    delivery = deliver_outbox()
+    # one run of a month at a time; a run triggered while another was producing the month's report
+    # (a double click, two schedulers) shares that report instead of making a second one
+    requested_at = flow_run.scheduled_start_time or utcnow()
+    with process_lock(settings.database_url, f"monthly-report:{period}", holder=str(flow_run.id or uuid4())):
+        shared = report_made_since(period, requested_at)
+        if shared is not None:
+            return {"period": period, "report_id": shared["id"], "version": shared["version"],
+                    "files": shared["files"], "shared": True, **deliver_outbox()}
+        computation_id = compute_kpis(period)                     # 汇总: gather every service line's quality
+        improvement = advance_improvement_cycles(period)          # 持续改进: open / check PDCA cycles
+        report = render_monthly_report(period, computation_id)    # 分析: against the targets, as HTML and XLSX
+        complaints = render_complaint_report(period, computation_id)  # 投诉分析: its own report, same as-of
+        publish_report_artifact(report)                           # visible in the Prefect UI
+        publish_report_artifact(complaints)
+        queue_report_mails(report, also=[complaints])             # 送达: everyone concerned, top management included
+        delivery = deliver_outbox()
     return {"period": period, "report_id": report["id"], "version": report["version"], "files": report["files"],
             "complaint_report": {k: complaints[k] for k in ("id", "version", "files")},
             "improvement": improvement, **delivery}

@@ -5,6 +5,7 @@ from sqms.audit_trail import AuditEntry, ImportRun
 from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
 from sqms.complaints.models import Complaint
 from sqms.improvement.models import ImprovementCycle
+from sqms.locks import ProcessLock
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
 from sqms.records.models import KpiComputation, KpiTarget, KpiValue, ServiceRecord
@@ -35,6 +36,7 @@ __all__ = [
     "ManagementReview",
     "OutboxMessage",
     "Person",
+    "ProcessLock",
     "ReminderSent",
     "ReviewOutput",
     "ServiceRecord",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from prefect import task
@@ -11,7 +12,8 @@ from sqms.records.messaging import queue_monthly_report_mails
 from sqms.records.models import KpiComputation
 from sqms.reporting.complaints import produce_complaint_report
 from sqms.reporting.models import GeneratedReport
-from sqms.reporting.monthly import produce_monthly_report
+from sqms.reporting.monthly import KIND, produce_monthly_report
+from sqms.reporting.service import latest_report
 from tasks.common import RETRYING, settings, unit_of_work
 
 
@@ -70,3 +72,11 @@ def queue_report_mails(report: dict, also: list[dict] | None = None) -> int:
 
 def file_uri(path: str) -> str:
     return Path(path).resolve().as_uri()
+
+
+@task(name="report-made-since", **RETRYING)
+def report_made_since(period: str, since: datetime) -> dict | None:
+    """The month's report if one was produced after `since` (by a run that overlapped this one)."""
+    with unit_of_work() as uow:
+        report = latest_report(uow.session, KIND, period)
+        return _as_dict(report) if report is not None and report.created_at >= since else None

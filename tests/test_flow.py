@@ -369,3 +369,33 @@ def test_internal_audit_flow(prefect_harness, db_url, sqms_env, smtp_server, tmp
         uow.commit()
     closed = internal_audit(return_state=True).result()
     assert [s[1] for s in closed["steps"]] == ["close"]
+
+
+def test_two_simultaneous_triggers_make_one_report_and_one_mail_each(flows, db_url, sqms_env, smtp_server):
+    import threading
+
+    report_flow, _ = flows
+    settings = sqms_env(db_url, **smtp_server.env())
+    seed_mixed(settings)
+    results = []
+
+    def trigger():
+        results.append(report_flow(period=PERIOD, return_state=True))
+
+    threads = [threading.Thread(target=trigger) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert len(results) == 2 and all(state.is_completed() for state in results), [s.message for s in results]
+    outcomes = sorted((bool(s.result().get("shared")), s.result()["version"]) for s in results)
+    assert outcomes == [(False, 1), (True, 1)]  # one made the report, the other shared it
+    with UnitOfWork(settings.database_url) as uow:
+        versions = list(uow.session.scalars(select(GeneratedReport.version).where(
+            GeneratedReport.period == PERIOD, GeneratedReport.kind == "monthly-report")))
+    assert versions == [1]
+    report_mails = [m["To"].addresses[0].addr_spec for m in smtp_server.messages if "服务质量月报" in m["Subject"]]
+    assert sorted(report_mails) == _distribution(settings)
+    # a rerun afterwards is a new version, as always, and still sends nothing twice
+    later = report_flow(period=PERIOD, return_state=True).result()
+    assert later["version"] == 2 and not later.get("shared") and later["sent"] == 0
