@@ -6,6 +6,7 @@ port="${1:-4200}"
 cd "$(dirname "$0")/.."
 mkdir -p var
 export PREFECT_API_URL="http://127.0.0.1:${port}/api"
+export PREFECT_UI_API_URL="${PREFECT_UI_API_URL:-$PREFECT_API_URL}"  # the API the UI in your browser calls
 export PREFECT_SERVER_ANALYTICS_ENABLED="${PREFECT_SERVER_ANALYTICS_ENABLED:-false}"
 export PREFECT_HOME="${PREFECT_HOME:-$PWD/var/prefect}"
 
