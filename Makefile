@@ -7,12 +7,14 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: install run server test bench deploy clean help
+.PHONY: install run server test bench deploy doctor clean help
 
 help:
 	@echo "make run    - demo on SQLite: migrate, demo data, Prefect UI on http://127.0.0.1:$(PREFECT_PORT), serve deployments"
 	@echo "make test   - the whole test suite (SQLite and PostgreSQL)"
 	@echo "make bench  - import / KPI / report benchmark against plain pandas"
+	@echo "make deploy - production: create the sqms work pool and deploy every process (PREFECT_API_URL)"
+	@echo "make doctor - check configuration, database, SMTP, calendar, Prefect and deployments"
 
 .venv/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -28,6 +30,12 @@ run: install
 test: install
 	@mkdir -p $(PREFECT_HOME)
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+deploy: install   ## production: work pool + every deployment (needs PREFECT_API_URL)
+	.venv/bin/sqms deploy
+
+doctor: install
+	.venv/bin/sqms doctor
 
 bench: install
 	@mkdir -p $(PREFECT_HOME)
