@@ -39,12 +39,39 @@ def test_one_holder_at_a_time(settings):
 
 def test_a_dead_holders_lock_is_taken_over_and_a_live_one_times_out(settings):
     engine = get_engine(settings.database_url)
-    with engine.begin() as conn:
-        conn.execute(ProcessLock.__table__.insert().values(name="stale", holder="killed-worker",
-                                                           acquired_at=utcnow() - timedelta(hours=2)))
-    with process_lock(settings.database_url, "stale", holder="new", wait=5, stale_after=3600) as waited:
+    with engine.begin() as conn:  # a worker killed two minutes ago stopped renewing its lock
+        old = utcnow() - timedelta(minutes=2)
+        conn.execute(ProcessLock.__table__.insert().values(name="stale", holder="killed-worker", acquired_at=old,
+                                                           renewed_at=old))
+    with process_lock(settings.database_url, "stale", holder="new", wait=5) as waited:
         assert waited < 5
     with process_lock(settings.database_url, "busy", holder="first"):
         with pytest.raises(LockTimeout, match="busy is held by another run"):
             with process_lock(settings.database_url, "busy", holder="second", wait=0.3, poll=0.05):
                 pass
+
+
+def test_a_live_holder_renews_its_lock_however_long_it_works(settings):
+    """A run working longer than `stale_after` keeps its lock: it is renewed, not taken over."""
+    held = threading.Event()
+    release = threading.Event()
+
+    def long_run():
+        with process_lock(settings.database_url, "long", holder="long-run", stale_after=1, renew_every=0.2):
+            held.set()
+            release.wait(10)
+
+    worker = threading.Thread(target=long_run)
+    worker.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(LockTimeout):
+            with process_lock(settings.database_url, "long", holder="second", wait=2.5, stale_after=1,
+                              renew_every=0.2, poll=0.05):
+                pass
+    finally:
+        release.set()
+        worker.join(timeout=10)
+    engine = get_engine(settings.database_url)
+    with engine.connect() as conn:  # released at the end
+        assert conn.execute(ProcessLock.__table__.select()).all() == []
