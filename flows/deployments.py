@@ -13,6 +13,7 @@ from typing import Any
 from prefect import Flow
 from prefect.schedules import Cron
 
+from flows.alerts import flow_alert
 from flows.audits import internal_audit
 from flows.complaints import complaint_sla_watch
 from flows.monthly_report import monthly_service_quality_report
@@ -30,6 +31,7 @@ class Process:
     schedule_name: str  # the deployment name: <flow name>/<schedule_name>
     parameters: dict[str, Any] = field(default_factory=dict)
     concurrency_limit: int | None = 1  # a process never runs twice at once
+    tags: tuple[str, ...] = ("sqms",)  # `sqms`: watched by the failure automations
 
     @property
     def deployment_name(self) -> str:
@@ -49,6 +51,9 @@ PROCESSES: tuple[Process, ...] = (
     Process("internal-audit-daily", internal_audit, "daily"),
     Process("management-review", management_review, "annual", {"open_review": True}),
     Process("management-review-daily", management_review, "daily"),
+    # run by the automations of `sqms deploy`, not on a schedule; not tagged `sqms`, so that its own
+    # failure cannot set off another alert
+    Process("flow-alert", flow_alert, "automation", concurrency_limit=None, tags=("sqms-alert",)),
 )
 
 
@@ -62,7 +67,7 @@ def deployments(settings: Settings) -> list:
             schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
             paused=bool(schedule and not schedule.enabled),
             parameters=dict(process.parameters),
-            tags=["sqms", process.flow.name],
+            tags=[*process.tags, process.flow.name],
             description=(process.flow.description or "").strip().splitlines()[0] if process.flow.description else None,
             concurrency_limit=process.concurrency_limit,
         ))
@@ -78,6 +83,7 @@ def serve_all() -> None:
 def check_deployments(settings: Settings) -> list:
     """`sqms doctor`'s Prefect part: the API answers, and every SQMS deployment exists with its schedule."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import WorkerStatus
     from prefect.exceptions import ObjectNotFound
     from prefect.settings import PREFECT_API_URL
 
@@ -93,6 +99,7 @@ def check_deployments(settings: Settings) -> list:
         if error is not None:
             return [Check("prefect api", False, f"{url}: {error.__class__.__name__}: {error}")]
         checks.append(Check("prefect api", True, f"{url} answers"))
+        pools: set[str] = set()
         for process in PROCESSES:
             schedule = settings.schedules.get(process.key)
             try:
@@ -101,6 +108,8 @@ def check_deployments(settings: Settings) -> list:
                 checks.append(Check(f"deployment {process.deployment_name}", False,
                                     "missing (run `sqms deploy` or `prefect deploy --all`)"))
                 continue
+            if deployment.work_pool_name:
+                pools.add(deployment.work_pool_name)
             found = [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules
                      if getattr(s.schedule, "cron", None)]
             wanted = (schedule.cron, settings.organisation.timezone) if schedule else None
@@ -112,10 +121,24 @@ def check_deployments(settings: Settings) -> list:
             else:
                 checks.append(Check(f"deployment {process.deployment_name}", True,
                                     f"{wanted[0]} {wanted[1]}" if wanted else "no schedule"))
+        for pool in sorted(pools):  # `sqms serve` deployments have no pool: the serving process runs them
+            online = [w.name for w in client.read_workers_for_work_pool(pool) if w.status == WorkerStatus.ONLINE]
+            checks.append(Check(f"workers of pool {pool}", bool(online), ", ".join(online) + " online" if online else
+                                "no worker online: scheduled runs will not start (`prefect worker start --pool "
+                                f"{pool}`)"))
+    from prefect.automations import Automation
+
+    for name in AUTOMATIONS:
+        try:
+            found = Automation.read(name=name)
+            checks.append(Check(f"automation {name}", found.enabled, "enabled" if found.enabled else "disabled"))
+        except ValueError:
+            checks.append(Check(f"automation {name}", False, "missing (run `sqms deploy`)"))
     return checks
 
 
-def deploy_all(settings: Settings, home: Path, pool: str = "sqms") -> list[str]:
+def deploy_all(settings: Settings, home: Path, pool: str = "sqms", late_after_seconds: int = 3600,
+               lost_after_seconds: int = 600) -> list[str]:
     """Production: the `process` work pool (created when missing) and every deployment in it, with the
     configured schedules, run from the checkout `home` by `prefect worker start --pool sqms`.
     Idempotent: running it again updates the deployments in place."""
@@ -129,17 +152,79 @@ def deploy_all(settings: Settings, home: Path, pool: str = "sqms") -> list[str]:
         except ObjectNotFound:
             client.create_work_pool(WorkPoolCreate(name=pool, type="process",
                                                    description="SQMS processes (prefect worker start --pool sqms)"))
-    names = []
+    ids: dict[str, Any] = {}
     for process in PROCESSES:
         schedule = settings.schedules.get(process.key)
         module = process.flow.fn.__module__.replace(".", "/") + ".py"
         source = Flow.from_source(source=str(home), entrypoint=f"{module}:{process.flow.fn.__name__}")
-        source.deploy(
+        ids[process.deployment_name] = source.deploy(
             name=process.schedule_name, work_pool_name=pool, build=False, push=False, print_next_steps=False,
             schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
             paused=bool(schedule and not schedule.enabled), parameters=dict(process.parameters),
-            tags=["sqms", process.flow.name], concurrency_limit=process.concurrency_limit,
+            tags=[*process.tags, process.flow.name], concurrency_limit=process.concurrency_limit,
             description=(process.flow.description or "").strip().splitlines()[0] if process.flow.description else None,
         )
-        names.append(process.deployment_name)
-    return names
+    ensure_automations(ids["flow-alert/automation"], late_after_seconds, lost_after_seconds)
+    return list(ids)
+
+
+AUTOMATION_FAILED = "sqms: a run failed or crashed"
+AUTOMATION_LATE = "sqms: a run is late"
+AUTOMATION_LOST = "sqms: a run lost its worker"
+AUTOMATIONS = (AUTOMATION_FAILED, AUTOMATION_LATE, AUTOMATION_LOST)
+_RUN_STATES = {f"prefect.flow-run.{s}" for s in ("Pending", "Running", "Completed", "Failed", "Crashed", "Cancelled",
+                                                 "Cancelling")}
+_FINAL_STATES = {f"prefect.flow-run.{s}" for s in ("Completed", "Failed", "Crashed", "Cancelled")}
+
+
+def ensure_automations(alert_deployment_id: Any, late_after_seconds: int = 3600, lost_after_seconds: int = 600) -> None:
+    """The second path to a person, as Prefect automations (replaced on every deploy, so idempotent):
+
+    - a run of a flow tagged `sqms` that fails or crashes runs `flow-alert`, which mails the admins;
+    - a run still not started `late_after_seconds` after it became Late does the same;
+    - a running run whose heartbeats stop for `lost_after_seconds` (its worker or machine died, so no
+      hook could run) is marked Crashed, which sets off the first one.
+    """
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.events.actions import ChangeFlowRunState, RunDeployment
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.states import StateType
+
+    runs = {"match": {"prefect.resource.id": "prefect.flow-run.*"},
+            "match_related": {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.sqms"}}
+
+    def alert(reason: str) -> RunDeployment:
+        # an explicit jinja kind: a bare "{{ flow_run.id }}" is rendered through `tojson`, which fails on a UUID
+        return RunDeployment(source="selected", deployment_id=alert_deployment_id,
+                             parameters={"flow_run_id": {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"},
+                                         "reason": reason})
+
+    wanted = [
+        Automation(name=AUTOMATION_FAILED, description="Mail the SQMS admins (flow-alert) about a failed run.",
+                   trigger=EventTrigger(**runs, expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed"},
+                                        posture=Posture.Reactive, threshold=1, within=timedelta(0)),
+                   actions=[alert("failed")]),
+        Automation(name=AUTOMATION_LATE, description="Mail the SQMS admins about a run late by more than "
+                                                     f"{late_after_seconds // 60} minutes.",
+                   trigger=EventTrigger(**runs, after={"prefect.flow-run.Late"}, expect=_RUN_STATES,
+                                        for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+                                        within=timedelta(seconds=late_after_seconds)),
+                   actions=[alert("late")]),
+        Automation(name=AUTOMATION_LOST, description="Mark a run Crashed when its heartbeats stop for "
+                                                     f"{lost_after_seconds} s (its worker died).",
+                   trigger=EventTrigger(**runs, after={"prefect.flow-run.heartbeat"},
+                                        expect={"prefect.flow-run.heartbeat", *_FINAL_STATES},
+                                        for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+                                        within=timedelta(seconds=lost_after_seconds)),
+                   actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed",
+                                               message=f"No heartbeat for {lost_after_seconds} s: the worker or "
+                                                       "its machine stopped during the run.")]),
+    ]
+    for automation in wanted:
+        try:
+            Automation.read(name=automation.name).delete()
+        except ValueError:  # not there yet
+            pass
+        automation.create()

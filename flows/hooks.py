@@ -8,6 +8,7 @@ from sqms.config import get_settings
 from sqms.db import UnitOfWork
 from sqms.notify.alerts import queue_failure_alert
 from sqms.notify.service import deliver_pending
+from tasks.common import run_url
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ def notify_admins(flow, flow_run, state) -> None:
             queue_failure_alert(
                 uow.session, settings, flow_name=flow.name, run_name=flow_run.name, run_id=str(flow_run.id),
                 state_name=state.name, message=state.message or "", parameters=dict(flow_run.parameters or {}),
+                run_url=run_url(flow_run.id),
             )
             uow.commit()
         deliver_pending(settings, process="flow-failure")

@@ -315,9 +315,14 @@ def deploy(
     home: Optional[Path] = typer.Option(None, help="The checkout the workers run from (default $SQMS_HOME, "
                                                    "else this folder)."),
     pool: str = typer.Option("sqms", help="The process work pool."),
+    late_after: int = typer.Option(60, help="Alert when a run is late by more than this many minutes.", min=1),
+    lost_after: int = typer.Option(600, help="Mark a run Crashed (and alert) when its heartbeats stop for this "
+                                             "many seconds; keep it several times PREFECT_FLOWS_HEARTBEAT_FREQUENCY "
+                                             "of the workers.", min=60),
 ) -> None:
-    """Create the work pool if missing and deploy every process to it with its configured schedule
-    (against $PREFECT_API_URL); then run `prefect worker start --pool sqms` on one or more machines."""
+    """Create the work pool if missing, deploy every process to it with its configured schedule (against
+    $PREFECT_API_URL) and the automations that alert the admins when a run fails, crashes or is late;
+    then run `prefect worker start --pool sqms` on one or more machines."""
     settings = settings_or_exit()
     from prefect.settings import PREFECT_API_URL
 
@@ -328,7 +333,8 @@ def deploy(
     root = (home or Path(os.environ.get("SQMS_HOME") or Path.cwd())).resolve()
     if not (root / "flows").is_dir():
         fail(f"{root} is not an SQMS checkout (no flows/ folder); pass --home or set SQMS_HOME")
-    for name in deploy_all(settings, root, pool):
+    for name in deploy_all(settings, root, pool, late_after_seconds=60 * late_after,
+                           lost_after_seconds=lost_after):
         typer.echo(f"deployed {name} (pool {pool}, from {root})")
 
 

@@ -23,6 +23,14 @@ def _retry_options() -> dict[str, Any]:
 RETRYING: dict[str, Any] = {**_retry_options(), "cache_policy": NO_CACHE}
 
 
+def run_url(flow_run_id: Any) -> str | None:
+    """The run's page in the Prefect UI, for alert mails (None when no UI is configured)."""
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = PREFECT_UI_URL.value()
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if ui else None
+
+
 def settings() -> Settings:
     return get_settings()
 

@@ -17,10 +17,14 @@ def test_prefect_yaml_matches_served_deployments(tmp_path):
     assert set(by_name) == set(served) == set(processes)
     for name, declared_one in by_name.items():
         process = processes[name]
+        assert declared_one["work_pool"]["name"] == "sqms"
+        assert declared_one["tags"] == [*process.tags, process.flow.name]
+        if process.key not in settings.schedules:  # run by an automation, not a schedule
+            assert declared_one["schedules"] == [] and not served[name].schedules
+            continue
         [schedule] = declared_one["schedules"]
         assert schedule["cron"] == settings.schedules[process.key].cron
         assert schedule["timezone"] == settings.organisation.timezone == "Asia/Shanghai"
-        assert declared_one["work_pool"]["name"] == "sqms"
         assert (declared_one.get("parameters") or {}) == process.parameters == served[name].parameters
         module, function = declared_one["entrypoint"].split(":")
         assert (ROOT / module).exists()

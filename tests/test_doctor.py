@@ -67,8 +67,10 @@ def test_doctor_command_with_prefect(prefect_harness, sqms_env, sqlite_url, smtp
     assert missing.exit_code == 1
     assert "[FAIL] deployment monthly-report/monthly" in missing.output and "missing" in missing.output
 
-    for deployment in deployments(settings):
-        deployment.apply()
+    ids = {f"{d.flow_name}/{d.name}": d.apply() for d in deployments(settings)}
+    from flows.deployments import ensure_automations
+
+    ensure_automations(ids["flow-alert/automation"])
     healthy = runner.invoke(app, ["doctor"])
     assert healthy.exit_code == 0, healthy.output
     assert healthy.output.count("[ok  ] deployment") == len(PROCESSES) and "all good" in healthy.output
@@ -105,6 +107,25 @@ def test_deploy_creates_the_pool_and_every_deployment_idempotently(prefect_harne
             assert deployment.work_pool_name == "sqms-test" and deployment.parameters == process.parameters
             assert deployment.pull_steps == [{"prefect.deployments.steps.set_working_directory":
                                               {"directory": str(ROOT)}}]
+            if process.key not in settings.schedules:  # flow-alert: run by the automations
+                assert deployment.schedules == [] and deployment.tags == ["sqms-alert", "flow-alert"]
+                continue
             [schedule] = deployment.schedules
             assert (schedule.schedule.cron, schedule.schedule.timezone) == (
                 settings.schedules[process.key].cron, "Asia/Shanghai")
+    from prefect.automations import Automation
+
+    from flows.deployments import AUTOMATION_LATE, AUTOMATION_LOST, AUTOMATIONS
+
+    for name in AUTOMATIONS:  # one each, however often deployed
+        with get_client(sync_client=True) as client:
+            assert len(client.read_automations_by_name(name=name)) == 1
+    late = Automation.read(name=AUTOMATION_LATE)
+    assert late.trigger.within.total_seconds() == 3600 and late.actions[0].parameters["reason"] == "late"
+    assert late.actions[0].parameters["flow_run_id"] == {"__prefect_kind": "jinja", "template": "{{ flow_run.id }}"}
+    lost = Automation.read(name=AUTOMATION_LOST)
+    assert lost.trigger.within.total_seconds() == 600 and lost.actions[0].state.value == "CRASHED"
+
+    doctor = runner.invoke(app, ["doctor"])  # deployed to a pool no worker polls yet
+    assert doctor.exit_code == 1 and "[FAIL] workers of pool sqms-test" in doctor.output
+    assert "no worker online" in doctor.output and "[ok  ] automation sqms: a run lost its worker" in doctor.output

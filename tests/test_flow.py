@@ -167,6 +167,7 @@ def test_a_failing_run_mails_the_admins_once_a_day(flows, sqlite_url, sqms_env, 
     alert = smtp_server.messages[0]
     body = alert.get_body(preferencelist=("plain",)).get_content()
     assert "monthly-report" in body and PERIOD in body
+    assert "流程运行失败" in alert["Subject"] and "/runs/flow-run/" in body  # a link to the run in the UI
     assert _outbox(settings, process="monthly-report") == 0  # no report mail for a report that does not exist
 
 
@@ -373,6 +374,14 @@ def test_internal_audit_flow(prefect_harness, db_url, sqms_env, smtp_server, tmp
 
 def test_two_simultaneous_triggers_make_one_report_and_one_mail_each(flows, db_url, sqms_env, smtp_server):
     import threading
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState,
+                                                FlowRunFilterStateType)
+    from prefect.client.schemas.objects import StateType
+
+    from sqms.locks import process_lock
 
     report_flow, _ = flows
     settings = sqms_env(db_url, **smtp_server.env())
@@ -382,9 +391,23 @@ def test_two_simultaneous_triggers_make_one_report_and_one_mail_each(flows, db_u
     def trigger():
         results.append(report_flow(period=PERIOD, return_state=True))
 
+    def running() -> int:
+        with get_client(sync_client=True) as client:
+            return len(client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["monthly-report"])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType.RUNNING])))))
+
     threads = [threading.Thread(target=trigger) for _ in range(2)]
-    for t in threads:
-        t.start()
+    # both runs are started before either can make the report (on a busy machine one thread could
+    # otherwise finish before the other even starts, which is a rerun, not a double trigger)
+    with process_lock(settings.database_url, f"monthly-report:{PERIOD}", holder="test"):
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 120
+        while running() < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert running() == 2
     for t in threads:
         t.join(timeout=300)
     assert len(results) == 2 and all(state.is_completed() for state in results), [s.message for s in results]
