@@ -84,6 +84,12 @@ def _environment(api: str, database_url: str, tmp_path: Path, smtp_server) -> di
             **smtp_server.env()}
 
 
+# how the Prefect UI words the configured crons (cronstrue), for the deployments page
+UI_SCHEDULES = {"0 8 1 * *": "At 08:00 AM on day 1 of the month", "*/15 * * * *": "Every 15 minutes every day",
+                "5 * * * *": "At 5 minutes past the hour every day", "0 10 * * *": "At 10:00 AM every day",
+                "30 9 * * *": "At 09:30 AM every day", "0 9 * * *": "At 09:00 AM every day",
+                "45 9 * * *": "At 09:45 AM every day",
+                "0 9 10 1 *": "At 09:00 AM on day 10 of the month, only in January"}
 LOST_AFTER = 75  # seconds without a heartbeat (the workers beat every 30 s, Prefect's minimum)
 
 
@@ -189,7 +195,8 @@ def test_two_workers_run_the_monthly_report_and_the_ui_shows_it(prefect_server, 
     assert {a["key"] for a in artifacts} >= {"monthly-report", "monthly-report-kpis", "complaint-report"}
 
     ui = prefect_server.removesuffix("/api")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # wide enough for the UI to spell the schedules out (narrower, it shows "+1")
+    page = browser.new_page(viewport={"width": 2200, "height": 1400})
     try:
         page.goto(f"{ui}/deployments", wait_until="networkidle", timeout=60000)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -208,6 +215,9 @@ def test_two_workers_run_the_monthly_report_and_the_ui_shows_it(prefect_server, 
             for process in PROCESSES:
                 if process.flow.name == flow_name:
                     assert process.schedule_name in shown, (flow_name, process.schedule_name)
+                    cron = settings.schedules[process.key].cron if process.key in settings.schedules else None
+                    if cron in UI_SCHEDULES:
+                        assert UI_SCHEDULES[cron] in shown, (process.deployment_name, cron)
         search.fill("")
         page.goto(f"{ui}/runs/flow-run/{run['id']}?tab=Artifacts", wait_until="networkidle", timeout=60000)
         page.wait_for_selector("text=monthly-report", timeout=60000)
