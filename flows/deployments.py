@@ -74,10 +74,20 @@ def deployments(settings: Settings) -> list:
     return out
 
 
+def apply_served(settings: Settings) -> list:
+    """`sqms serve`'s deployments, registered with the API, and the alert automations pointing at its
+    flow-alert deployment (so `make run` alerts like production). Returns the deployments to serve."""
+    served = deployments(settings)
+    ids = {f"{d.flow_name}/{d.name}": d.apply() for d in served}
+    ensure_automations(ids["flow-alert/automation"])
+    return served
+
+
 def serve_all() -> None:
+    """`sqms serve` / `make run`: this process runs every deployment on its schedule."""
     from prefect import serve
 
-    serve(*deployments(get_settings()))
+    serve(*apply_served(get_settings()))
 
 
 def check_deployments(settings: Settings) -> list:

@@ -60,17 +60,14 @@ def test_calendar_coverage():
 
 @pytest.mark.prefect
 def test_doctor_command_with_prefect(prefect_harness, sqms_env, sqlite_url, smtp_server, tmp_path):
-    from flows.deployments import PROCESSES, deployments
+    from flows.deployments import PROCESSES, apply_served
 
     settings = sqms_env(sqlite_url, **smtp_server.env())
     missing = runner.invoke(app, ["doctor"])
     assert missing.exit_code == 1
     assert "[FAIL] deployment monthly-report/monthly" in missing.output and "missing" in missing.output
 
-    ids = {f"{d.flow_name}/{d.name}": d.apply() for d in deployments(settings)}
-    from flows.deployments import ensure_automations
-
-    ensure_automations(ids["flow-alert/automation"])
+    apply_served(settings)  # what `sqms serve` registers before serving: deployments and automations
     healthy = runner.invoke(app, ["doctor"])
     assert healthy.exit_code == 0, healthy.output
     assert healthy.output.count("[ok  ] deployment") == len(PROCESSES) and "all good" in healthy.output
