@@ -59,19 +59,18 @@ PROCESSES: tuple[Process, ...] = (
 
 def deployments(settings: Settings) -> list:
     """RunnerDeployments for every process, with its configured schedule (paused when disabled)."""
-    out = []
-    for process in PROCESSES:
-        schedule = settings.schedules.get(process.key)
-        out.append(process.flow.to_deployment(
-            name=process.schedule_name,
-            schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
-            paused=bool(schedule and not schedule.enabled),
-            parameters=dict(process.parameters),
-            tags=[*process.tags, process.flow.name],
-            description=(process.flow.description or "").strip().splitlines()[0] if process.flow.description else None,
-            concurrency_limit=process.concurrency_limit,
-        ))
-    return out
+    return [process.flow.to_deployment(**_deployment_options(process, settings)) for process in PROCESSES]
+
+
+def _deployment_options(process: Process, settings: Settings) -> dict[str, Any]:
+    """What a process's deployment is, served (`sqms serve`) or in a work pool (`sqms deploy`) alike."""
+    schedule = settings.schedules.get(process.key)
+    description = (process.flow.description or "").strip()
+    return dict(name=process.schedule_name,
+                schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
+                paused=bool(schedule and not schedule.enabled), parameters=dict(process.parameters),
+                tags=[*process.tags, process.flow.name], concurrency_limit=process.concurrency_limit,
+                description=description.splitlines()[0] if description else None)
 
 
 def apply_served(settings: Settings) -> list:
@@ -164,16 +163,10 @@ def deploy_all(settings: Settings, home: Path, pool: str = "sqms", late_after_se
                                                    description="SQMS processes (prefect worker start --pool sqms)"))
     ids: dict[str, Any] = {}
     for process in PROCESSES:
-        schedule = settings.schedules.get(process.key)
         module = process.flow.fn.__module__.replace(".", "/") + ".py"
         source = Flow.from_source(source=str(home), entrypoint=f"{module}:{process.flow.fn.__name__}")
-        ids[process.deployment_name] = source.deploy(
-            name=process.schedule_name, work_pool_name=pool, build=False, push=False, print_next_steps=False,
-            schedule=Cron(schedule.cron, timezone=settings.organisation.timezone) if schedule else None,
-            paused=bool(schedule and not schedule.enabled), parameters=dict(process.parameters),
-            tags=[*process.tags, process.flow.name], concurrency_limit=process.concurrency_limit,
-            description=(process.flow.description or "").strip().splitlines()[0] if process.flow.description else None,
-        )
+        ids[process.deployment_name] = source.deploy(work_pool_name=pool, build=False, push=False,
+                                                     print_next_steps=False, **_deployment_options(process, settings))
     ensure_automations(ids["flow-alert/automation"], late_after_seconds, lost_after_seconds)
     return list(ids)
 

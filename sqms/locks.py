@@ -2,8 +2,9 @@
 
 A row in `process_locks` is the lock: inserting it succeeds for one holder, the others wait. The holder
 renews the row every `renew_every` seconds while it works; a holder that died (a killed worker, a
-machine switched off) stops renewing, and its row is taken over once it is `stale_after` seconds old,
-so a rerun after a crash waits a minute or two, not until someone clears the row by hand.
+machine switched off) stops renewing, and its row is taken over after `stale_after` seconds without
+renewal, so a rerun after a crash waits a minute or two, not until someone clears the row by hand.
+(The times come from the workers' clocks: keep them in sync, as NTP does.)
 """
 
 from __future__ import annotations
