@@ -89,16 +89,22 @@ def serve_all() -> None:
     serve(*apply_served(get_settings()))
 
 
+def prefect_api_url() -> str | None:
+    """The Prefect API this process talks to (PREFECT_API_URL or the active profile)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
 def check_deployments(settings: Settings) -> list:
     """`sqms doctor`'s Prefect part: the API answers, and every SQMS deployment exists with its schedule."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import WorkerStatus
     from prefect.exceptions import ObjectNotFound
-    from prefect.settings import PREFECT_API_URL
 
     from sqms.doctor import Check
 
-    url = PREFECT_API_URL.value()
+    url = prefect_api_url()
     if not url:
         return [Check("prefect api", False, "PREFECT_API_URL is not set: schedules run only under `sqms serve` "
                                             "or `make run`", warning=True)]

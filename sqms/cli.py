@@ -324,11 +324,10 @@ def deploy(
     $PREFECT_API_URL) and the automations that alert the admins when a run fails, crashes or is late;
     then run `prefect worker start --pool sqms` on one or more machines."""
     settings = settings_or_exit()
-    from prefect.settings import PREFECT_API_URL
+    from flows.deployments import deploy_all, prefect_api_url
 
-    if not PREFECT_API_URL.value():
+    if not prefect_api_url():
         fail("PREFECT_API_URL is not set: point it at your Prefect server, e.g. http://prefect-host:4200/api")
-    from flows.deployments import deploy_all
 
     root = (home or Path(os.environ.get("SQMS_HOME") or Path.cwd())).resolve()
     if not (root / "flows").is_dir():

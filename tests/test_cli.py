@@ -119,6 +119,10 @@ def test_the_installed_command(sqlite_url, tmp_path: Path):
     rows = json.loads(kpis.stdout)
     assert len(rows) == 10 * 9  # ten KPIs, the organisation and its eight departments
     assert {r["status"] for r in rows if r["kpi"] != "record_volume"} == {"no_data"}
+    # `sqms deploy` without a Prefect server to deploy to says so instead of starting a temporary one
+    bare = {k: v for k, v in env.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path / "prefect")}
+    deploy = subprocess.run([sqms, "deploy"], capture_output=True, text=True, env=bare, cwd=ROOT, timeout=120)
+    assert deploy.returncode == 2 and "PREFECT_API_URL is not set" in deploy.stderr + deploy.stdout
 
 
 @pytest.mark.parametrize("process", ["survey", "audit", "review"])
