@@ -29,18 +29,14 @@ pytestmark = pytest.mark.prefect
 BIN = Path(sys.executable).parent
 
 
-def _wait(url: str, seconds: float, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{process.args[0]} exited: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"{url} did not answer within {seconds:.0f} s: {log.read_text(errors='replace')[-2000:]}")
+def _answers(url: str, process: subprocess.Popen, log: Path) -> bool:
+    """`url` answers 200; fails at once when the process behind it has exited."""
+    if process.poll() is not None:
+        pytest.fail(f"{process.args[0]} exited: {log.read_text(errors='replace')[-2000:]}")
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +61,10 @@ def prefect_server(tmp_path_factory):
                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     api = f"http://127.0.0.1:{port}/api"
     try:
-        _wait(f"{api}/health", 180, server, log)
+        _wait_for(f"{api}/health answering", lambda: _answers(f"{api}/health", server, log), 180, [log])
         yield api
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        _stop(server)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
