@@ -147,6 +147,7 @@ def kpi(
 
 def _kpi_table(results, settings: Settings) -> str:
     from sqms.kpi_catalog import KPI_BY_CODE
+    from sqms.reporting.formatting import fmt_interval
 
     locale = settings.locale
     marks = {"met": "✓", "missed": "✗", "no_target": "·", "no_data": "–"}
@@ -164,6 +165,9 @@ def _kpi_table(results, settings: Settings) -> str:
         flag = " (n<%d)" % settings.kpi.low_confidence_n if r.low_confidence else ""
         lines.append(f"{r.department or 'ORG':<12} {r.kpi:<28} {value:>10} {target:>9} {r.n:>7}  "
                      f"{marks[r.status]} {r.status}{flag}")
+        interval = fmt_interval(r.kpi, r.extra, "en")
+        if interval:
+            lines[-1] += f"  {interval}"
     return "\n".join(lines).lstrip("\n")
 
 

@@ -38,9 +38,15 @@ class KpiResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        """The object of `sqms kpi --json` (DESIGN.md §4), exactly these keys."""
-        return {"kpi": self.kpi, "department": self.department, "value": self.value, "target": self.target,
-                "status": self.status, "n": self.n}
+        """The object of `sqms kpi --json` (DESIGN.md §4); the 95 % uncertainty DESIGN §4 asks to report
+        is added where there is one: `ci95` [low, high] for csat_top2_pct, `margin95` for nps."""
+        out = {"kpi": self.kpi, "department": self.department, "value": self.value, "target": self.target,
+               "status": self.status, "n": self.n}
+        if self.kpi == "csat_top2_pct" and self.extra.get("ci95"):
+            out["ci95"] = [float(v) for v in self.extra["ci95"]]
+        if self.kpi == "nps" and self.extra.get("margin95") is not None:
+            out["margin95"] = float(self.extra["margin95"])
+        return out
 
 
 @dataclass

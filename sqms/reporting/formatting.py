@@ -84,6 +84,21 @@ def fmt_value(value: Any, kpi: str | KpiDefinition, locale: str | None = "zh_CN"
     return text + (_unit_suffix(definition.unit, locale) if unit else "")
 
 
+def fmt_interval(kpi: str | KpiDefinition, extra: Any, locale: str | None = "zh_CN") -> str:
+    """The 95 % uncertainty stored with a value (DESIGN §4): the Wilson interval of csat_top2_pct
+    (`95% CI 62.4–85.3%`), the margin of the NPS (`±15.3`); empty when there is none."""
+    definition = kpi_definition(kpi)
+    extra = extra if isinstance(extra, dict) else {}
+    ci, margin = extra.get("ci95"), extra.get("margin95")
+    if ci and len(ci) == 2 and not any(is_missing(v) for v in ci):
+        low, high = (number(v, definition.decimals) for v in ci)
+        return t(locale, f"95%置信区间 {low}–{high}{definition.unit}", f"95% CI {low}–{high}{definition.unit}")
+    if not is_missing(margin):
+        return t(locale, f"95%误差 ±{number(margin, definition.decimals)}",
+                 f"95% margin ±{number(margin, definition.decimals)}")
+    return ""
+
+
 def comparator(kpi: str | KpiDefinition) -> str:
     better = kpi_definition(kpi).better
     return "≥" if better == "higher" else "≤" if better == "lower" else ""

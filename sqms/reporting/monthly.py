@@ -27,7 +27,7 @@ from sqms.records.models import KpiComputation
 from sqms.records.report import MonthlyReport, build_monthly_report
 from sqms.reporting import charts, complaints
 from sqms.reporting.excel import Table, write_xlsx
-from sqms.reporting.formatting import (fmt_change, fmt_target, fmt_value, is_missing, local_datetime, md_text,
+from sqms.reporting.formatting import (fmt_change, fmt_interval, fmt_target, fmt_value, is_missing, local_datetime, md_text,
                                        percent, records, status_label, t)
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
@@ -276,6 +276,7 @@ def key_rows(report: MonthlyReport) -> list[dict[str, Any]]:
             "status_label": status_label(r["status"], loc),
             "n": int(r["n"]),
             "low_confidence": bool(r["low_confidence"]),
+            "interval": fmt_interval(r["kpi"], r.get("extra"), loc),
             "previous": fmt_value(r["previous_value"], r["kpi"], loc),
             "change": fmt_change(r["change"], r["kpi"], loc),
             "improved": r["improved"],
@@ -304,7 +305,8 @@ def monthly_report_markdown(report: MonthlyReport, link: str | None = None) -> s
         "|---|---:|---:|---|---:|---:|---:|",
     ]
     for r in key_rows(report):
-        lines.append(f"| {md_text(r['label'])} | {md_text(r['value'])} | {md_text(r['target'])} | "
+        value = r["value"] + (f" ({r['interval']})" if r["interval"] else "")
+        lines.append(f"| {md_text(r['label'])} | {md_text(value)} | {md_text(r['target'])} | "
                      f"{marks.get(r['status'], '')} {md_text(r['status_label'])} | {r['n']} | "
                      f"{md_text(r['previous'])} | {md_text(r['change'])} |")
     if report.kpis["low_confidence"].any():
@@ -320,6 +322,21 @@ def monthly_report_markdown(report: MonthlyReport, link: str | None = None) -> s
     return "\n".join(lines) + "\n"
 
 
+def verdict(report: MonthlyReport) -> str:
+    """The subject's verdict, counted as the executive summary counts (organisation-wide KPIs, then
+    department values), so that every number in it is one the report shows."""
+    loc = report.locale
+    org, dept = report.missed_count, int((report.department_kpis["status"] == "missed").sum())
+    if org == 0 and dept == 0:
+        return t(loc, "全部达标", "all targets met")
+    met, total = report.met_count, len(report.evaluated)
+    parts = [t(loc, f"组织整体 {org} 项未达标", f"organisation-wide {met} of {total} met") if org
+             else t(loc, "组织整体全部达标", "organisation-wide all met")]
+    if dept:
+        parts.append(t(loc, f"部门共 {dept} 项未达标", f"{dept} department values missed"))
+    return t(loc, "，", ", ").join(parts)
+
+
 def email_summary_context(report: MonthlyReport) -> dict[str, Any]:
     """What the report email needs (templates/email/<locale>/monthly_report.*.j2); free text is
     left unescaped here: the templates autoescape it."""
@@ -331,9 +348,7 @@ def email_summary_context(report: MonthlyReport) -> dict[str, Any]:
             "prefix": t(loc, "[服务质量月报]", "[Service quality report]"),
             "organisation": report.organisation,
             "period": report.period,
-            "verdict": (t(loc, "全部达标", "all targets met") if report.missed_count == 0
-                        and not (report.department_kpis["status"] == "missed").any()
-                        else t(loc, f"{len(missed)} 项未达标", f"{len(missed)} values missed")),
+            "verdict": verdict(report),
         },
         "period": report.period,
         "organisation": report.organisation,

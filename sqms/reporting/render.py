@@ -8,7 +8,7 @@
 - One template serves both languages: `{{ t('服务质量月报', 'Service quality report') }}`
   picks by the `locale` of the context (zh_CN by default, or en).
 
-Filters: `fmt_value(value, kpi)`, `fmt_target(target, kpi)`, `fmt_change(change, kpi)`,
+Filters: `fmt_value(value, kpi)`, `fmt_target(target, kpi)`, `fmt_change(change, kpi)`, `fmt_interval(extra, kpi)`,
 `number(decimals)`, `percent(decimals)`, `local_dt(fmt)` (stored UTC → configured timezone),
 `status_label`, `kpi_label`, `dept_name`, `shorten(width)`.
 """
@@ -72,6 +72,11 @@ def _fmt_change(ctx: Context, change: Any, kpi: str) -> str:
 
 
 @pass_context
+def _fmt_interval(ctx: Context, extra: Any, kpi: str) -> str:
+    return f.fmt_interval(kpi, extra, _locale(ctx))
+
+
+@pass_context
 def _local_dt(ctx: Context, moment: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return f.local_datetime(moment, _tz(ctx), fmt)
 
@@ -115,6 +120,7 @@ def _environment(folder: str) -> Environment:
         "fmt_value": _fmt_value,
         "fmt_target": _fmt_target,
         "fmt_change": _fmt_change,
+        "fmt_interval": _fmt_interval,
         "number": lambda value, decimals=0: f.number(value, decimals),
         "percent": lambda value, decimals=1: f.percent(value, decimals),
         "local_dt": _local_dt,
