@@ -46,6 +46,20 @@ CHANNELS: tuple[str, ...] = ("phone", "online", "email", "onsite")
 SEVERITIES: tuple[str, ...] = ("normal", "special")
 
 
+# rates per 1,000 records: the counted events they rest on (the key of the value's `extra`)
+RATE_EVENTS: dict[str, str] = {"complaint_rate_per_1000": "complaints"}
+
+
+def observations(kpi: str, n: int, extra: dict | None = None) -> int:
+    """How many observations a value rests on. For a rate per 1,000 records it is the events counted,
+    not the records: one complaint in 133 records is one observation of a complaint, however many
+    records there were (n, the denominator, stays what `sqms kpi` shows)."""
+    key = RATE_EVENTS.get(kpi)
+    if key is not None and extra and extra.get(key) is not None:
+        return min(int(n), int(extra[key]))
+    return int(n)
+
+
 def status_of(kpi: str, value: float | None, target: float | None) -> str:
     """met | missed | no_target | no_data: a value against its target in the KPI's direction.
 

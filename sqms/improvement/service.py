@@ -22,7 +22,7 @@ from sqms.audit_trail import record_change
 from sqms.calendar import shift_period, to_local, utcnow
 from sqms.config import Settings
 from sqms.improvement.models import ACT, CHECK, CLOSED, DO, PLAN, STATES, ImprovementCycle
-from sqms.kpi_catalog import KPI_BY_CODE, status_of
+from sqms.kpi_catalog import KPI_BY_CODE, observations, status_of
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.records.models import KpiValue
@@ -86,16 +86,21 @@ def shortfall_pct(kpi: str, value: float, target: float) -> float:
 
 def misses(session: Session, settings: Settings, period: str) -> list[Miss]:
     """Department KPIs of `period` that call for a cycle: missed `consecutive_misses` months in a row,
-    or missed once by more than `margin_pct` of the target (low-n values never count)."""
+    or missed once by more than `margin_pct` of the target. A value resting on fewer than `min_n`
+    observations never counts (for a complaint rate: fewer complaints, whatever the records)."""
     rule = settings.improvement
     current = _values(session, period)
     earlier = [_values(session, shift_period(period, -k)) for k in range(1, rule.consecutive_misses)]
+
+    def enough(v: KpiValue) -> bool:
+        return observations(v.kpi, v.n, v.extra) >= rule.min_n
+
     found = []
     for (department, kpi), v in sorted(current.items()):
-        if v.status != "missed" or v.value is None or v.target is None or v.n < rule.min_n:
+        if v.status != "missed" or v.value is None or v.target is None or not enough(v):
             continue
         streak = all(e.get((department, kpi)) is not None and e[(department, kpi)].status == "missed"
-                     and e[(department, kpi)].n >= rule.min_n for e in earlier)
+                     and enough(e[(department, kpi)]) for e in earlier)
         short = shortfall_pct(kpi, v.value, v.target)
         if streak:
             reason = t(settings.locale, f"连续 {rule.consecutive_misses} 个月未达标",
