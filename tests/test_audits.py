@@ -116,7 +116,7 @@ def conforming(slot: AuditSlot) -> dict[str, tuple]:
 
 
 def test_workbook_round_trip_and_actions(org, tmp_path):
-    now = datetime(2026, 6, 24, 17, tzinfo=TZ)
+    now = datetime(2026, 6, 25, 17, tzinfo=TZ)  # the day of the last of the two audits (HR, 25 June)
     with UnitOfWork(org.database_url, actor="test") as uow:
         cycle, _ = open_cycle(uow.session, org, today=date(2026, 6, 1))
         cs, hr = slot_of(uow.session, cycle, "CS"), slot_of(uow.session, cycle, "HR")
@@ -139,8 +139,8 @@ def test_workbook_round_trip_and_actions(org, tmp_path):
         minor = uow.session.get(Action, findings["P02"].action_id)
         assert findings["R02"].action_id is None
         assert (major.type, major.owner, major.due_on, major.verifier) == (
-            "corrective", "wang.fang@example.com", date(2026, 7, 24), cs.auditor)
-        assert minor.due_on == date(2026, 8, 23) and major.source == "audit_finding"
+            "corrective", "wang.fang@example.com", date(2026, 7, 25), cs.auditor)
+        assert minor.due_on == date(2026, 8, 24) and major.source == "audit_finding"
         assert cs.recorded_at and hr.recorded_at
 
 

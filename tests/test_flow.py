@@ -341,6 +341,8 @@ def test_internal_audit_flow(prefect_harness, db_url, sqms_env, smtp_server, tmp
         cycle = uow.session.scalars(select(AuditCycle)).one()
         cycle.first_day = cycle.first_day - timedelta(days=60)  # as if the audit days had come
         slots = slots_of(uow.session, cycle)
+        for slot in slots:
+            slot.day = slot.day - timedelta(days=60)
         path = write_workbook(settings, cycle, slots, tmp_path / "audit.xlsx")
         book = openpyxl.load_workbook(path)
         for sheet in book.worksheets:

@@ -77,8 +77,9 @@ def default_due(settings: Settings, type_: str, today: date) -> date:
 
 
 def open_action(session: Session, settings: Settings, new: NewAction, *, actor: str | None = None,
-                now: datetime | None = None) -> Action:
-    """Open an action (audited); its owner is the department manager unless named."""
+                now: datetime | None = None, notify: bool = True) -> Action:
+    """Open an action (audited); its owner is the department manager unless named, and is mailed at
+    once (assignment is news; `notify=False` for a caller that tells the owners another way)."""
     now = now or utcnow()
     problems = []
     if new.source not in SOURCES:
@@ -112,7 +113,38 @@ def open_action(session: Session, settings: Settings, new: NewAction, *, actor: 
         "source": action.source, "source_ref": action.source_ref, "type": action.type, "title": action.title,
         "department": action.department, "owner": owner, "due_on": action.due_on,
         "links": [f"{e}:{i}" for e, i in dict.fromkeys(new.links)]})
+    if notify:
+        queue_assignment_notice(session, settings, action)
     return action
+
+
+_TYPE_LABELS = {"immediate": ("立即措施", "immediate action"), "corrective": ("纠正措施", "corrective action"),
+                "preventive": ("预防措施", "preventive action"), "improvement": ("改进措施", "improvement action")}
+_SOURCE_LABELS = {"complaint": ("投诉", "complaints"), "audit_finding": ("内审发现", "internal audit finding"),
+                  "review_decision": ("管理评审决定", "management review decision"),
+                  "improvement_cycle": ("PDCA 改进循环", "PDCA improvement cycle"),
+                  "kpi_miss": ("指标未达标", "KPI miss"), "survey": ("满意度调查", "satisfaction survey"),
+                  "manual": ("手工登记", "entered by hand")}
+
+
+def queue_assignment_notice(session: Session, settings: Settings, action: Action) -> bool:
+    """Tell the owner at once that the action is theirs: one mail per (action, owner), keyed in the
+    outbox, so a rerun or a retry never sends it twice and a new owner gets their own. Returns
+    whether a mail was queued or refreshed."""
+    from sqms.notify.compose import compose
+    from sqms.notify.service import enqueue
+
+    zh = settings.locale.startswith("zh")
+    owner = next((p for p in settings.people if p.email == action.owner), action.owner)
+    department = next((d.label(settings.locale) for d in settings.departments if d.code == action.department),
+                      action.department)
+    pick = 0 if zh else 1
+    email = compose(settings, "action_assigned", owner, action=action, department=department,
+                    type_label=_TYPE_LABELS.get(action.type, (action.type,) * 2)[pick],
+                    source_label=_SOURCE_LABELS.get(action.source, (action.source,) * 2)[pick])
+    _, changed = enqueue(session, process="actions", obj=f"assigned:{action.ref}", period="assignment",
+                         email=email)
+    return changed
 
 
 def get(session: Session, action_id: int | str) -> Action:
@@ -164,6 +196,8 @@ def record(session: Session, settings: Settings, action: Action, update: Update,
         record_change(session, action="update", entity="action", entity_id=action.id, actor=actor, comment=comment,
                       before={k: before[k] for k in changed}, after=changed)
         session.flush()
+        if "owner" in changed:  # a new owner: the assignment is news to them
+            queue_assignment_notice(session, settings, action)
     return changed
 
 

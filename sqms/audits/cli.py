@@ -63,11 +63,21 @@ def checklist(
     typer.echo(f"checklist workbook: {path}")
 
 
+def _warn_if_early(slot, settings, force: bool) -> None:
+    from sqms.calendar import to_local, utcnow
+
+    if force and slot.day > to_local(utcnow(), settings.tz).date():
+        typer.echo(f"warning: {slot.department}'s audit is scheduled for {slot.day}: findings recorded before it "
+                   "(kept in the audit log)", err=True)
+
+
 @app.command("import")
 def import_(
     code: str = typer.Argument(..., help="Cycle code."),
     file: Path = typer.Argument(..., help="The filled-in checklist workbook."),
     actor: Optional[str] = typer.Option(None, "--as", help="Who audited (default: the slots' auditors)."),
+    force: bool = typer.Option(False, "--force", help="Record findings of audits scheduled later (brought "
+                                                      "forward); a warning is kept in the audit log."),
 ) -> None:
     """Record the findings of a filled-in workbook (all or nothing)."""
     from sqms.audits.service import AuditError, get, record_findings, slot_of, slots_of
@@ -88,7 +98,8 @@ def import_(
             for department, findings in read.by_department.items():
                 slot = slot_of(uow.session, cycle, department)
                 rows = record_findings(uow.session, settings, cycle, slot, findings,
-                                       actor=cli_actor(actor or slot.auditor))
+                                       actor=cli_actor(actor or slot.auditor), force=force)
+                _warn_if_early(slot, settings, force)
                 ncs = sum(1 for r in rows if r.result in ("major", "minor"))
                 typer.echo(f"{department}: {len(rows)} results recorded, {ncs} nonconformities → corrective actions")
         except AuditError as exc:
@@ -105,6 +116,8 @@ def finding(
     evidence: Optional[str] = typer.Option(None, help="What was seen."),
     notes: Optional[str] = typer.Option(None),
     actor: Optional[str] = typer.Option(None, "--as", help="The auditor."),
+    force: bool = typer.Option(False, "--force", help="Record it although the audit is scheduled later (brought "
+                                                      "forward); a warning is kept in the audit log."),
 ) -> None:
     """Record one finding directly."""
     from sqms.audits.service import AuditError, FindingIn, get, record_findings, slot_of
@@ -117,7 +130,8 @@ def finding(
             cycle = get(uow.session, code)
             slot = slot_of(uow.session, cycle, department)
             [row] = record_findings(uow.session, settings, cycle, slot, [FindingIn(item, result, evidence, notes)],
-                                    actor=cli_actor(actor or slot.auditor))
+                                    actor=cli_actor(actor or slot.auditor), force=force)
+            _warn_if_early(slot, settings, force)
         except AuditError as exc:
             fail(str(exc))
         uow.commit()

@@ -234,12 +234,27 @@ def slot_of(session: Session, cycle: AuditCycle, department: str) -> AuditSlot:
 
 
 def record_findings(session: Session, settings: Settings, cycle: AuditCycle, slot: AuditSlot,
-                    findings: list[FindingIn], *, actor: str, now: datetime | None = None) -> list[AuditFinding]:
+                    findings: list[FindingIn], *, actor: str, now: datetime | None = None,
+                    force: bool = False) -> list[AuditFinding]:
     """Record (or correct) a department's results; each nonconformity opens a corrective action of the
-    department manager, due 30 (major) / 60 (minor) days later, to be verified by the auditor."""
+    department manager, due 30 (major) / 60 (minor) days later, to be verified by the auditor.
+
+    An audit is recorded on or after its day: findings for an audit still to come are refused, unless
+    `force` (e.g. the audit was brought forward), which keeps a warning in the audit log."""
     now = now or utcnow()
     if cycle.status in (REPORT_ISSUED, FOLLOW_UP, CLOSED):
         raise AuditError(f"{cycle.code}: the report is issued; findings can no longer change")
+    today = to_local(now, settings.tz).date()
+    if slot.day > today:
+        if not force:
+            raise AuditError(f"{cycle.code} {slot.department}: the audit is scheduled for {slot.day.isoformat()}, "
+                             f"it has not taken place yet (today is {today.isoformat()}); record its findings on or "
+                             "after that day, or with --force if it was brought forward")
+        record_change(session, action="warning", entity="audit_slot", entity_id=slot.id, actor=actor,
+                      comment=f"findings recorded on {today.isoformat()}, before the scheduled audit day "
+                              f"{slot.day.isoformat()} (forced)",
+                      after={"cycle": cycle.code, "department": slot.department, "scheduled": slot.day,
+                             "recorded_on": today})
     items = {i["code"]: i for i in slot.items}
     for f in findings:
         if f.item_code not in items:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqms.actions.models import Action
 from sqms.actions.service import NewAction, link, open_action
 from sqms.audit_trail import AuditEntry, record_change
-from sqms.calendar import deadline_after, month_bounds, to_local, utcnow
+from sqms.calendar import UTC, deadline_after, month_bounds, to_local, utcnow
 from sqms.complaints.models import (ACKNOWLEDGED, APPROVED, CLOSED, INVESTIGATING, OPEN_STATES, PROPOSED,
                                     REGISTERED, RESOLVED, STATES, VISITED, Complaint)
 from sqms.config import Person, Settings
@@ -238,6 +238,8 @@ def advance(session: Session, settings: Settings, complaint: Complaint, action: 
         made.append("reopen")
     complaint.updated_at = utcnow()
     session.flush()
+    if "reopen" in made:
+        queue_reopen_notice(session, settings, complaint)
     return made
 
 
@@ -294,19 +296,59 @@ def advance_after_import(session: Session, settings: Settings, actor: str) -> in
 # -- notices ------------------------------------------------------------------------------
 
 
-def queue_special_notice(session: Session, settings: Settings, complaint: Complaint) -> int:
-    """重大投诉立即上报: one mail per recipient (general manager by default), keyed so never twice."""
+def overdue_by(complaint: Complaint, settings: Settings, now: datetime | None = None) -> str | None:
+    """How late an unsettled complaint is at `now`, in words of the report language (None: not late).
+
+    In full working days past the deadline's day, as the reminder digests count; under one full
+    working day, in hours since the deadline."""
+    from sqms.reminders.service import late_working_days
+
+    now = now or utcnow()
+    deadline = complaint.deadline_at
+    if deadline is None or complaint.resolved_at is not None:
+        return None
+    deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC)
+    if now <= deadline:
+        return None
+    zh = settings.locale.startswith("zh")
+    days = late_working_days(to_local(deadline, settings.tz).date(), to_local(now, settings.tz).date())
+    if days:
+        return f"已超期 {days} 个工作日" if zh else f"overdue by {days} working day{'s' if days > 1 else ''}"
+    hours = max(1, int((now - deadline).total_seconds() // 3600))
+    return f"已超期 {hours} 小时" if zh else f"overdue by {hours} hour{'s' if hours > 1 else ''}"
+
+
+def queue_special_notice(session: Session, settings: Settings, complaint: Complaint,
+                         now: datetime | None = None) -> int:
+    """重大投诉立即上报: one mail per recipient (general manager by default), keyed so never twice;
+    a complaint already past its deadline says so, and by how much."""
     queued = 0
+    overdue = overdue_by(complaint, settings, now)
     for recipient in settings.resolve_recipients(settings.complaints.notify_special_to):
         email = compose(settings, "complaint_special", recipient, complaint=complaint,
                         department=settings.department(complaint.department).label(settings.locale),
                         received_local=to_local(complaint.received_at, settings.tz),
                         deadline_local=to_local(complaint.deadline_at, settings.tz),
-                        owner=owner_of(complaint, settings))
+                        owner=owner_of(complaint, settings), overdue=overdue)
         _, changed = enqueue(session, process=PROCESS, obj=f"special:{complaint.complaint_id}", period="notice",
                              email=email)
         queued += int(changed)
     return queued
+
+
+def queue_reopen_notice(session: Session, settings: Settings, complaint: Complaint) -> int:
+    """A reopened complaint is news to its handler (the named owner, else the department manager):
+    one mail per reopening, keyed by the reopen count, so a rerun never sends it twice."""
+    handler = owner_of(complaint, settings)
+    if handler is None:
+        return 0
+    recipient = _person(settings, handler) or handler
+    email = compose(settings, "complaint_reopened", recipient, complaint=complaint,
+                    department=settings.department(complaint.department).label(settings.locale),
+                    deadline_local=to_local(complaint.deadline_at, settings.tz))
+    row, changed = enqueue(session, process=PROCESS, obj=f"reopened:{complaint.complaint_id}:{complaint.reopen_count}",
+                           period="notice", email=email)
+    return int(changed)
 
 
 def queue_special_notices(session: Session, settings: Settings) -> int:

@@ -422,7 +422,7 @@ def analyse(session: Session, settings: Settings, campaign: SurveyCampaign, now:
             problem=f"{campaign.code}: {score}",
             due_on=add_working_days(today, settings.surveys.detractor_action_working_days),
             links=[("survey_response", d["response_id"]), ("customer", d["customer_id"] or "")]),
-            actor="sqms:survey", now=now)
+            actor="sqms:survey", now=now, notify=False)  # one per detractor: the survey report lists them
         opened += 1
     LIFECYCLE.apply(session, campaign, "analyse", at=now, data={"responses": result.responded,
                                                                   "detractors": len(result.detractors)})
