@@ -204,9 +204,19 @@ def run_complaint_watch() -> None:
 
 
 def _today(value: Optional[str]):
+    """The --today of a reminder run: a day, never one already past (see `check_day`)."""
+    from sqms.calendar import utcnow
     from sqms.cli_common import parse_day
+    from sqms.reminders.service import ReminderError, check_day
 
-    return parse_day(value, "--today") if value else None
+    if not value:
+        return None
+    day = parse_day(value, "--today")
+    try:
+        check_day(day, utcnow(), settings_or_exit())
+    except ReminderError as exc:
+        fail(str(exc))
+    return day
 
 
 @run_app.command("reminders")

@@ -27,7 +27,7 @@ CS_MANAGER, OPS_MANAGER, AUDITOR = "wang.fang@example.com", "liu.yang@example.co
 
 def assignment_mails(settings) -> list[OutboxMessage]:
     with UnitOfWork(settings.database_url) as uow:
-        return list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.process == "actions")
+        return list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.object.like("assigned:%"))
                                         .order_by(OutboxMessage.id)))
 
 

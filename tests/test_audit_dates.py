@@ -34,8 +34,8 @@ def test_findings_of_a_future_audit_are_refused_unless_forced(org):
         assert row.result == "conforming"
         hr = slot_of(uow.session, cycle, "HR")
         early = datetime.combine(hr.day - timedelta(days=3), datetime.min.time(), tzinfo=TZ).replace(hour=9)
-        [forced] = record_findings(uow.session, org, cycle, hr, [FindingIn(hr.items[0]["code"], "conforming")],
-                                   actor="x", now=early, force=True)
+        record_findings(uow.session, org, cycle, hr, [FindingIn(hr.items[0]["code"], "conforming")],
+                        actor="x", now=early, force=True)
         warning = uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "warning",
                                                                AuditEntry.entity == "audit_slot")).one()
         assert "before the scheduled audit day" in warning.comment and str(hr.day) in warning.comment

@@ -78,6 +78,6 @@ def test_reopened_by_a_low_score_mails_the_handler(org, tmp_path, smtp_server):
     assert "1" in body and "没人联系我" in body and ident in body
     # a rerun of the same reopen (or another step) does not mail the handler again for it
     with UnitOfWork(settings.database_url, actor="test") as uow:
-        from sqms.complaints.service import queue_reopen_notice, get
+        from sqms.complaints.service import get, queue_reopen_notice
         assert queue_reopen_notice(uow.session, settings, get(uow.session, ident)) == 0
         uow.commit()

@@ -66,16 +66,16 @@ def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
     assert state.is_completed(), state.message
     result = state.result()
     # KPIs missed by more than the margin open PDCA cycles, and their owners are told: OPS answers
-    # 75 % within target (90 wanted); 1 and 3 complaints per 40 records are 25 ‰ and 75 ‰ (5 wanted)
+    # 75 % within target (90 wanted, 40 records); 1 and 3 complaints per 40 records are 25 ‰ and 75 ‰
+    # (5 wanted) but rest on 1 and 3 complaints, too few to open a cycle on their own
     from sqms.improvement.models import ImprovementCycle
 
-    assert [step[1] for step in result["improvement"]] == ["opened"] * 3
+    assert [step[1] for step in result["improvement"]] == ["opened"]
     with UnitOfWork(settings.database_url) as uow:
         opened = sorted((c.department, c.kpi) for c in uow.session.scalars(select(ImprovementCycle)))
-    assert opened == [("CS", "complaint_rate_per_1000"), ("OPS", "complaint_rate_per_1000"),
-                      ("OPS", "response_within_target_pct")]
+    assert opened == [("OPS", "response_within_target_pct")]
     pdca_mails = _outbox(settings, "sent", "improvement")
-    assert pdca_mails == 3
+    assert pdca_mails == 1
     assert (result["period"], result["version"], result["sent"], result["failed"]) == (PERIOD, 1, len(
         _distribution(settings)) + pdca_mails, 0)
     for path in result["files"].values():
@@ -242,8 +242,9 @@ def test_complaint_watch_flow(more_flows, sqlite_url, sqms_env, smtp_server):
         uow.commit()
     first = watch(return_state=True)
     assert first.is_completed()
-    assert len(first.result()["actions_opened"]) == 1 and first.result()["sent"] == 1
-    assert smtp_server.recipients() == ["zhang.wei@example.com"]
+    assert len(first.result()["actions_opened"]) == 1 and first.result()["sent"] == 2
+    # the general manager's notice, and the new action's owner (the SALES manager) at once
+    assert sorted(smtp_server.recipients()) == ["chen.jie@example.com", "zhang.wei@example.com"]
     second = watch(return_state=True).result()
     assert second["actions_opened"] == [] and second["sent"] == 0
 

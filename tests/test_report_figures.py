@@ -77,3 +77,33 @@ def test_kpi_command_shows_the_wilson_interval(sqms_env, sqlite_url) -> None:
     assert top2["value"] == 50.0 and top2["ci95"] == [100 * wilson_interval(20, 40)[0],
                                                        100 * wilson_interval(20, 40)[1]]
     assert "ci95" not in next(r for r in rows if r["kpi"] == "csat_top2_pct" and r["department"] == "HR")
+
+
+def test_survey_answers_count_in_the_month_they_were_submitted(settings: Settings, tmp_path) -> None:
+    """Decided and documented (issue 19): attribution by submitted_at, in `sqms kpi` and the report alike;
+    answers to a Q1 campaign sent in April are April's."""
+    from datetime import date
+
+    from sqms.surveys.models import SurveyCampaign
+
+    seed_mixed(settings)
+    seed_responses(settings)
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        campaign = SurveyCampaign(code="2026-Q1", kind="quarterly", questionnaire="quarterly",
+                                  period_start=date(2026, 1, 1), period_end=date(2026, 3, 31), status="invited",
+                                  seed=1, sample_total=10, min_per_stratum=1, created_at=datetime(2026, 4, 1, tzinfo=TZ),
+                                  created_by="test")
+        uow.session.add(campaign)
+        uow.session.flush()
+        uow.session.add_all([SurveyResponse(response_id=f"Q1-{i}", submitted_at=datetime(2026, 4, 3, 10, tzinfo=TZ),
+                                            department="CS", nps=0, csat=1, answers={}, campaign_id=campaign.id)
+                             for i in range(5)])
+        march = compute_and_store(uow.session, settings, PERIOD)
+        april = compute_and_store(uow.session, settings, "2026-04")
+        report = produce_monthly_report(uow.session, settings, march)
+        uow.commit()
+        html = open(report.files["html"], encoding="utf-8").read()
+    n = {(v.kpi, v.department): v.n for v in march.values}
+    assert n[("csat_mean", None)] == 40 and {(v.kpi, v.department): v.n for v in april.values}[("csat_mean", None)] == 5
+    assert "按提交时间计入月份" in html
+

@@ -147,16 +147,26 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
         wrong.result()
     smtp_server.clear()  # (the admins were told of the failed run)
     outputs = (f"year: {year}\n"
+               "attendees: [张伟, 李娜, liu.yang@example.com, 赵磊]\n"
                "decisions:\n"
                f"  - {{text: 在线渠道高峰增加值班, owner: liu.yang@example.com, due: {meeting_on + timedelta(days=60)}}}\n"
                "resources:\n"
                f"  - {{text: 增加2名在线客服坐席, owner: 赵磊, due: {meeting_on + timedelta(days=90)}}}\n"
                "objective_changes:\n"
                "  - {kpi: fcr_pct, department: null, target: 78}\n")
+    early = management_review(outputs=outputs, return_state=True)  # the meeting has not taken place yet
+    assert early.is_failed()
+    with pytest.raises(ReviewError, match="has not taken place yet"):
+        early.result()
+    smtp_server.clear()
+    with UnitOfWork(settings.database_url, actor="test") as uow:  # the meeting day has come
+        uow.session.scalars(select(ManagementReview)).one().meeting_on = today
+        uow.commit()
     reported = management_review(outputs=outputs, return_state=True)
     assert reported.is_completed(), reported.message
     result = reported.result()
-    assert len(result["outputs"]) == 3 and result["steps"] == [[code, "report", 10]] and result["sent"] == 10
+    # the report to the 10 participants, and each new action to its owner at once
+    assert len(result["outputs"]) == 3 and result["steps"] == [[code, "report", 10]] and result["sent"] == 12
     with UnitOfWork(settings.database_url, actor="test") as uow:
         actions = uow.session.scalars(select(Action).where(Action.source == "review_decision")
                                       .order_by(Action.id)).all()
@@ -164,9 +174,10 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
             ("liu.yang@example.com", "OPS", meeting_on + timedelta(days=60)),
             ("zhao.lei@example.com", "HR", meeting_on + timedelta(days=90))]
         assert uow.session.scalars(select(ManagementReview)).one().status == "reported"
-    report_mails = smtp_server.messages
+    report_mails = [m for m in smtp_server.messages if "管理评审报告" in m["Subject"]]
     assert {m["To"].addresses[0].addr_spec for m in report_mails} == participants
-    assert all("管理评审报告" in m["Subject"] for m in report_mails)
+    assigned = sorted(m["To"].addresses[0].addr_spec for m in smtp_server.messages if "管理评审报告" not in m["Subject"])
+    assert assigned == ["liu.yang@example.com", "zhao.lei@example.com"]
     report_files = _attachments(report_mails[0])
     assert set(report_files) == {f"review-report-{year}.html", f"review-report-{year}.xlsx"}
     decisions = _sheet(report_files[f"review-report-{year}.xlsx"], "评审决议")

@@ -127,6 +127,11 @@ _SOURCE_LABELS = {"complaint": ("投诉", "complaints"), "audit_finding": ("内�
                   "manual": ("手工登记", "entered by hand")}
 
 
+_SOURCE_PROCESSES = {"complaint": "complaints", "audit_finding": "internal-audit",
+                     "review_decision": "management-review", "improvement_cycle": "improvement",
+                     "kpi_miss": "improvement", "survey": "surveys"}
+
+
 def queue_assignment_notice(session: Session, settings: Settings, action: Action) -> bool:
     """Tell the owner at once that the action is theirs: one mail per (action, owner), keyed in the
     outbox, so a rerun or a retry never sends it twice and a new owner gets their own. Returns
@@ -142,8 +147,9 @@ def queue_assignment_notice(session: Session, settings: Settings, action: Action
     email = compose(settings, "action_assigned", owner, action=action, department=department,
                     type_label=_TYPE_LABELS.get(action.type, (action.type,) * 2)[pick],
                     source_label=_SOURCE_LABELS.get(action.source, (action.source,) * 2)[pick])
-    _, changed = enqueue(session, process="actions", obj=f"assigned:{action.ref}", period="assignment",
-                         email=email)
+    # under the process that opened it, so that the run which opened the action also delivers the mail
+    _, changed = enqueue(session, process=_SOURCE_PROCESSES.get(action.source, "actions"),
+                         obj=f"assigned:{action.ref}", period="assignment", email=email)
     return changed
 
 

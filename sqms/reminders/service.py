@@ -5,7 +5,8 @@ and review actions; see `sqms.reminders.sources`). Every working day the engine 
 item, the reminders due today:
 
 - to the owner: `due-in-N` at the configured offsets before the due day, `due-today`, and
-  `overdue` once the due day has passed;
+  `overdue` once the due day has passed; a due day that is not a working day keeps its date and
+  is `due-soon` on the last working day before it (offset 0);
 - escalations: `escalated-N` to the next people of the chain once the item is overdue by N
   full working days (default 1 → the department manager, 3 → the quality manager).
 
@@ -72,6 +73,20 @@ class Reminder:
         return self.stage.startswith("escalated")
 
 
+class ReminderError(ValueError):
+    """A reminder run that must not happen; the message says why."""
+
+
+def check_day(today: date, now: datetime, settings: Settings) -> None:
+    """Refuse to plan reminders for a day already past: the items are read as they are now, so a past
+    day would mail reminders of a state that no longer holds (stale, or for items settled since)."""
+    current = to_local(now, settings.tz).date()
+    if today < current:
+        raise ReminderError(f"--today {today.isoformat()} is in the past (today is {current.isoformat()}): "
+                            "reminders are planned from the items' current state, so a past day would mail "
+                            "stale reminders; run it for today (or a later day)")
+
+
 def late_working_days(due_day: date, today: date) -> int:
     """Full working days between the due day and today (today itself, not over yet, does not count)."""
     if today <= due_day:
@@ -95,9 +110,12 @@ def plan(items: Iterable[DueItem], settings: Settings, today: date) -> list[Remi
         due_day = to_local(item.due_at, settings.tz).date()
         owners = [item.owner] if item.owner else quality
         if due_day >= today:
+            # working days left before the due day; a due day that is not a working day (a first
+            # contact due on Saturday 08:00) stays that day, so on the last working day before it the
+            # item is due soon, not "due today"
             ahead = working_days_between(today, due_day)
             if ahead in offsets:
-                stage = "due-today" if ahead == 0 else f"due-in-{ahead}"
+                stage = "due-today" if due_day == today else "due-soon" if ahead == 0 else f"due-in-{ahead}"
                 out += [Reminder(item, stage, owner, 0) for owner in owners]
             continue
         late = late_working_days(due_day, today)

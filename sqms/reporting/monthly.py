@@ -47,9 +47,14 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "complaint_on_time_pct": ("已办结或已超期的投诉中在期限内办结的比例（一般 2 个、特殊 5 个工作日）",
                               "share settled by the deadline (2 working days normal, 5 special), among those due"),
     "complaint_closure_pct": ("本月受理的投诉中已办结的比例", "share of the month's complaints resolved"),
-    "csat_mean": ("满意度评分（1–5 分）均值", "mean satisfaction score (1–5)"),
-    "csat_top2_pct": ("满意度评分 4–5 分的比例", "share of scores 4–5"),
-    "nps": ("推荐者（9–10 分）比例减贬损者（0–6 分）比例", "share of promoters (9–10) minus detractors (0–6)"),
+    "csat_mean": ("本月提交的问卷中满意度评分（1–5 分）均值（按提交时间计入月份，无论问卷调查的是哪个季度）",
+                  "mean satisfaction score (1–5) of the answers submitted in the month (by submission time, "
+                  "whichever period the survey asked about)"),
+    "csat_top2_pct": ("本月提交的问卷中满意度评分 4–5 分的比例（附 95% 置信区间）",
+                      "share of scores 4–5 among the answers submitted in the month (with its 95% Wilson interval)"),
+    "nps": ("本月提交的问卷中推荐者（9–10 分）比例减贬损者（0–6 分）比例（附 95% 误差）",
+            "share of promoters (9–10) minus detractors (0–6) among the answers submitted in the month "
+            "(with its 95% margin)"),
 }
 
 

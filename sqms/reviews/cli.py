@@ -19,6 +19,7 @@ OUTPUTS_HELP = """Record the outputs of the meeting (评审输出) from YAML; al
 year: 2025            # optional: refuses another review's file
 minutes: |            # optional: the minutes (会议纪要)
   ...
+attendees: [张伟, li.na@example.com]   # who was present (or: sqms review attendance)
 decisions:            # 评审决议: owner and due required -> action
   - text: 建立客服话术季度复训制度
     owner: wang.fang@example.com   # email or name of a person
@@ -125,6 +126,31 @@ def outputs(
 
 
 @app.command()
+def attendance(
+    year: int = typer.Argument(..., help="The year reviewed."),
+    present: str = typer.Option(..., "--present", help="Who attended, comma-separated emails or names "
+                                                       "(e.g. zhang.wei@example.com,李娜)."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who records it."),
+) -> None:
+    """Record who actually attended the meeting (from the meeting day on); the report lists them."""
+    from sqms.db import UnitOfWork
+    from sqms.reviews.service import get, record_attendance
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    names = [p.strip() for p in present.replace("，", ",").split(",") if p.strip()]
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            review = get(uow.session, year)
+            emails = record_attendance(uow.session, settings, review, names, actor=cli_actor(actor))
+        except _errors() as exc:
+            fail(str(exc))
+        uow.commit()
+        absent = [e for e in review.participants if e not in emails]
+    typer.echo(f"{review.code}: {len(emails)} present" + (f", absent: {', '.join(absent)}" if absent else ""))
+
+
+@app.command()
 def pack(
     year: int = typer.Argument(..., help="The year reviewed."),
 ) -> None:
@@ -194,7 +220,9 @@ def show(year: int = typer.Argument(..., help="The year reviewed.")) -> None:
         lines = [f"{review.code}  [{review.status}]  meeting {review.meeting_on} {settings.review.meeting_time} "
                  f"{settings.review.meeting_place}",
                  f"  reports due {review.reports_due_on}; pack due {pack_due_on(settings, review)}; "
-                 f"participants {', '.join(review.participants)}", "  department reports:"]
+                 f"invited {', '.join(review.participants)}",
+                 "  attended: " + (', '.join(review.attendees) if review.attendees is not None else "not recorded "
+                                   f"(sqms review attendance {review.year} --present ...)"), "  department reports:"]
         for d in settings.departments:
             r = reports.get(d.code)
             state = (f"submitted {local(r.submitted_at, settings)}" + (f" ({Path(r.file_path).name})" if r.file_path

@@ -25,7 +25,8 @@ class ManagementReview(Base):
     status: Mapped[str] = mapped_column(String(20), default=PLANNED, index=True)
     meeting_on: Mapped[date] = mapped_column(Date)
     reports_due_on: Mapped[date] = mapped_column(Date)
-    participants: Mapped[list[Any]] = mapped_column(default=list)  # emails
+    participants: Mapped[list[Any]] = mapped_column(default=list)  # emails of those invited
+    attendees: Mapped[list[Any] | None] = mapped_column(default=None)  # emails present; None: not recorded
     pack_report_id: Mapped[int | None] = mapped_column(Integer)
     report_id: Mapped[int | None] = mapped_column(Integer)
     minutes: Mapped[str | None] = mapped_column(Text)

@@ -169,8 +169,9 @@ def year_bounds(year: int, settings: Settings) -> tuple[datetime, datetime]:
 
 
 def year_periods(year: int, as_of: datetime, settings: Settings) -> list[str]:
-    """The months of the year that have begun by `as_of` (all twelve for a past year)."""
-    return [p for p in (f"{year}-{m:02d}" for m in range(1, 13)) if month_bounds(p, settings.tz)[0] < as_of]
+    """The months of the year complete by `as_of` (all twelve for a past year): a month still under way
+    would show as a month of misses (its complaints not yet due, its surveys not yet in)."""
+    return [p for p in (f"{year}-{m:02d}" for m in range(1, 13)) if month_bounds(p, settings.tz)[1] <= as_of]
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -520,6 +521,12 @@ def executive_summary(p: ReviewPack) -> list[str]:
           f"not yet verified; {k['improvement_cycles']} PDCA cycles, {k['improvement_cycles_open']} under way; "
           f"{k['actions_opened']} actions opened in the year, {k['actions_overdue']} overdue."),
     ]
+    if len(p.periods) < 12:
+        last = p.periods[-1] if p.periods else None
+        out.insert(0, t(loc, f"{p.year}年尚未结束：月度数据截至最后一个完整月份 {last}。" if last else
+                        f"{p.year}年尚无完整月份：暂无月度数据。",
+                        f"{p.year} is not over: the monthly figures run to the last complete month, {last}."
+                        if last else f"{p.year} has no complete month yet: no monthly figures."))
     if k["previous_actions"]:
         out.append(t(loc, f"上次管理评审形成措施 {k['previous_actions']} 项，已验证关闭 {k['previous_verified']} 项，"
                           f"逾期 {k['previous_overdue']} 项。",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -285,7 +286,9 @@ _TARGET_COLUMNS = ["kpi", "kpi_label", "department", "department_name", "old_tar
 class ReviewReport:
     """What the management review report shows.
 
-    - `participants`: as in the pack; `inputs`: the pack's summary sentences (what was reviewed)
+    - `participants`: everyone invited or present, with `invited` and `present` (None while the
+      attendance is not recorded: the invitation list is never taken for the attendance);
+      `inputs`: the pack's summary sentences (what was reviewed)
     - `department_reports`: department_name, submitted, late
     - `decisions`, `improvements`, `resources`: the outputs of that kind (`_OUTPUT_COLUMNS`): text, owner,
       due date and the action opened for it with its state now
@@ -341,12 +344,30 @@ def _target_rows(outputs: list[ReviewOutput], settings: Settings) -> pd.DataFram
     return pd.DataFrame(rows, columns=_TARGET_COLUMNS).astype({"old_target": "float64", "new_target": "float64"})
 
 
+def _attendance(settings: Settings, review: ManagementReview, names) -> pd.DataFrame:
+    """Invited and present people: `present` None for everyone while attendance is not recorded."""
+    invited = participants(settings, review, names).assign(invited=True)
+    present = review.attendees
+    extra = [e for e in (present or []) if e not in set(review.participants)]
+    if extra:
+        guests = participants(settings, SimpleNamespace(participants=extra), names).assign(invited=False)
+        invited = pd.concat([invited, guests], ignore_index=True)
+    invited["present"] = [None if present is None else e in present for e in invited["email"]]
+    return invited.astype({"present": object})
+
+
 def _report_summary(r: ReviewReport) -> list[str]:
     loc, k = r.locale, r.totals
+    if k["attended"] is None:
+        who = t(loc, f"受邀 {k['invited']} 名，出席情况未记录", f"{k['invited']} invited, attendance not recorded")
+    else:
+        absent = t(loc, f"，缺席 {k['absent']} 名", f", {k['absent']} absent") if k["absent"] else ""
+        who = t(loc, f"出席 {k['attended']} 名（受邀 {k['invited']} 名{absent}）",
+                f"{k['attended']} attended ({k['invited']} invited{absent})")
     return [
-        t(loc, f"{r.year}年度管理评审于 {r.meeting_on.isoformat()} 召开，参加人员 {k['participants']} 名，评审了年度目标完成、"
+        t(loc, f"{r.year}年度管理评审于 {r.meeting_on.isoformat()} 召开，{who}，评审了年度目标完成、"
                f"满意度、投诉、内部审核、持续改进和各部门年度工作报告（已提交 {k['reports_submitted']}/{k['reports_expected']} 份）。",
-          f"The {r.year} management review met on {r.meeting_on.isoformat()} with {k['participants']} participants "
+          f"The {r.year} management review met on {r.meeting_on.isoformat()}, {who}, "
           f"and reviewed objectives, satisfaction, complaints, audits, improvement and the department reports "
           f"({k['reports_submitted']} of {k['reports_expected']} in)."),
         t(loc, f"评审输出：评审决议 {k['decisions']} 项、改进机会 {k['improvements']} 项、资源需求 {k['resources']} 项、"
@@ -372,7 +393,7 @@ def build_review_report(session: Session, settings: Settings, review: Management
         organisation=organisation_name(settings.organisation, names.locale), locale=names.locale,
         timezone=settings.organisation.timezone, generated_at=utcnow(), meeting_on=review.meeting_on,
         meeting_time=settings.review.meeting_time, meeting_place=settings.review.meeting_place,
-        minutes=review.minutes, applies_to=review.year + 1, participants=participants(settings, review, names),
+        minutes=review.minutes, applies_to=review.year + 1, participants=_attendance(settings, review, names),
         inputs=list((pack.summary if pack else {}).get("summary", [])),
         department_reports=reports[["department", "department_name", "submitted", "late"]],
         decisions=frame[frame["kind"] == "decision"].reset_index(drop=True),
@@ -380,7 +401,13 @@ def build_review_report(session: Session, settings: Settings, review: Management
         resources=frame[frame["kind"] == "resource"].reset_index(drop=True),
         target_changes=_target_rows([o for o in outputs if o.kind == "objective_change"], settings),
     )
-    report.totals = {"participants": len(report.participants), "decisions": len(report.decisions),
+    people = report.participants
+    recorded = review.attendees is not None
+    report.totals = {"participants": int(people["invited"].sum()), "invited": int(people["invited"].sum()),
+                     "attended": int((people["present"] == True).sum()) if recorded else None,
+                     "absent": int((people["invited"] & (people["present"] == False)).sum())
+                     if recorded else None,
+                     "decisions": len(report.decisions),
                      "improvements": len(report.improvements), "resources": len(report.resources),
                      "target_changes": len(report.target_changes), "actions": int(frame["action_id"].notna().sum()),
                      "reports_expected": len(reports), "reports_submitted": int(reports["submitted"].sum())}
@@ -428,8 +455,12 @@ def report_excel_tables(report: ReviewReport) -> list[Table]:
             "kpi_label": ("指标", "KPI"), "department_name": ("范围", "scope"), "old_target": ("原目标", "old target"),
             "new_target": (f"{report.applies_to}年目标", f"target {report.applies_to}"),
             "text": ("说明", "reason")}, loc)),
-        (t(loc, "参加人员", "Participants"), _sheet(report.participants, {
-            "name": ("姓名", "name"), "department_name": ("部门", "department"), "email": ("邮箱", "email")}, loc)),
+        (t(loc, "参加人员", "Participants"), _sheet(report.participants.assign(
+            present=[t(loc, "未记录", "not recorded") if p is None else t(loc, "出席", "present") if p
+                     else t(loc, "缺席", "absent") for p in report.participants["present"]],
+            invited=[t(loc, "是", "yes") if i else t(loc, "否", "no") for i in report.participants["invited"]]), {
+            "name": ("姓名", "name"), "department_name": ("部门", "department"), "email": ("邮箱", "email"),
+            "invited": ("受邀", "invited"), "present": ("出席", "attendance")}, loc)),
     ]
 
 

@@ -308,6 +308,52 @@ def meeting_context(settings: Settings, review: ManagementReview) -> dict[str, A
             "weekday": weekday, "place": settings.review.meeting_place, "hours": settings.review.meeting_hours}
 
 
+# -- the meeting: held or not, and who was there ---------------------------------------------------------
+
+
+def meeting_held(settings: Settings, review: ManagementReview, now: datetime) -> bool:
+    """Whether the meeting day has come (the meeting is on that day; its outputs come after it)."""
+    return to_local(now, settings.tz).date() >= review.meeting_on
+
+
+def check_meeting_held(settings: Settings, review: ManagementReview, now: datetime, what: str) -> None:
+    if not meeting_held(settings, review, now):
+        raise ReviewError(f"{review.code}: the meeting is on {review.meeting_on.isoformat()} and has not taken place "
+                          f"yet (today is {to_local(now, settings.tz).date().isoformat()}); {what} from the meeting day on")
+
+
+def _attendee(settings: Settings, value: str) -> Person | None:
+    text = value.strip()
+    return next((p for p in settings.people if text.lower() == p.email or text == p.name), None)
+
+
+def attendance_problems(settings: Settings, present: list[str]) -> list[str]:
+    problems = [f"{value!r} is not a configured person (email or name)" for value in present
+                if _attendee(settings, value) is None]
+    return problems or ([] if present else ["name at least one person present"])
+
+
+def record_attendance(session: Session, settings: Settings, review: ManagementReview, present: list[str], *,
+                      actor: str | None = None, now: datetime | None = None) -> list[str]:
+    """Record who actually attended the meeting (emails or names of configured people; a person not
+    invited may attend). Only from the meeting day on, and not once the report is issued. Returns the
+    emails recorded (audited, old → new)."""
+    now = now or utcnow()
+    check_meeting_held(settings, review, now, "the attendance is recorded")
+    if review.status == REPORTED:
+        raise ReviewError(f"{review.code}: the review report is issued; attendance can no longer change")
+    problems = attendance_problems(settings, [p for p in present if p.strip()])
+    if problems:
+        raise ReviewError("attendance: " + "; ".join(problems))
+    emails = list(dict.fromkeys(_attendee(settings, p).email for p in present if p.strip()))
+    if emails != review.attendees:
+        record_change(session, action="attendance", entity=LIFECYCLE.entity, entity_id=review.code, actor=actor,
+                      before={"attendees": review.attendees}, after={"attendees": emails})
+        review.attendees = emails
+        session.flush()
+    return emails
+
+
 # -- the outputs of the meeting ----------------------------------------------------------------------------
 
 
@@ -336,6 +382,7 @@ class OutputsIn:
     entries: list[OutputIn]
     minutes: str | None = None
     year: int | None = None
+    attendees: list[str] | None = None  # who was present (emails, or names as configured)
 
 
 def _load(source: Any) -> Any:
@@ -434,14 +481,20 @@ def parse_outputs(settings: Settings, source: Any) -> OutputsIn:
     data = _load(source)
     problems: list[str] = []
     entries: list[OutputIn] = []
-    minutes, year = None, None
+    minutes, year, attendees = None, None, None
     if isinstance(data, dict):
-        for key in sorted(set(data) - {*OUTPUT_SECTIONS, "minutes", "year"}):
-            problems.append(f"{key}: unknown section (known: {', '.join(OUTPUT_SECTIONS)}, minutes, year)")
+        for key in sorted(set(data) - {*OUTPUT_SECTIONS, "minutes", "year", "attendees"}):
+            problems.append(f"{key}: unknown section (known: {', '.join(OUTPUT_SECTIONS)}, minutes, year, "
+                            "attendees)")
         raw_entries = [(OUTPUT_SECTIONS[section], item, f"{section}[{i}]") for section in OUTPUT_SECTIONS
                        for i, item in enumerate(data.get(section) or [])]
         minutes = str(data["minutes"]).strip() if data.get("minutes") else None
         year = data.get("year")
+        if data.get("attendees") is not None:
+            raw = data["attendees"]
+            attendees = [str(a) for a in raw] if isinstance(raw, list) else [str(raw)]
+            for problem in attendance_problems(settings, attendees):
+                problems.append(f"attendees: {problem}")
     elif isinstance(data, list):
         raw_entries = []
         for i, item in enumerate(data):
@@ -460,7 +513,7 @@ def parse_outputs(settings: Settings, source: Any) -> OutputsIn:
         problems.append(f"year: {year!r} is not a year such as 2025")
     if problems:
         raise ReviewError("nothing was recorded:\n" + "\n".join(f"  {p}" for p in problems))
-    return OutputsIn(entries, minutes, int(year) if year is not None else None)
+    return OutputsIn(entries, minutes, int(year) if year is not None else None, attendees)
 
 
 def record_outputs(session: Session, settings: Settings, review: ManagementReview, outputs: Any, *, actor: str,
@@ -476,6 +529,7 @@ def record_outputs(session: Session, settings: Settings, review: ManagementRevie
     amend = review.status == OUTPUTS_RECORDED
     if not amend:
         LIFECYCLE.check(review, "record_outputs")
+    check_meeting_held(settings, review, now, "its outputs are recorded")
     existing = session.scalars(select(ReviewOutput).where(ReviewOutput.review_id == review.id)).all()
     have = {(o.kind, o.kpi, o.department, o.new_target) if o.kind == "objective_change"
             else (o.kind, o.text, o.kpi, o.department) for o in existing}
@@ -489,6 +543,8 @@ def record_outputs(session: Session, settings: Settings, review: ManagementRevie
         added.append(_record_output(session, settings, review, entry, actor, now))
     if parsed.minutes:
         review.minutes = parsed.minutes
+    if parsed.attendees is not None:
+        record_attendance(session, settings, review, parsed.attendees, actor=actor, now=now)
     if any(o.kind == "objective_change" for o in added):
         write_target_changes(session, settings, review)
     data = {"added": len(added), "actions": sum(1 for o in added if o.action_id)}
@@ -585,6 +641,7 @@ def issue_report(session: Session, settings: Settings, review: ManagementReview,
     from sqms.reviews.report import produce_review_report
 
     LIFECYCLE.check(review, "report")
+    check_meeting_held(settings, review, now, "its report is issued")
     generated = produce_review_report(session, settings, review)
     review.report_id = generated.id
     queued = mail_report(session, settings, [generated], recipients=report_recipients(review),
@@ -604,7 +661,7 @@ def next_step(settings: Settings, review: ManagementReview, today: date) -> str 
         return "request_reports"
     if review.status == REQUESTED and today >= pack_due_on(settings, review):
         return "send_pack"
-    if review.status == OUTPUTS_RECORDED:
+    if review.status == OUTPUTS_RECORDED and today >= review.meeting_on:
         return "report"
     return None
 
@@ -634,5 +691,5 @@ def outputs_of(session: Session, review: ManagementReview) -> list[ReviewOutput]
 
 
 __all__ = ["LIFECYCLE", "PROCESS", "OutputIn", "OutputsIn", "ReviewError", "advance_due", "due_items", "get",
-           "issue_report", "latest_open", "open_review", "parse_outputs", "record_outputs", "request_reports",
-           "send_pack", "submit_report"]
+           "issue_report", "latest_open", "open_review", "parse_outputs", "record_attendance", "record_outputs",
+           "request_reports", "send_pack", "submit_report"]
