@@ -78,8 +78,14 @@ def init(
     if demo:
         from sqms.demo import load_demo
 
-        results = load_demo(settings, seed=seed, end_period=end_period)
+        from sqms.ingest import ImportFileError
+
+        try:
+            results = load_demo(settings, seed=seed, end_period=end_period)
+        except ImportFileError as exc:
+            fail(str(exc), code=1)
         for result in results.values():
+            _echo_outcome(result, prefix="demo ")
             typer.echo(f"demo {result.summary()}")
 
 
@@ -92,18 +98,18 @@ def _safe_url(url: str) -> str:
 @app.command("import")
 def import_(
     kind: ImportKind = typer.Argument(..., help="What the file holds."),
-    file: Path = typer.Argument(..., help="CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX (first sheet)."),
+    file: Path = typer.Argument(..., help="CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX (first sheet); "
+                                          "also .gz, or .zip holding one file."),
     mapping: Optional[Path] = typer.Option(None, "--mapping", help="Mapping YAML for a foreign file."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
                                       help="Import the valid rows; write the others to <file>.rejects.csv."),
 ) -> None:
     """Import a file (DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
-    from sqms.db import migrate
     from sqms.importers import spec_for
     from sqms.ingest import ImportFileError, import_file, load_mapping
 
     settings = settings_or_exit()
-    migrate(settings.database_url)
+    _migrate_or_exit(settings)
     try:
         result = import_file(settings, spec_for(kind.value), file,
                              mapping=load_mapping(mapping) if mapping else None,
@@ -117,7 +123,33 @@ def import_(
         typer.echo(f"rejected: {error}", err=True)
     if len(result.errors) > 20:
         typer.echo(f"rejected: ... and {len(result.errors) - 20} more in {result.rejects_file}", err=True)
+    _echo_outcome(result)
     typer.echo(result.summary())
+
+
+def _echo_outcome(result, prefix: str = "") -> None:
+    """What an import kept and told: conflicts (audited) and notices queued."""
+    for conflict in result.conflicts[:20]:
+        typer.echo(f"{prefix}conflict: {conflict}", err=True)
+    if len(result.conflicts) > 20:
+        typer.echo(f"{prefix}conflict: ... and {len(result.conflicts) - 20} more (audit log, action import-conflict)",
+                   err=True)
+    for notice in result.notices:
+        typer.echo(f"{prefix}mail: {notice}")
+
+
+def _migrate_or_exit(settings: Settings) -> None:
+    """Migrate, or one clear line when the database cannot be reached."""
+    from sqms.db import migrate
+
+    try:
+        migrate(settings.database_url)
+    except Exception as exc:
+        from sqms.ingest import database_reason, is_database_error
+
+        if not is_database_error(exc):
+            raise
+        fail(f"cannot open the database {_safe_url(settings.database_url)}: {database_reason(exc)}", code=1)
 
 
 @app.command()

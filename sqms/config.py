@@ -151,6 +151,8 @@ class ComplaintSettings(_Model):
     first_contact_hours: int = Field(default=24, gt=0)
     # the general manager hears of a special complaint at once (regulation: 重大投诉立即上报)
     notify_special_to: tuple[str, ...] = ("role:general_manager",)
+    # a special complaint received longer ago than this is history (e.g. an import): no notice of its own
+    special_notice_within_days: int = Field(default=3, ge=1)
     # N complaints of one category in one department and month open a corrective action
     repeat_category_threshold: int = Field(default=3, ge=2)
     # return visit (回访): a score at or below this reopens the complaint
