@@ -408,6 +408,9 @@ def check_config() -> None:
         checklists = load_checklists(settings.checklists_dir, [d.code for d in settings.departments])
     except ConfigError as exc:
         fail(str(exc))
+    smtp_problem = settings.smtp.login_problem()
+    if smtp_problem:
+        fail(smtp_problem)
     typer.echo(f"ok: {len(settings.departments)} departments, {len(settings.people)} people, "
                f"{len(questionnaires)} questionnaire(s), {len(checklists)} checklist(s)")
 

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
 
-from sqms.kpi_catalog import CHANNELS, KPI_CODES
+from sqms.kpi_catalog import CHANNELS, KPI_CODES, target_problem
 
 DEFAULT_CONFIG_PATH = Path("config/sqms.yaml")
 ROLES = ("quality_manager", "department_manager", "general_manager", "internal_auditor", "admin")
@@ -137,6 +137,13 @@ class KpiSettings(_Model):
             if seconds <= 0:
                 raise ValueError(f"{channel}: the target must be a positive number of seconds")
         return value
+
+    def target_problems(self) -> list[str]:
+        """Targets no KPI can reach or that mean nothing (a CSAT of 42, an NPS of 500), by key."""
+        found = [(f"kpi.targets.{k}", target_problem(k, v)) for k, v in self.targets.items()]
+        found += [(f"kpi.department_targets.{d}.{k}", target_problem(k, v))
+                  for d, targets in self.department_targets.items() for k, v in targets.items()]
+        return [f"{key}: {why}" for key, why in found if why]
 
     def target(self, kpi: str, department: str | None) -> float | None:
         if department is not None and kpi in self.department_targets.get(department, {}):
@@ -381,6 +388,13 @@ class SmtpSettings(_Model):
 
     _sender = field_validator("sender")(classmethod(lambda cls, v: _check_email(v)))
 
+    def login_problem(self) -> str | None:
+        """A user without a password cannot log in (the password lives in the environment only)."""
+        if self.host and self.user and self.password is None:
+            return (f"smtp.user is {self.user!r} but no password is set: set SQMS_SMTP__PASSWORD in the "
+                    "environment (or remove smtp.user to send without login)")
+        return None
+
 
 class Settings(BaseSettings):
     """The whole configuration. Relative paths are relative to the working directory."""
@@ -445,6 +459,7 @@ class Settings(BaseSettings):
         for dept in self.kpi.department_targets:
             if dept not in codes:
                 problems.append(f"kpi.department_targets.{dept}: unknown department")
+        problems += self.kpi.target_problems()
         for n, dept in enumerate(self.audits.scope):
             if dept not in codes:
                 problems.append(f"audits.scope[{n}]: unknown department '{dept}'")

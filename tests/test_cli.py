@@ -106,6 +106,34 @@ def test_check_config_names_the_key(cli, tmp_path: Path, monkeypatch):
     assert "kpi.targets.fcr_pct" in result.output
 
 
+def test_check_config_refuses_an_absurd_target(cli, tmp_path: Path, monkeypatch):
+    from sqms.config import get_settings
+
+    broken = tmp_path / "sqms.yaml"
+    broken.write_text(CONFIG.read_text(encoding="utf-8").replace("csat_mean: 4.2", "csat_mean: 42"), encoding="utf-8")
+    monkeypatch.setenv("SQMS_CONFIG", str(broken))
+    get_settings.cache_clear()
+    result = cli("check-config")
+    assert result.exit_code == 2
+    assert "kpi.targets.csat_mean: 42 is outside the CSAT scale (1–5)" in result.output
+
+
+def test_check_config_smtp_user_without_password(cli, monkeypatch):
+    from sqms.config import get_settings
+
+    monkeypatch.setenv("SQMS_SMTP__HOST", "mail.example.com")
+    monkeypatch.setenv("SQMS_SMTP__USER", "sqms@example.com")
+    get_settings.cache_clear()
+    result = cli("check-config")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: smtp.user is 'sqms@example.com' but no password is set: set "
+                                     "SQMS_SMTP__PASSWORD in the environment (or remove smtp.user to send "
+                                     "without login)")
+    monkeypatch.setenv("SQMS_SMTP__PASSWORD", "s3cret")
+    get_settings.cache_clear()
+    assert cli("check-config").exit_code == 0
+
+
 def test_the_installed_command(sqlite_url, tmp_path: Path):
     """The real entry point in a fresh process: `sqms --help` and `sqms kpi --json` on an empty month."""
     env = {**os.environ, "SQMS_CONFIG": str(CONFIG), "SQMS_DATABASE_URL": sqlite_url,

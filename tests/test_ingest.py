@@ -1124,3 +1124,45 @@ def test_unreadable_files_say_what_is_wrong(settings: Settings, tmp_path: Path):
     png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10")
     (error,) = errors_of(settings, "service-records", png)
     assert error.startswith("the file is binary, not CSV text")
+
+
+# -- the database drops half-way (issue 19.30, 19.31) ---------------------------------------
+
+
+def test_database_dropping_mid_import_is_one_line_and_the_attempt_is_recorded(postgres_database, sqms_env,
+                                                                               tmp_path: Path, monkeypatch):
+    """The server really terminates the import's connection while it writes its first rows."""
+    from sqlalchemy import create_engine
+    from typer.testing import CliRunner
+
+    from sqms.cli import app
+    from tests.conftest import _truncate_postgres
+
+    _truncate_postgres(postgres_database)
+    settings = sqms_env(postgres_database)
+    original = ingest._insert_rows
+    killed: list[int] = []
+
+    def insert_then_lose_the_server(conn, table, frame, columns):
+        pid = conn.exec_driver_sql("select pg_backend_pid()").scalar_one()
+        admin = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+        with admin.connect() as other:
+            assert other.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        admin.dispose()
+        killed.append(pid)
+        return original(conn, table, frame, columns)
+
+    monkeypatch.setattr(ingest, "_insert_rows", insert_then_lose_the_server)
+    data = FILES["service-records"]
+    path = write_csv(tmp_path / "records.csv", data["header"], data["rows"])
+    result = CliRunner().invoke(app, ["import", "service-records", str(path)])
+    assert killed and result.exit_code == 1
+    assert "Traceback" not in result.output and not isinstance(result.exception, AssertionError)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"{path}: nothing was imported: the database failed during the import (")
+    assert lines[0].endswith("run it again when the database is back")
+    assert count(settings, "service_records") == 0
+    (run,) = import_runs(settings)
+    assert (run["status"], run["kind"], run["error_count"]) == ("failed", "service-records", 1)
+    assert run["errors"][0].startswith("database: ") and run["sha256"]

@@ -120,3 +120,17 @@ def test_refused_recipient_fails_for_good_others_go(sqlite_settings, tmp_path, s
     assert (report.sent, report.failed) == (1, 1)
     assert _count(sqlite_settings, "failed") == 1
     assert deliver_pending(sqlite_settings, transport=transport).sent == 0
+
+
+def test_smtp_user_without_password_is_one_clear_error_and_mails_stay_pending(sqlite_settings, tmp_path,
+                                                                           smtp_server):
+    """Issue 19.30: it used to fail inside yagmail with `NameError: keyring is not imported`."""
+    settings = make_settings(sqlite_settings.database_url, tmp_path,
+                             smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port, user="sqms@example.com"))
+    _queue(settings, ["a@example.com", "b@example.com"])
+    report = deliver_pending(settings)
+    assert (report.sent, report.failed) == (0, 1)  # the first one tells; the rest wait without trying
+    assert report.errors == ["a@example.com: SmtpConfigError: smtp.user is 'sqms@example.com' but no password "
+                             "is set: set SQMS_SMTP__PASSWORD in the environment (or remove smtp.user to send "
+                             "without login)"]
+    assert _count(settings, "pending") == 2 and smtp_server.messages == []
