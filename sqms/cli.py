@@ -311,7 +311,7 @@ def serve() -> None:
 
 
 @outbox_app.command("list")
-def outbox_list(status: str = typer.Option("pending", help="pending, sent, failed or all.")) -> None:
+def outbox_list(status: str = typer.Option("pending", help="pending, sent, failed, held or all.")) -> None:
     """Messages in the outbox."""
     from sqlalchemy import select
 
@@ -336,6 +336,26 @@ def outbox_deliver() -> None:
     settings = settings_or_exit()
     report = deliver_pending(settings)
     typer.echo(f"sent {report.sent}, failed {report.failed}")
+    for recipient, count in report.held.items():
+        typer.echo(f"  held {count} mail(s) to {recipient} (flood guard; sqms outbox release --recipient "
+                   f"{recipient})", err=True)
+    for error in report.errors:
+        typer.echo(f"  {error}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("release")
+def outbox_release(recipient: str = typer.Option(..., "--recipient", help="The address whose held mails to send.")
+                   ) -> None:
+    """Send the mails the flood guard held for one recipient, now (past the guard)."""
+    from sqms.notify.service import deliver_pending
+
+    settings = settings_or_exit()
+    report = deliver_pending(settings, release_to=recipient)
+    if not report.released:
+        fail(f"no held mail for {recipient} (see: sqms outbox list --status held)", code=1)
+    typer.echo(f"released {report.released}, sent {report.sent}, failed {report.failed}")
     for error in report.errors:
         typer.echo(f"  {error}", err=True)
     if not report.ok:

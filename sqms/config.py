@@ -290,6 +290,12 @@ class ReviewSettings(_Model):
     _participants = field_validator("participants")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
+class OutboxSettings(_Model):
+    # flood guard: at most this many mails to one recipient per delivery run; the rest are held
+    # (status `held`, kept, not sent), the recipient and the admins get one mail saying so
+    max_per_recipient_per_run: int = Field(default=30, ge=1)
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -422,6 +428,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     checklists_dir: Path = Path("config/checklists")
     web: WebSettings = WebSettings()
+    outbox: OutboxSettings = OutboxSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)
     smtp: SmtpSettings = SmtpSettings()
 
