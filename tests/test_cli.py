@@ -94,6 +94,27 @@ def test_import_error_names_row_and_column_and_writes_nothing(cli, tmp_path: Pat
     assert (tmp_path / "records.csv.rejects.csv").is_file()
 
 
+def test_import_prints_the_conflicts_it_kept(cli, tmp_path: Path):
+    """Issue 19.1: what an older export would have undone is said, not silently chosen."""
+    cli("init")
+    path = tmp_path / "complaints.csv"
+    path.write_text("complaint_id,received_at,department,channel,severity,category,customer_id,responded_at,"
+                    "resolved_at,description\n"
+                    "K1,2026-10-09 09:00,CS,phone,normal,服务态度,C1,,,a\n", encoding="utf-8")
+    assert cli("import", "complaints", str(path)).exit_code == 0
+    for action, extra in (("acknowledge", []), ("investigate", []), ("propose", ["--solution", "退款"]),
+                          ("resolve", ["--answer", "已退款"])):
+        done = cli("complaint", "advance", "K1", action, *extra)
+        assert done.exit_code == 0, done.output
+    again = cli("import", "complaints", str(path))
+    assert again.exit_code == 0, again.output
+    assert "conflict: K1 resolved_at: kept 2026-" in again.output
+    assert "the file has empty (the file has no such step" in again.output
+    assert "2 conflict(s) kept the stored value (audited)" in again.output
+    shown = cli("complaint", "show", "K1")
+    assert "resolved" in shown.output and "import-conflict" in shown.output
+
+
 def test_check_config_names_the_key(cli, tmp_path: Path, monkeypatch):
     from sqms.config import get_settings
 

@@ -733,6 +733,7 @@ def test_skip_invalid_imports_the_valid_rows_and_writes_rejects(settings: Settin
         run = conn.execute(select(ImportRun.__table__)).mappings().one()
     assert run["status"] == "partial" and run["rejects_file"] == result.rejects_file
     assert run["counts"]["rejected"] == 3
+    assert run["error_count"] == len(result.errors) and run["errors"] == [str(e) for e in result.errors]
 
 
 def test_skip_invalid_with_only_bad_rows(settings: Settings, tmp_path: Path):
