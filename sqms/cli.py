@@ -64,13 +64,13 @@ def init(
     end_period: Optional[str] = typer.Option(None, help="Last month of demo data (default: the previous month)."),
 ) -> None:
     """Migrate the database, load the organisation from config/, optionally demo data."""
-    from sqms.db import UnitOfWork, migrate
+    from sqms.db import UnitOfWork
     from sqms.org.service import sync_organisation
 
     settings = settings_or_exit()
     if end_period:
         _check_period(end_period)
-    migrate(settings.database_url)
+    _migrate_or_exit(settings)
     with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
         changes = sync_organisation(uow.session, settings)
         uow.commit()
@@ -106,14 +106,13 @@ def import_(
 ) -> None:
     """Import a file (DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
     from sqms.importers import spec_for
-    from sqms.ingest import ImportFileError, import_file, load_mapping
+    from sqms.ingest import ImportFileError, import_file
 
     settings = settings_or_exit()
     _migrate_or_exit(settings)
     try:
-        result = import_file(settings, spec_for(kind.value), file,
-                             mapping=load_mapping(mapping) if mapping else None,
-                             skip_invalid=skip_invalid, actor=cli_actor())
+        result = import_file(settings, spec_for(kind.value), file, mapping=mapping, skip_invalid=skip_invalid,
+                             actor=cli_actor())
     except ImportFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1)

@@ -1128,8 +1128,8 @@ def department_lookup(settings: Settings) -> dict[str, str]:
     return lookup
 
 
-def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mapping: Mapping | None = None,
-                skip_invalid: bool = False, actor: str | None = None,
+def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *,
+                mapping: Mapping | str | Path | None = None, skip_invalid: bool = False, actor: str | None = None,
                 constants: dict[str, Any] | None = None) -> ImportResult:
     """Validate and import one file; see the module docstring for the guarantees.
 
@@ -1141,6 +1141,8 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
     started = utcnow()
     actor = actor or default_actor()
     try:
+        if isinstance(mapping, (str, Path)):  # a mapping file: a broken one is a rejected attempt too
+            mapping = load_mapping(mapping)
         return _import_file(settings, spec, path, mapping=mapping, skip_invalid=skip_invalid, actor=actor,
                             constants=constants, started=started)
     except ImportFileError as exc:

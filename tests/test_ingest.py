@@ -924,6 +924,14 @@ def test_mapping_with_a_custom_datetime_format(settings: Settings, tmp_path: Pat
     assert stored(settings, "service-records")["R1"]["opened_at"] == utc(2026, 10, 8, 1)
 
 
+def test_a_broken_mapping_file_is_a_recorded_attempt(settings: Settings, tmp_path: Path):
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("colums: {a: b}\n", encoding="utf-8")
+    path = write_csv(tmp_path / "r.csv", RECORD_HEADER, [GOOD])
+    (error,) = errors_of(settings, "service-records", path, mapping=mapping)
+    assert "colums" in error
+
+
 def test_bad_mapping_files(tmp_path: Path):
     path = tmp_path / "m.yaml"
     path.write_text("columns: [a, b]\n", encoding="utf-8")
