@@ -1,10 +1,14 @@
 """CSV/XLSX import (DESIGN.md §3): mapping, whole-file validation, per-row errors, idempotency.
 
-The file is read in chunks and validated with vectorised pandas operations; valid
-rows are merged into the table inside one transaction as they come (new rows by
-batched Core inserts or COPY, changed rows updated and audited, identical rows left
-alone). If any row is invalid and `skip_invalid` is off, the transaction is rolled
+The file (also as .gz or a .zip of one file) is read in chunks and validated with vectorised
+pandas operations; valid rows are merged into the table inside one transaction as they come
+(new rows by batched Core inserts or COPY, changed rows updated and audited, identical rows
+left alone). If any row is invalid and `skip_invalid` is off, the transaction is rolled
 back at the end, after every error of the file has been collected: nothing is written.
+
+A merge never replaces a known value with an empty cell, and a spec's `conflicts` rule keeps
+what SQMS itself moved on (a complaint's lifecycle): such values are reported and audited.
+Every attempt, rejected or failed ones too, is a row of `import_runs`.
 """
 
 from __future__ import annotations

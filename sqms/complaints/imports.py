@@ -69,7 +69,8 @@ def import_conflicts(conn: Connection, stored: pd.DataFrame, incoming: pd.DataFr
     handled = _handled_in_sqms(conn, candidates) if candidates else {}
     conflicts = []
     for column in regress:
-        for i in range(len(incoming)):
+        touched = regress[column] | differ[column] | (stale[column] if stale[column] is not None else False)
+        for i in touched.nonzero()[0]:
             ident = incoming["complaint_id"].iat[i]
             old, new = stored[column].iat[i], incoming[column].iat[i]
             if regress[column][i]:
