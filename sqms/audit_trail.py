@@ -45,6 +45,9 @@ class ImportRun(Base):
     status: Mapped[str] = mapped_column(String(20))
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rejects_file: Mapped[str | None] = mapped_column(String(500))
+    # ok | partial (--skip-invalid left rows out) | rejected (invalid file, nothing written) | failed
+    error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    errors: Mapped[list[Any] | None] = mapped_column()  # the first errors (text), as the user saw them
 
 
 def jsonable(value: Any) -> Any:

@@ -64,13 +64,13 @@ def init(
     end_period: Optional[str] = typer.Option(None, help="Last month of demo data (default: the previous month)."),
 ) -> None:
     """Migrate the database, load the organisation from config/, optionally demo data."""
-    from sqms.db import UnitOfWork, migrate
+    from sqms.db import UnitOfWork
     from sqms.org.service import sync_organisation
 
     settings = settings_or_exit()
     if end_period:
         _check_period(end_period)
-    migrate(settings.database_url)
+    _migrate_or_exit(settings)
     with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
         changes = sync_organisation(uow.session, settings)
         uow.commit()
@@ -78,8 +78,14 @@ def init(
     if demo:
         from sqms.demo import load_demo
 
-        results = load_demo(settings, seed=seed, end_period=end_period)
+        from sqms.ingest import ImportFileError
+
+        try:
+            results = load_demo(settings, seed=seed, end_period=end_period)
+        except ImportFileError as exc:
+            fail(str(exc), code=1)
         for result in results.values():
+            _echo_outcome(result, prefix="demo ")
             typer.echo(f"demo {result.summary()}")
 
 
@@ -92,22 +98,21 @@ def _safe_url(url: str) -> str:
 @app.command("import")
 def import_(
     kind: ImportKind = typer.Argument(..., help="What the file holds."),
-    file: Path = typer.Argument(..., help="CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX (first sheet)."),
+    file: Path = typer.Argument(..., help="CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX (first sheet); "
+                                          "also .gz, or .zip holding one file."),
     mapping: Optional[Path] = typer.Option(None, "--mapping", help="Mapping YAML for a foreign file."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
                                       help="Import the valid rows; write the others to <file>.rejects.csv."),
 ) -> None:
     """Import a file (DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
-    from sqms.db import migrate
     from sqms.importers import spec_for
-    from sqms.ingest import ImportFileError, import_file, load_mapping
+    from sqms.ingest import ImportFileError, import_file
 
     settings = settings_or_exit()
-    migrate(settings.database_url)
+    _migrate_or_exit(settings)
     try:
-        result = import_file(settings, spec_for(kind.value), file,
-                             mapping=load_mapping(mapping) if mapping else None,
-                             skip_invalid=skip_invalid, actor=cli_actor())
+        result = import_file(settings, spec_for(kind.value), file, mapping=mapping, skip_invalid=skip_invalid,
+                             actor=cli_actor())
     except ImportFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1)
@@ -117,7 +122,33 @@ def import_(
         typer.echo(f"rejected: {error}", err=True)
     if len(result.errors) > 20:
         typer.echo(f"rejected: ... and {len(result.errors) - 20} more in {result.rejects_file}", err=True)
+    _echo_outcome(result)
     typer.echo(result.summary())
+
+
+def _echo_outcome(result, prefix: str = "") -> None:
+    """What an import kept and told: conflicts (audited) and notices queued."""
+    for conflict in result.conflicts[:20]:
+        typer.echo(f"{prefix}conflict: {conflict}", err=True)
+    if len(result.conflicts) > 20:
+        typer.echo(f"{prefix}conflict: ... and {len(result.conflicts) - 20} more (audit log, action import-conflict)",
+                   err=True)
+    for notice in result.notices:
+        typer.echo(f"{prefix}mail: {notice}")
+
+
+def _migrate_or_exit(settings: Settings) -> None:
+    """Migrate, or one clear line when the database cannot be reached."""
+    from sqms.db import migrate
+
+    try:
+        migrate(settings.database_url)
+    except Exception as exc:
+        from sqms.ingest import database_reason, is_database_error
+
+        if not is_database_error(exc):
+            raise
+        fail(f"cannot open the database {_safe_url(settings.database_url)}: {database_reason(exc)}", code=1)
 
 
 @app.command()
@@ -293,7 +324,7 @@ def serve() -> None:
 
 
 @outbox_app.command("list")
-def outbox_list(status: str = typer.Option("pending", help="pending, sent, failed or all.")) -> None:
+def outbox_list(status: str = typer.Option("pending", help="pending, sent, failed, held or all.")) -> None:
     """Messages in the outbox."""
     from sqlalchemy import select
 
@@ -318,6 +349,26 @@ def outbox_deliver() -> None:
     settings = settings_or_exit()
     report = deliver_pending(settings)
     typer.echo(f"sent {report.sent}, failed {report.failed}")
+    for recipient, count in report.held.items():
+        typer.echo(f"  held {count} mail(s) to {recipient} (flood guard; sqms outbox release --recipient "
+                   f"{recipient})", err=True)
+    for error in report.errors:
+        typer.echo(f"  {error}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("release")
+def outbox_release(recipient: str = typer.Option(..., "--recipient", help="The address whose held mails to send.")
+                   ) -> None:
+    """Send the mails the flood guard held for one recipient, now (past the guard)."""
+    from sqms.notify.service import deliver_pending
+
+    settings = settings_or_exit()
+    report = deliver_pending(settings, release_to=recipient)
+    if not report.released:
+        fail(f"no held mail for {recipient} (see: sqms outbox list --status held)", code=1)
+    typer.echo(f"released {report.released}, sent {report.sent}, failed {report.failed}")
     for error in report.errors:
         typer.echo(f"  {error}", err=True)
     if not report.ok:
@@ -390,6 +441,9 @@ def check_config() -> None:
         checklists = load_checklists(settings.checklists_dir, [d.code for d in settings.departments])
     except ConfigError as exc:
         fail(str(exc))
+    smtp_problem = settings.smtp.login_problem()
+    if smtp_problem:
+        fail(smtp_problem)
     typer.echo(f"ok: {len(settings.departments)} departments, {len(settings.people)} people, "
                f"{len(questionnaires)} questionnaire(s), {len(checklists)} checklist(s)")
 

@@ -75,6 +75,9 @@ def deliver_now(settings: Settings, process: str) -> None:
     report = deliver_pending(settings, process=process)
     if report.sent:
         typer.echo(f"mail: {report.sent} sent")
+    for recipient, count in report.held.items():
+        typer.echo(f"warning: {count} mail(s) to {recipient} held by the flood guard "
+                   f"(sqms outbox release --recipient {recipient})", err=True)
     if not report.ok:
         typer.echo(f"warning: {report.failed} mail(s) not sent yet, kept pending: {'; '.join(report.errors[:3])}",
                    err=True)

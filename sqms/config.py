@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDict
 
-from sqms.kpi_catalog import CHANNELS, KPI_CODES
+from sqms.kpi_catalog import CHANNELS, KPI_CODES, target_problem
 
 DEFAULT_CONFIG_PATH = Path("config/sqms.yaml")
 ROLES = ("quality_manager", "department_manager", "general_manager", "internal_auditor", "admin")
@@ -138,6 +138,13 @@ class KpiSettings(_Model):
                 raise ValueError(f"{channel}: the target must be a positive number of seconds")
         return value
 
+    def target_problems(self) -> list[str]:
+        """Targets no KPI can reach or that mean nothing (a CSAT of 42, an NPS of 500), by key."""
+        found = [(f"kpi.targets.{k}", target_problem(k, v)) for k, v in self.targets.items()]
+        found += [(f"kpi.department_targets.{d}.{k}", target_problem(k, v))
+                  for d, targets in self.department_targets.items() for k, v in targets.items()]
+        return [f"{key}: {why}" for key, why in found if why]
+
     def target(self, kpi: str, department: str | None) -> float | None:
         if department is not None and kpi in self.department_targets.get(department, {}):
             return self.department_targets[department][kpi]
@@ -151,6 +158,8 @@ class ComplaintSettings(_Model):
     first_contact_hours: int = Field(default=24, gt=0)
     # the general manager hears of a special complaint at once (regulation: 重大投诉立即上报)
     notify_special_to: tuple[str, ...] = ("role:general_manager",)
+    # a special complaint received longer ago than this is history (e.g. an import): no notice of its own
+    special_notice_within_days: int = Field(default=3, ge=1)
     # N complaints of one category in one department and month open a corrective action
     repeat_category_threshold: int = Field(default=3, ge=2)
     # return visit (回访): a score at or below this reopens the complaint
@@ -281,6 +290,12 @@ class ReviewSettings(_Model):
     _participants = field_validator("participants")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
+class OutboxSettings(_Model):
+    # flood guard: at most this many mails to one recipient per delivery run; the rest are held
+    # (status `held`, kept, not sent), the recipient and the admins get one mail saying so
+    max_per_recipient_per_run: int = Field(default=30, ge=1)
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -379,6 +394,13 @@ class SmtpSettings(_Model):
 
     _sender = field_validator("sender")(classmethod(lambda cls, v: _check_email(v)))
 
+    def login_problem(self) -> str | None:
+        """A user without a password cannot log in (the password lives in the environment only)."""
+        if self.host and self.user and self.password is None:
+            return (f"smtp.user is {self.user!r} but no password is set: set SQMS_SMTP__PASSWORD in the "
+                    "environment (or remove smtp.user to send without login)")
+        return None
+
 
 class Settings(BaseSettings):
     """The whole configuration. Relative paths are relative to the working directory."""
@@ -406,6 +428,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     checklists_dir: Path = Path("config/checklists")
     web: WebSettings = WebSettings()
+    outbox: OutboxSettings = OutboxSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)
     smtp: SmtpSettings = SmtpSettings()
 
@@ -443,6 +466,7 @@ class Settings(BaseSettings):
         for dept in self.kpi.department_targets:
             if dept not in codes:
                 problems.append(f"kpi.department_targets.{dept}: unknown department")
+        problems += self.kpi.target_problems()
         for n, dept in enumerate(self.audits.scope):
             if dept not in codes:
                 problems.append(f"audits.scope[{n}]: unknown department '{dept}'")

@@ -1,10 +1,14 @@
 """CSV/XLSX import (DESIGN.md §3): mapping, whole-file validation, per-row errors, idempotency.
 
-The file is read in chunks and validated with vectorised pandas operations; valid
-rows are merged into the table inside one transaction as they come (new rows by
-batched Core inserts or COPY, changed rows updated and audited, identical rows left
-alone). If any row is invalid and `skip_invalid` is off, the transaction is rolled
+The file (also as .gz or a .zip of one file) is read in chunks and validated with vectorised
+pandas operations; valid rows are merged into the table inside one transaction as they come
+(new rows by batched Core inserts or COPY, changed rows updated and audited, identical rows
+left alone). If any row is invalid and `skip_invalid` is off, the transaction is rolled
 back at the end, after every error of the file has been collected: nothing is written.
+
+A merge never replaces a known value with an empty cell, and a spec's `conflicts` rule keeps
+what SQMS itself moved on (a complaint's lifecycle): such values are reported and audited.
+Every attempt, rejected or failed ones too, is a row of `import_runs`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import hashlib
 import json
 import logging
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,16 +33,18 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import JSON, Boolean, Connection, Integer, Table, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from sqms.audit_trail import AuditEntry, ImportRun, jsonable
 from sqms.calendar import UTC, utcnow
 from sqms.config import Settings
-from sqms.db import SQLITE_DATETIME_FORMAT, UnitOfWork, read_frame
+from sqms.db import SQLITE_DATETIME_FORMAT, UnitOfWork, default_actor, read_frame
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 100_000
+MAX_RUN_ERRORS = 20  # the first errors kept with a run in import_runs
 LOOKUP_BATCH = 2000
 MAX_TEXT = 10_000
 _ID_PATTERN = r"^[^ <>\"'&\x00-\x1f\x7f]{1,64}$"  # no \s: keeps pandas on the fast Arrow regex path
@@ -86,6 +93,38 @@ class ImportValidationError(ImportFileError):
         )
 
 
+class ImportDatabaseError(ImportFileError):
+    """The database failed during the import (connection lost, server stopped): nothing was imported."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(path, [f"the database failed during the import ({reason}); run it again when the "
+                                "database is back"])
+        self.args = (f"{self.path}: nothing was imported: the database failed during the import ({reason}); "
+                     "run it again when the database is back",)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A value of the file that the import did not apply, with why (audited once, listed by the CLI)."""
+
+    entity: str
+    key: str
+    column: str
+    stored: Any
+    incoming: Any
+    reason: str
+
+    def __str__(self) -> str:
+        shown = "empty" if self.incoming is None else _plain(self.incoming)
+        return f"{self.key} {self.column}: kept {_plain(self.stored)}, the file has {shown} ({self.reason})"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "empty" if value is None else str(value)
+
+
 # -- mapping files ----------------------------------------------------------------
 
 
@@ -115,6 +154,8 @@ class Mapping(BaseModel):
         "codes that mean no answer, e.g. 0; a number column ignores a code that is a valid answer on its scale"
         " (0 on the 0–10 NPS scale is a score)"))
     scale: dict[str, ScaleConversion] = Field(default_factory=dict, description="column or 'items' -> conversion")
+    defaults: dict[str, str] = Field(default_factory=dict, description=(
+        "our column -> value for a column the file lacks and for its empty cells (validated like a cell)"))
     datetime_format: str | None = None
     encoding: str | None = None
     sheet: str | None = None
@@ -133,7 +174,18 @@ class Mapping(BaseModel):
                 }
             if isinstance(data.get("columns"), dict):
                 data["columns"] = {str(k): str(v) for k, v in data["columns"].items()}
+            if isinstance(data.get("defaults"), dict):
+                data["defaults"] = {str(k): _yaml_text(v) for k, v in data["defaults"].items()}
         return data
+
+
+def _yaml_text(value: Any) -> str:
+    """A YAML scalar as the cell text it stands for (YAML reads 2026-10-01 as a date, yes as True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return "" if value is None else str(value)
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -188,8 +240,12 @@ class ImportSpec:
     dynamic_fields: Callable[[Context], list[FieldSpec]] | None = None  # e.g. questionnaire items
     pack_dynamic_into: str | None = None  # store dynamic fields as one JSON column
     label: str = ""
-    # run in the import's transaction after the rows are written, e.g. complaints move along their lifecycle
-    after_write: Callable[[Session, Settings, str], Any] | None = None
+    # run in the import's transaction after the rows are written, e.g. complaints move along their lifecycle;
+    # gets the import run (not yet stored) and the result
+    after_write: Callable[[Session, Settings, Any, "ImportResult"], Any] | None = None
+    # file values that must not be applied to existing rows (e.g. a lifecycle SQMS moved on): gets the
+    # stored and the incoming rows (same order, our columns) and returns the conflicts to keep as stored
+    conflicts: Callable[[Connection, pd.DataFrame, pd.DataFrame], list[Conflict]] | None = None
 
     def all_fields(self, ctx: Context) -> list[FieldSpec]:
         return self.fields + (self.dynamic_fields(ctx) if self.dynamic_fields else [])
@@ -208,12 +264,16 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     rejects_file: str | None = None
     import_run_id: int | None = None
+    conflicts: list[Conflict] = field(default_factory=list)  # file values not applied (audited)
+    notices: list[str] = field(default_factory=list)  # what the import told people (e.g. one summary mail)
 
     def summary(self) -> str:
         text = (
             f"{self.kind}: {self.rows} rows read, {self.inserted} inserted, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.rejected} rejected"
         )
+        if self.conflicts:
+            text += f", {len(self.conflicts)} conflict(s) kept the stored value (audited)"
         if self.rejects_file:
             text += f" (see {self.rejects_file})"
         return text
@@ -228,8 +288,11 @@ def _detect_encoding(path: Path, forced: str | None) -> str:
         return forced
     with path.open("rb") as fh:
         head = fh.read(4096)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _looks_utf16(head):
         raise ImportFileError(path, ["the file looks like UTF-16; save it as UTF-8 (CSV UTF-8) or GBK"])
+    if b"\x00" in head:
+        raise ImportFileError(path, ["the file is binary, not CSV text (nor an XLSX workbook, a .csv.gz or a "
+                                     ".zip): export the data as CSV UTF-8 or XLSX"])
     failures = []
     for encoding in ("utf-8-sig", "gb18030"):
         decoder = codecs.getincrementaldecoder(encoding)()
@@ -251,6 +314,15 @@ def _detect_encoding(path: Path, forced: str | None) -> str:
         path, [f"row {row}: the file is neither UTF-8 nor GBK (undecodable byte at offset {byte}); "
                "save it as CSV UTF-8 or GBK"]
     )
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """Text in UTF-16 without a BOM: every other byte is zero (ASCII characters)."""
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2], head[1::2]
+    return max(even.count(0) / len(even), odd.count(0) / len(odd)) > 0.4 and min(
+        even.count(0), odd.count(0)) < len(head) // 20
 
 
 def _sniff_delimiter(path: Path, encoding: str) -> str:
@@ -285,15 +357,65 @@ def _xlsx_cell(value: Any) -> str:
     return str(value)
 
 
+def _unsaved_formulas(ws: Any) -> dict[int, list[int]]:
+    """Row -> columns (1-based) of the cells holding a formula without a saved value.
+
+    openpyxl reads such a cell (written by a program, never calculated by a spreadsheet) as empty,
+    exactly like an empty cell; the sheet's XML tells them apart: `<f>` without `<v>`. (A formula
+    whose saved result is the empty string has an empty `<v/>`, and is a real empty value.)"""
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    found: dict[int, list[int]] = {}
+    source = ws._get_source()
+    try:
+        for _, element in iterparse(source):
+            if element.tag.endswith("}c") or element.tag == "c":
+                children = {child.tag.rsplit("}", 1)[-1] for child in element}
+                value = next((child for child in element if child.tag.rsplit("}", 1)[-1] == "v"), None)
+                # a saved empty text result is `t="str"` with an empty <v>; a program that never
+                # calculated writes no <v> or an empty one without that type
+                unsaved = value is None or (not (value.text or "") and element.get("t") not in ("str", "inlineStr"))
+                if "f" in children and unsaved:
+                    row, column = coordinate_to_tuple(element.get("r"))
+                    found.setdefault(row, []).append(column)
+                element.clear()
+    finally:
+        source.close()
+    return found
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the workbook holds a formula (a cheap byte scan before parsing)."""
+    import zipfile
+
+    pattern = re.compile(rb"<(?:\w+:)?f[ >/]")
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with zf.open(name) as fh:
+                    tail = b""
+                    while block := fh.read(1 << 20):
+                        if pattern.search(tail + block):
+                            return True
+                        tail = block[-16:]
+    return False
+
+
 def _read_xlsx(path: Path, sheet: str | None) -> Iterator[pd.DataFrame]:
     from openpyxl import load_workbook
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
+        formulas = _has_formulas(path)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ImportFileError(path, [f"cannot read the workbook: {exc}"]) from None
     try:
+        if sheet and sheet not in wb.sheetnames:
+            raise ImportFileError(path, [f"the workbook has no sheet {sheet!r} (it has: {', '.join(wb.sheetnames)})"])
         ws = wb[sheet] if sheet else wb.worksheets[0]
+        unsaved = _unsaved_formulas(ws) if formulas else {}
         # Read-only mode trusts the sheet's stored dimension, which some exporters get wrong
         # (rows or columns beyond it would be silently dropped): read what is really there.
         ws.reset_dimensions()
@@ -307,6 +429,11 @@ def _read_xlsx(path: Path, sheet: str | None) -> Iterator[pd.DataFrame]:
                 break
         if not names:
             return
+        errors = [RowError(row, names[col - 1] if col <= len(names) else str(col),
+                           "formula without a saved value: open and save the file in Excel")
+                  for row, cols in sorted(unsaved.items()) if row >= next_row for col in sorted(cols)]
+        if errors:
+            raise ImportFileError(path, errors)
         width = len(names)
         batch: list[list[str]] = []
         numbers: list[int] = []
@@ -386,16 +513,107 @@ def _read_csv(path: Path, encoding: str) -> Iterator[pd.DataFrame]:
         raise ImportFileError(path, [f"cannot parse the CSV: {message}"]) from None
 
 
-def read_chunks(path: Path, mapping: Mapping) -> Iterator[pd.DataFrame]:
-    """Chunks of text cells with `__row__` numbering rows as a spreadsheet does (empty rows dropped)."""
+def read_chunks(path: Path, mapping: Mapping, shown_as: Path | None = None) -> Iterator[pd.DataFrame]:
+    """Chunks of text cells with `__row__` numbering rows as a spreadsheet does (empty rows dropped).
+
+    `path` is a plain CSV or XLSX (see `readable`); errors name `shown_as`, the file the user gave."""
+    try:
+        if _content_kind(path) == "xlsx":
+            chunks = _read_xlsx(path, mapping.sheet)
+        else:
+            chunks = _read_csv(path, _detect_encoding(path, mapping.encoding))
+        for chunk in chunks:
+            cells = [i for i, c in enumerate(chunk.columns) if c not in (_ROW, _BEYOND)]
+            blank = (chunk.iloc[:, cells].astype(str) == "").all(axis=1).to_numpy() & (chunk[_BEYOND] == 0).to_numpy()
+            yield chunk[~blank] if blank.any() else chunk
+    except ImportFileError as exc:
+        if shown_as is None or Path(exc.path) == shown_as:
+            raise
+        raise ImportFileError(shown_as, exc.errors) from None
+
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _content_kind(path: Path) -> str:
+    """csv | xlsx | gzip | zip by the file's first bytes (the name may lie); ImportFileError for what
+    SQMS cannot read, saying what the file is."""
+    import zipfile
+
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            if path.suffix.lower() in (".xlsx", ".xlsm"):
+                return "xlsx"  # the workbook reader says what is wrong with it
+            raise ImportFileError(path, ["the file starts like a ZIP archive but is damaged or incomplete"]) from None
+        if "[Content_Types].xml" in names:
+            if any(n.startswith("xl/") for n in names):
+                return "xlsx"
+            what = ("a Word document" if any(n.startswith("word/") for n in names) else
+                    "a PowerPoint presentation" if any(n.startswith("ppt/") for n in names) else "an Office document")
+            raise ImportFileError(path, [f"the file is {what}, not a table: save the data as CSV UTF-8 or XLSX"])
+        return "zip"
+    if head.startswith(_OLE2):
+        raise ImportFileError(path, ["the file is an old Excel 97–2003 workbook (.xls) or another OLE document: "
+                                     "open it in Excel and save it as .xlsx or CSV UTF-8"])
+    if head.startswith(b"%PDF"):
+        raise ImportFileError(path, ["the file is a PDF document, not a table: export the data as CSV or XLSX"])
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        chunks = _read_xlsx(path, mapping.sheet)
-    else:
-        chunks = _read_csv(path, _detect_encoding(path, mapping.encoding))
-    for chunk in chunks:
-        cells = [i for i, c in enumerate(chunk.columns) if c not in (_ROW, _BEYOND)]
-        blank = (chunk.iloc[:, cells].astype(str) == "").all(axis=1).to_numpy() & (chunk[_BEYOND] == 0).to_numpy()
-        yield chunk[~blank] if blank.any() else chunk
+        return "xlsx"
+    return "csv"
+
+
+@contextmanager
+def readable(path: Path) -> Iterator[Path]:
+    """The file to read: `path` itself, or the one file inside a `.gz` or `.zip`, unpacked to a
+    temporary folder for the time of the import."""
+    import gzip
+    import shutil
+    import tempfile
+    import zipfile
+    import zlib
+
+    if not path.is_file():
+        raise ImportFileError(path, [f"file {path} not found" if not path.exists() else f"{path} is not a file"])
+    kind = _content_kind(path)
+    if kind in ("csv", "xlsx"):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="sqms-import-") as tmp:
+        if kind == "gzip":
+            inner = Path(tmp) / (path.stem if path.suffix.lower() == ".gz" else path.name + ".csv")
+            try:
+                with gzip.open(path) as src, inner.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise ImportFileError(path, [f"the gzip file is damaged or incomplete ({exc})"]) from None
+        else:
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+                               and not Path(m.filename).name.startswith(".")]
+                    if len(members) != 1:
+                        listed = ", ".join(m.filename for m in members[:10]) or "nothing"
+                        raise ImportFileError(path, [f"the ZIP archive holds {len(members)} files ({listed}); "
+                                                     "put exactly one CSV or XLSX file in it"])
+                    inner = Path(tmp) / (Path(members[0].filename).name or "data.csv")
+                    with zf.open(members[0]) as src, inner.open("wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
+                raise ImportFileError(path, [f"cannot unpack the ZIP archive ({exc})"]) from None
+        try:
+            if _content_kind(inner) not in ("csv", "xlsx"):
+                raise ImportFileError(path, [f"the archive holds another archive ({inner.name}): "
+                                             "put the CSV or XLSX file itself in it"])
+        except ImportFileError as exc:
+            raise ImportFileError(path, [f"{inner.name} in the archive: {e}" for e in exc.errors]) from None
+        yield inner
 
 
 def file_sha256(path: Path) -> str:
@@ -720,10 +938,14 @@ def _same(incoming: pd.Series, stored: pd.Series, column: Any) -> np.ndarray:
 
 
 def _merge(conn: Connection, spec: ImportSpec, frame: pd.DataFrame, columns: list[str], table_was_empty: bool,
-           actor: str, now: datetime, audit_rows: list[dict[str, Any]]) -> tuple[int, int, int]:
+           actor: str, now: datetime, audit_rows: list[dict[str, Any]],
+           result: ImportResult | None = None) -> tuple[int, int, int]:
     """Insert new rows, update changed ones (audited), skip identical ones.
 
     Existing rows are compared column by column (vectorised); only changed rows cost a statement each.
+    An empty cell never replaces a stored value (an older or partial export must not erase what is
+    known; survey answers are merged item by item), and the spec's `conflicts` rule keeps what SQMS
+    itself moved on: those values are kept, reported in `result.conflicts` and audited.
     """
     table, key = spec.table, spec.key
     if frame.empty:
@@ -750,7 +972,16 @@ def _merge(conn: Connection, spec: ImportSpec, frame: pd.DataFrame, columns: lis
     if old_frame.empty:
         return len(new_frame), 0, 0
     before = stored.loc[old_frame[key].astype(object).to_numpy()]
+    conflicts = (spec.conflicts(conn, before.reset_index(drop=True), old_frame.reset_index(drop=True))
+                 if spec.conflicts is not None else [])
+    old_frame = _keep_known(old_frame, before, columns, table)
     same = np.column_stack([_same(old_frame[c], before[c], table.c[c]) for c in columns])
+    if conflicts:
+        position = {k: i for i, k in enumerate(old_frame[key].tolist())}
+        for c in conflicts:
+            same[position[c.key], columns.index(c.column)] = True
+        if result is not None:
+            result.conflicts.extend(conflicts)
     changed_rows = np.flatnonzero(~same.all(axis=1))
     if len(changed_rows):
         incoming = {c: _python_values(old_frame[c].iloc[changed_rows]) for c in columns}
@@ -766,6 +997,29 @@ def _merge(conn: Connection, spec: ImportSpec, frame: pd.DataFrame, columns: lis
                 "before": jsonable(old_values), "after": jsonable(new_values), "comment": "import",
             })
     return len(new_frame), len(changed_rows), len(old_frame) - len(changed_rows)
+
+
+def _keep_known(incoming: pd.DataFrame, stored: pd.DataFrame, columns: list[str], table: Table) -> pd.DataFrame:
+    """`incoming` with its empty values replaced by the stored ones (JSON dicts merged key by key)."""
+    out = {}
+    for c in columns:
+        new, old = incoming[c].reset_index(drop=True), stored[c].reset_index(drop=True)
+        if isinstance(table.c[c].type, JSON):
+            out[c] = pd.Series([({**(o or {}), **(n or {})} if isinstance(o, dict) or isinstance(n, dict) else
+                                 (n if n is not None else o)) for n, o in zip(new.tolist(), old.tolist())],
+                               dtype=object)
+            continue
+        fill = new.isna().to_numpy() & old.notna().to_numpy()
+        if not fill.any():
+            out[c] = new
+        elif pd.api.types.is_datetime64_any_dtype(new):
+            old_dt = pd.to_datetime(old, utc=True).dt.tz_localize(None).astype(new.dtype)
+            out[c] = new.where(~fill, old_dt)
+        elif pd.api.types.is_float_dtype(new):
+            out[c] = new.where(~fill, pd.to_numeric(old.astype(object).where(old.notna(), np.nan)).astype(float))
+        else:
+            out[c] = new.astype(object).where(~fill, old.astype(object))
+    return pd.DataFrame(out).set_axis(incoming.index)
 
 
 def _write_rejects(path: Path, rejected: list[pd.DataFrame], errors: list[RowError]) -> str:
@@ -788,30 +1042,84 @@ def _write_rejects(path: Path, rejected: list[pd.DataFrame], errors: list[RowErr
 
 
 def _resolve_mapping(mapping: Mapping, fields: list[FieldSpec], path: Path) -> Mapping:
-    """The mapping with its `values` and `scale` keys as our column names.
+    """The mapping with its `values`, `scale` and `defaults` keys as our column names.
 
     A key may name our column or theirs (as renamed by `columns`), in any case; a key that
-    names no column of the format is an error rather than a silently ignored rule.
+    names no column of the format is an error rather than a silently ignored rule, and so is
+    a `columns` entry renaming to a column the format does not have.
     """
     ours = {f.name.lower(): f.name for f in fields}
     theirs = {k.strip().lower(): v.strip() for k, v in mapping.columns.items()}
     groups = {f.scale_group for f in fields if f.scale_group}
+    known = ", ".join([f.name for f in fields])
     problems: list[str] = []
+    for key, target in mapping.columns.items():
+        if target.strip().lower() not in ours:
+            problems.append(f"mapping columns.{key}: {target!r} is not a column of the file format (known: {known})")
 
-    def resolve(section: str, key: str) -> str | None:
-        if key in groups:
+    def resolve(section: str, key: str, group_ok: bool = True) -> str | None:
+        if group_ok and key in groups:
             return key
         name = ours.get(theirs.get(key.strip().lower(), key).strip().lower())
         if name is None:
             problems.append(f"mapping {section}.{key}: the file format has no such column "
-                            f"(known: {', '.join([f.name for f in fields] + sorted(groups))})")
+                            f"(known: {', '.join([f.name for f in fields] + (sorted(groups) if group_ok else []))})")
         return name
 
     values = {name: rules for key, rules in mapping.values.items() if (name := resolve("values", key))}
     scale = {name: rule for key, rule in mapping.scale.items() if (name := resolve("scale", key))}
+    defaults = {name: value for key, value in mapping.defaults.items()
+                if (name := resolve("defaults", key, group_ok=False))}
     if problems:
         raise ImportFileError(path, problems)
-    return mapping.model_copy(update={"values": values, "scale": scale})
+    return mapping.model_copy(update={"values": values, "scale": scale, "defaults": defaults})
+
+
+def _check_header(path: Path, raw_names: list[str], fields: list[FieldSpec], mapping: Mapping) -> list[str]:
+    """Our column names of the file's header (renamed by the mapping, matched in any case), or
+    ImportFileError with one message per problem: mapping entries for columns the file lacks,
+    every missing required column at once (with a hint at --mapping for a foreign file), duplicates."""
+    rename = {k.strip().lower(): v.strip() for k, v in mapping.columns.items()}
+    canonical = {f.name.lower(): f.name for f in fields}
+    names = [canonical.get(rename.get(c.lower(), c).lower(), rename.get(c.lower(), c)) for c in raw_names]
+    header_lower = {c.strip().lower() for c in raw_names}
+    shown = ", ".join(raw_names) or "none"
+    problems: list[str] = [f"mapping columns.{key}: the file has no column {key!r} (the file has: {shown})"
+                           for key in mapping.columns if key.strip().lower() not in header_lower]
+    missing = [f.name for f in fields
+               if not f.header_optional and f.name not in names and f.name not in mapping.defaults]
+    if missing:
+        known = {f.name for f in fields}
+        ours = sum(1 for c in names if c in known)
+        message = (f"row 1: the file lacks the required column{'s' if len(missing) > 1 else ''} "
+                   f"{', '.join(missing)} (the file has: {shown})")
+        may_be_empty = [f.name for f in fields if f.name in missing and not f.required]
+        if may_be_empty:
+            message += (f"; {', '.join(may_be_empty)} may hold empty values: a mapping can supply "
+                        f"{'them' if len(may_be_empty) > 1 else 'it'} with `defaults: {{{may_be_empty[0]}: \"\"}}`")
+        if not mapping.columns and ours * 2 < len(names):
+            message += ("; it looks like an export of another system: describe its columns in a mapping "
+                        "file and import with --mapping M.yaml (examples in config/mappings/)")
+        problems.append(message)
+    duplicates = sorted({c for c in names if names.count(c) > 1})
+    problems += [str(RowError(1, c, "the column appears twice")) for c in duplicates]
+    if problems:
+        raise ImportFileError(path, problems)
+    return names
+
+
+def _apply_defaults(chunk: pd.DataFrame, defaults: dict[str, str]) -> pd.DataFrame:
+    """The mapping's `defaults`: a column the file lacks gets the value, and so does an empty cell."""
+    if not defaults:
+        return chunk
+    filled = {}
+    for name, value in defaults.items():
+        if name in chunk.columns:
+            cells = chunk[name].astype(str)
+            filled[name] = cells.where(cells.str.strip() != "", value)
+        else:
+            filled[name] = value
+    return chunk.assign(**filled)
 
 
 def department_lookup(settings: Settings) -> dict[str, str]:
@@ -824,26 +1132,85 @@ def department_lookup(settings: Settings) -> dict[str, str]:
     return lookup
 
 
-def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mapping: Mapping | None = None,
-                skip_invalid: bool = False, actor: str | None = None,
+def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *,
+                mapping: Mapping | str | Path | None = None, skip_invalid: bool = False, actor: str | None = None,
                 constants: dict[str, Any] | None = None) -> ImportResult:
-    """Validate and import one file; see the module docstring for the guarantees."""
+    """Validate and import one file; see the module docstring for the guarantees.
+
+    Every attempt is recorded in `import_runs`, a rejected or failed one too (written after the
+    import's own transaction rolled back). A database that fails half-way raises
+    ImportDatabaseError: one line, nothing imported.
+    """
+    path = Path(path)
+    started = utcnow()
+    actor = actor or default_actor()
+    try:
+        if isinstance(mapping, (str, Path)):  # a mapping file: a broken one is a rejected attempt too
+            mapping = load_mapping(mapping)
+        return _import_file(settings, spec, path, mapping=mapping, skip_invalid=skip_invalid, actor=actor,
+                            constants=constants, started=started)
+    except ImportFileError as exc:
+        _record_failed_run(settings, spec, path, actor, started, "rejected", [str(e) for e in exc.errors])
+        raise
+    except Exception as exc:
+        if not is_database_error(exc):
+            _record_failed_run(settings, spec, path, actor, started, "failed", [f"{type(exc).__name__}: {exc}"])
+            raise
+        reason = database_reason(exc)
+        _record_failed_run(settings, spec, path, actor, started, "failed", [f"database: {reason}"])
+        raise ImportDatabaseError(path, reason) from None
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """An error of the database or its driver (SQLAlchemy wraps most; COPY raises psycopg's own)."""
+    import sqlite3
+
+    if isinstance(exc, (DBAPIError, sqlite3.Error)):
+        return True
+    return type(exc).__module__.split(".")[0] == "psycopg"
+
+
+def database_reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0] if text else 'no message'}"
+
+
+def _record_failed_run(settings: Settings, spec: ImportSpec, path: Path, actor: str, started: datetime,
+                       status: str, errors: list[str]) -> None:
+    """The attempt in `import_runs`, in a transaction of its own (the import's was rolled back).
+    A database that is down cannot take it: that is logged, the import's own error is what the user sees."""
+    try:
+        sha = file_sha256(path) if path.is_file() else ""
+    except OSError:
+        sha = ""
+    try:
+        with UnitOfWork(settings.database_url, actor) as uow:
+            uow.session.add(ImportRun(
+                kind=spec.kind, filename=str(path), sha256=sha, started_at=started, finished_at=utcnow(),
+                actor=uow.actor, status=status, counts={}, error_count=len(errors),
+                errors=[e[:500] for e in errors[:MAX_RUN_ERRORS]],
+            ))
+            uow.commit()
+    except Exception as exc:  # the database itself is what failed: nothing more can be recorded
+        log.warning("%s: could not record the failed import in import_runs: %s", path, database_reason(exc))
+
+
+def _import_file(settings: Settings, spec: ImportSpec, path: Path, *, mapping: Mapping | None,
+                 skip_invalid: bool, actor: str, constants: dict[str, Any] | None,
+                 started: datetime) -> ImportResult:
     from sqms.org.service import sync_organisation
 
-    path = Path(path)
     if not path.exists():
         raise ImportFileError(path, [f"file {path} not found"])
     mapping = mapping or Mapping()
     ctx = Context(settings, mapping, department_lookup(settings), settings.tz)
     fields = spec.all_fields(ctx)
     result = ImportResult(kind=spec.kind, path=str(path))
-    started = utcnow()
     sha = file_sha256(path)
     mapping = ctx.mapping = _resolve_mapping(mapping, fields, path)
-    rename = {k.strip().lower(): v.strip() for k, v in mapping.columns.items()}  # their headers, in any case
-    canonical = {f.name.lower(): f.name for f in fields}  # headers match in any case
 
-    with UnitOfWork(settings.database_url, actor) as uow:
+    with UnitOfWork(settings.database_url, actor) as uow, readable(path) as source:
         sync_organisation(uow.session, settings)
         uow.session.flush()
         conn = uow.session.connection()
@@ -852,25 +1219,19 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
         rejected_frames: list[pd.DataFrame] = []
         audit_rows: list[dict[str, Any]] = []
         header_checked = False
-        for chunk in read_chunks(path, mapping):
-            chunk = chunk.rename(columns=lambda c: canonical.get(rename.get(c.lower(), c).lower(),
-                                                                 rename.get(c.lower(), c)))
+        for chunk in read_chunks(source, mapping, shown_as=path):
+            raw_names = [c for c in chunk.columns if c not in (_ROW, _BEYOND)]
+            names = _check_header(path, raw_names, fields, mapping)
+            chunk = chunk.set_axis(names + [c for c in chunk.columns if c in (_ROW, _BEYOND)], axis=1)
+            chunk = _apply_defaults(chunk, mapping.defaults)
             if not header_checked:
                 header_checked = True
                 known = {f.name for f in fields}
-                present = [c for c in chunk.columns if c not in (_ROW, _BEYOND)]
-                missing = [f.name for f in fields if not f.header_optional and f.name not in present]
-                if missing:
-                    raise ImportFileError(path, [
-                        RowError(1, name, f"required column is missing (the file has: {', '.join(present) or 'none'})")
-                        for name in missing])
-                ignored = [c for c in present if c not in known]
+                ignored = [c for c in names if c not in known]
                 if ignored:
                     result.warnings.append(f"ignored unknown columns: {', '.join(ignored)}")
                     log.warning("%s: ignored unknown columns: %s", path, ", ".join(ignored))
-                dup_headers = {c for c in present if present.count(c) > 1}
-                if dup_headers:
-                    raise ImportFileError(path, [RowError(1, c, "the column appears twice") for c in sorted(dup_headers)])
+                present = set(chunk.columns)
                 fields = [f for f in fields if f.name in present or not f.header_optional]
             if chunk.empty:
                 continue
@@ -892,7 +1253,7 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
                 values = values.assign(**constants)
             store = _store_columns(spec, values, fields)
             inserted, updated, unchanged = _merge(conn, spec, store, list(store.columns), table_was_empty,
-                                                  uow.actor, started, audit_rows)
+                                                  uow.actor, started, audit_rows, result)
             result.inserted += inserted
             result.updated += updated
             result.unchanged += unchanged
@@ -906,14 +1267,18 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
             result.rejects_file = _write_rejects(path, rejected_frames, result.errors)
         if audit_rows:
             conn.execute(AuditEntry.__table__.insert(), audit_rows)
-        if spec.after_write is not None:
-            spec.after_write(uow.session, settings, uow.actor)
+        _audit_conflicts(conn, result.conflicts, uow.actor, started)
         run = ImportRun(
-            kind=spec.kind, filename=str(path), sha256=sha, started_at=started, finished_at=utcnow(),
+            kind=spec.kind, filename=str(path), sha256=sha, started_at=started, finished_at=None,
             actor=uow.actor, status="partial" if result.errors else "ok",
-            counts={k: getattr(result, k) for k in ("rows", "inserted", "updated", "unchanged", "rejected")},
-            rejects_file=result.rejects_file,
+            counts={k: getattr(result, k) for k in ("rows", "inserted", "updated", "unchanged", "rejected")}
+            | {"conflicts": len(result.conflicts)},
+            rejects_file=result.rejects_file, error_count=len(result.errors),
+            errors=[str(e)[:500] for e in result.errors[:MAX_RUN_ERRORS]],
         )
+        if spec.after_write is not None:
+            spec.after_write(uow.session, settings, run, result)
+        run.finished_at = utcnow()
         uow.session.add(run)
         uow.session.flush()
         result.import_run_id = run.id
@@ -923,6 +1288,29 @@ def import_file(settings: Settings, spec: ImportSpec, path: str | Path, *, mappi
         ))
         uow.commit()
     return result
+
+
+def _audit_conflicts(conn: Connection, conflicts: list[Conflict], actor: str, now: datetime) -> None:
+    """Each conflict once in the audit log: the same file imported again does not repeat it."""
+    if not conflicts:
+        return
+    table = AuditEntry.__table__
+    known: set[tuple[str, str, str]] = set()
+    ids = sorted({c.key for c in conflicts})
+    for start in range(0, len(ids), LOOKUP_BATCH):
+        rows = conn.execute(select(table.c.entity, table.c.entity_id, table.c.after).where(
+            table.c.action == "import-conflict", table.c.entity_id.in_(ids[start:start + LOOKUP_BATCH])))
+        known.update((e, i, json.dumps(a, sort_keys=True, ensure_ascii=False)) for e, i, a in rows)
+    entries = []
+    for c in conflicts:
+        after = jsonable({c.column: c.incoming})
+        if (c.entity, c.key, json.dumps(after, sort_keys=True, ensure_ascii=False)) in known:
+            continue
+        entries.append({"at": now, "actor": actor, "action": "import-conflict", "entity": c.entity,
+                        "entity_id": c.key, "before": jsonable({c.column: c.stored}), "after": after,
+                        "comment": f"import: kept the stored value ({c.reason})"})
+    if entries:
+        conn.execute(table.insert(), entries)
 
 
 def read_validated(settings: Settings, path: str | Path, fields: list[FieldSpec],
@@ -935,23 +1323,23 @@ def read_validated(settings: Settings, path: str | Path, fields: list[FieldSpec]
         raise ImportFileError(path, [f"file {path} not found"])
     mapping = mapping or Mapping()
     ctx = Context(settings, mapping, department_lookup(settings), settings.tz)
-    canonical = {f.name.lower(): f.name for f in fields}
+    mapping = ctx.mapping = _resolve_mapping(mapping, fields, path)
     frames, errors, rows = [], [], 0
     seen_header = False
-    for chunk in read_chunks(path, mapping):
-        chunk = chunk.rename(columns=lambda c: canonical.get(c.lower(), c))
-        if not seen_header:
-            seen_header = True
-            present = [c for c in chunk.columns if c not in (_ROW, _BEYOND)]
-            missing = [f.name for f in fields if not f.header_optional and f.name not in present]
-            if missing:
-                raise ImportFileError(path, [RowError(1, name, f"required column is missing (the file has: "
-                                                              f"{', '.join(present) or 'none'})") for name in missing])
-            fields = [f for f in fields if f.name in present or not f.header_optional]
-        rows += len(chunk)
-        values, chunk_errors = validate_chunk(chunk, ctx, fields)
-        frames.append(values)
-        errors += chunk_errors
+    with readable(path) as source:
+        for chunk in read_chunks(source, mapping, shown_as=path):
+            raw_names = [c for c in chunk.columns if c not in (_ROW, _BEYOND)]
+            chunk = chunk.set_axis(_check_header(path, raw_names, fields, mapping) + [
+                c for c in chunk.columns if c in (_ROW, _BEYOND)], axis=1)
+            chunk = _apply_defaults(chunk, mapping.defaults)
+            if not seen_header:
+                seen_header = True
+                present = set(chunk.columns)
+                fields = [f for f in fields if f.name in present or not f.header_optional]
+            rows += len(chunk)
+            values, chunk_errors = validate_chunk(chunk, ctx, fields)
+            frames.append(values)
+            errors += chunk_errors
     if not seen_header or rows == 0:
         raise ImportFileError(path, ["the file is empty (no header or no data rows)"])
     return pd.concat(frames, ignore_index=True), errors

@@ -42,6 +42,32 @@ KPIS: tuple[KpiDefinition, ...] = (
 KPI_BY_CODE: dict[str, KpiDefinition] = {k.code: k for k in KPIS}
 KPI_CODES: tuple[str, ...] = tuple(KPI_BY_CODE)
 
+# What a target can sensibly be, by KPI: (low, high, what the range is); None = unbounded.
+TARGET_RANGES: dict[str, tuple[float | None, float | None, str]] = {
+    "record_volume": (0, None, "a count"),
+    "avg_handling_hours": (0, None, "hours"),
+    "fcr_pct": (0, 100, "a percentage"),
+    "response_within_target_pct": (0, 100, "a percentage"),
+    "complaint_rate_per_1000": (0, 1000, "complaints per 1,000 records"),
+    "complaint_on_time_pct": (0, 100, "a percentage"),
+    "complaint_closure_pct": (0, 100, "a percentage"),
+    "csat_mean": (1, 5, "the CSAT scale"),
+    "csat_top2_pct": (0, 100, "a percentage"),
+    "nps": (-100, 100, "the NPS range"),
+}
+
+
+def target_problem(kpi: str, value: float | None) -> str | None:
+    """Why `value` cannot be a target of `kpi` (e.g. a CSAT of 42), or None."""
+    if value is None or kpi not in TARGET_RANGES:
+        return None
+    low, high, what = TARGET_RANGES[kpi]
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"{low:g}–{high:g}" if high is not None else f"at least {low:g}"
+        return f"{value:g} is outside {what} ({bounds})"
+    return None
+
+
 CHANNELS: tuple[str, ...] = ("phone", "online", "email", "onsite")
 SEVERITIES: tuple[str, ...] = ("normal", "special")
 

@@ -94,6 +94,27 @@ def test_import_error_names_row_and_column_and_writes_nothing(cli, tmp_path: Pat
     assert (tmp_path / "records.csv.rejects.csv").is_file()
 
 
+def test_import_prints_the_conflicts_it_kept(cli, tmp_path: Path):
+    """Issue 19.1: what an older export would have undone is said, not silently chosen."""
+    cli("init")
+    path = tmp_path / "complaints.csv"
+    path.write_text("complaint_id,received_at,department,channel,severity,category,customer_id,responded_at,"
+                    "resolved_at,description\n"
+                    "K1,2026-10-09 09:00,CS,phone,normal,服务态度,C1,,,a\n", encoding="utf-8")
+    assert cli("import", "complaints", str(path)).exit_code == 0
+    for action, extra in (("acknowledge", []), ("investigate", []), ("propose", ["--solution", "退款"]),
+                          ("resolve", ["--answer", "已退款"])):
+        done = cli("complaint", "advance", "K1", action, *extra)
+        assert done.exit_code == 0, done.output
+    again = cli("import", "complaints", str(path))
+    assert again.exit_code == 0, again.output
+    assert "conflict: K1 resolved_at: kept 2026-" in again.output
+    assert "the file has empty (the file has no such step" in again.output
+    assert "2 conflict(s) kept the stored value (audited)" in again.output
+    shown = cli("complaint", "show", "K1")
+    assert "resolved" in shown.output and "import-conflict" in shown.output
+
+
 def test_check_config_names_the_key(cli, tmp_path: Path, monkeypatch):
     from sqms.config import get_settings
 
@@ -104,6 +125,34 @@ def test_check_config_names_the_key(cli, tmp_path: Path, monkeypatch):
     result = cli("check-config")
     assert result.exit_code == 2
     assert "kpi.targets.fcr_pct" in result.output
+
+
+def test_check_config_refuses_an_absurd_target(cli, tmp_path: Path, monkeypatch):
+    from sqms.config import get_settings
+
+    broken = tmp_path / "sqms.yaml"
+    broken.write_text(CONFIG.read_text(encoding="utf-8").replace("csat_mean: 4.2", "csat_mean: 42"), encoding="utf-8")
+    monkeypatch.setenv("SQMS_CONFIG", str(broken))
+    get_settings.cache_clear()
+    result = cli("check-config")
+    assert result.exit_code == 2
+    assert "kpi.targets.csat_mean: 42 is outside the CSAT scale (1–5)" in result.output
+
+
+def test_check_config_smtp_user_without_password(cli, monkeypatch):
+    from sqms.config import get_settings
+
+    monkeypatch.setenv("SQMS_SMTP__HOST", "mail.example.com")
+    monkeypatch.setenv("SQMS_SMTP__USER", "sqms@example.com")
+    get_settings.cache_clear()
+    result = cli("check-config")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: smtp.user is 'sqms@example.com' but no password is set: set "
+                                     "SQMS_SMTP__PASSWORD in the environment (or remove smtp.user to send "
+                                     "without login)")
+    monkeypatch.setenv("SQMS_SMTP__PASSWORD", "s3cret")
+    get_settings.cache_clear()
+    assert cli("check-config").exit_code == 0
 
 
 def test_the_installed_command(sqlite_url, tmp_path: Path):

@@ -215,7 +215,10 @@ def test_import_creates_and_advances_idempotently(org, tmp_path):
     import_file(org, spec_for("complaints"), write(tmp_path / "k.csv", rows), actor="tester")
     states = {i: status(org, i).status for i in ("K1", "K2", "K3")}
     assert states == {"K1": "registered", "K2": "acknowledged", "K3": "resolved"}
-    assert [m.recipient for m in outbox(org)] == ["zhang.wei@example.com"]  # K2 is special and open
+    # K2 is special and open, but weeks old: history, told in one summary, not paged as news
+    (summary,) = outbox(org)
+    assert summary.recipient == "zhang.wei@example.com" and summary.object.startswith("special-history:")
+    assert "K2" in summary.body_text
 
     def transitions():
         with UnitOfWork(org.database_url) as uow:
@@ -230,6 +233,90 @@ def test_import_creates_and_advances_idempotently(org, tmp_path):
     import_file(org, spec_for("complaints"), write(tmp_path / "k2.csv", rows), actor="tester")
     assert status(org, "K1").status == "resolved"
     assert transitions() == before + 1
+
+
+def resolved_in_sqms(settings, ident) -> None:
+    for action, kw in (("acknowledge", {}), ("investigate", {}), ("propose", {"solution": "道歉并退款"}),
+                       ("resolve", {"answer": "已退款"})):
+        step(settings, ident, action, **kw)
+
+
+def conflict_entries(settings) -> list[AuditEntry]:
+    with UnitOfWork(settings.database_url) as uow:
+        return list(uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "import-conflict")
+                                        .order_by(AuditEntry.entity_id, AuditEntry.id)))
+
+
+def test_reimport_never_undoes_what_was_done_in_sqms(org, tmp_path):
+    """Issue 19.1: an older export neither blanks resolved_at nor reopens or re-resolves a complaint."""
+    rows = [["K1", "2026-10-09 09:00", "CS", "phone", "normal", "服务态度", "C1", "", "", "a"],
+            ["K2", "2026-10-09 10:00", "OPS", "online", "normal", "延误", "C2", "", "", "b"],
+            ["K3", "2026-10-09 11:00", "CS", "email", "normal", "收费", "C3", "2026-10-09 12:00",
+             "2026-10-10 09:00", "c"]]
+    old_export = write(tmp_path / "k.csv", rows)
+    import_file(org, spec_for("complaints"), old_export, actor="tester")
+    resolved_in_sqms(org, "K1")
+    k1 = status(org, "K1")
+    assert k1.status == "resolved" and k1.resolved_at and k1.responded_at
+    assert step(org, "K3", "return_visit", score=1) == ["return_visit", "reopen"]  # the customer is unhappy
+    assert status(org, "K3").resolved_at is None
+
+    result = import_file(org, spec_for("complaints"), old_export, actor="tester")
+    after = status(org, "K1")
+    assert (after.status, after.resolved_at, after.responded_at) == ("resolved", k1.resolved_at, k1.responded_at)
+    k3 = status(org, "K3")
+    assert (k3.status, k3.resolved_at) == ("investigating", None)  # stays reopened
+    assert {(c.key, c.column) for c in result.conflicts} == {("K1", "responded_at"), ("K1", "resolved_at"),
+                                                             ("K3", "resolved_at")}
+    assert "3 conflict(s) kept the stored value" in result.summary()
+    entries = conflict_entries(org)
+    assert [(e.entity, e.entity_id, e.actor) for e in entries] == [("complaint", "K1", "tester")] * 2 + [
+        ("complaint", "K3", "tester")]
+    k1_resolved = next(e for e in entries if "resolved_at" in e.before and e.entity_id == "K1")
+    assert k1_resolved.after == {"resolved_at": None}
+    assert k1_resolved.before == {"resolved_at": k1.resolved_at.isoformat()}
+    assert "older export" in k1_resolved.comment
+    assert entries[-1].after == {"resolved_at": "2026-10-10T01:00:00+00:00"} and "reopened" in entries[-1].comment
+
+    # the same file again reports the conflicts and audits nothing twice
+    again = import_file(org, spec_for("complaints"), old_export, actor="tester")
+    assert len(again.conflicts) == 3 and len(conflict_entries(org)) == 3
+
+    # a newer export with another resolution time of K1: SQMS's own stands, the difference is audited
+    rows[0][7], rows[0][8] = "2026-10-09 09:30", "2026-10-12 10:00"
+    newer = import_file(org, spec_for("complaints"), write(tmp_path / "k2.csv", rows), actor="tester")
+    assert {(c.key, c.column, c.reason) for c in newer.conflicts} == {
+        ("K1", "responded_at", "recorded in SQMS"), ("K1", "resolved_at", "recorded in SQMS"),
+        ("K3", "resolved_at", "reopened in SQMS after this resolution")}
+    assert status(org, "K1").resolved_at == k1.resolved_at
+    assert len(conflict_entries(org)) == 5
+    # while a complaint SQMS never handled still follows the file (K2 resolved elsewhere)
+    rows[1][7], rows[1][8] = "2026-10-09 11:00", "2026-10-10 15:00"
+    import_file(org, spec_for("complaints"), write(tmp_path / "k3.csv", rows), actor="tester")
+    assert status(org, "K2").status == "resolved"
+
+
+def test_import_of_history_pages_nobody_but_sends_one_summary(org, tmp_path):
+    """Issue 19.6: old open special complaints from an import are one summary mail, not one each."""
+    now = datetime.now(UTC).astimezone(TZ)
+    old = [[f"H{i:03d}", f"2026-0{1 + i % 8}-1{i % 9} 09:00", "CS", "phone", "special", "服务态度", "", "", "", ""]
+           for i in range(30)]
+    recent = [["N1", (now - timedelta(hours=5)).strftime("%Y-%m-%d %H:%M"), "OPS", "phone", "special", "延误", "",
+               "", "", ""]]
+    result = import_file(org, spec_for("complaints"), write(tmp_path / "h.csv", old + recent), actor="tester")
+    messages = outbox(org)
+    objects = sorted(m.object for m in messages)
+    assert objects[0].startswith("special-history:") and objects[1] == "special:N1"  # N1 is news
+    assert len(messages) == 2 and {m.recipient for m in messages} == {"zhang.wei@example.com"}
+    summary = next(m for m in messages if m.object.startswith("special-history:"))
+    assert "30" in summary.subject and "H000" in summary.body_text and summary.body_text.count("\n- ") == 20
+    assert any("one summary mail" in n for n in result.notices)
+    # the hourly watch leaves history alone too, and the same file again tells nothing new
+    with UnitOfWork(org.database_url) as uow:
+        assert queue_special_notices(uow.session, org) == 0
+        uow.commit()
+    import_file(org, spec_for("complaints"), tmp_path / "h.csv", actor="tester")
+    assert len(outbox(org)) == 2
 
 
 # -- repeated categories open a corrective action ----------------------------------------------

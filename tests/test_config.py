@@ -287,3 +287,27 @@ def test_unrelated_sqms_variables_are_not_settings(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SQMS_CONFIG", str(CONFIG))
     monkeypatch.setenv("SQMS_ACTOR", "tester")
     assert load_settings().organisation.country == "CN"
+
+
+@pytest.mark.parametrize("kpi, value, message", [
+    ("csat_mean", 42, "kpi.targets.csat_mean: 42 is outside the CSAT scale (1–5)"),
+    ("csat_mean", 0.5, "kpi.targets.csat_mean: 0.5 is outside the CSAT scale (1–5)"),
+    ("nps", 500, "kpi.targets.nps: 500 is outside the NPS range (-100–100)"),
+    ("fcr_pct", 120, "kpi.targets.fcr_pct: 120 is outside a percentage (0–100)"),
+    ("csat_top2_pct", -5, "kpi.targets.csat_top2_pct: -5 is outside a percentage (0–100)"),
+    ("avg_handling_hours", -1, "kpi.targets.avg_handling_hours: -1 is outside hours (at least 0)"),
+])
+def test_absurd_targets_are_refused_by_key(tmp_path: Path, kpi: str, value: float, message: str):
+    """Issue 19.30: a CSAT target of 42 or an NPS of 500 can never be met (or always is)."""
+    assert problems_of(write(tmp_path, lambda d: d["kpi"]["targets"].update({kpi: value}))) == [message]
+
+
+def test_absurd_department_target_names_the_department(tmp_path: Path):
+    problems = problems_of(write(tmp_path, lambda d: d["kpi"]["department_targets"]["RND"].update(nps=-101)))
+    assert problems == ["kpi.department_targets.RND.nps: -101 is outside the NPS range (-100–100)"]
+
+
+@pytest.mark.parametrize("kpi, value", [("nps", -100), ("nps", 100), ("csat_mean", 5), ("fcr_pct", 0),
+                                        ("avg_handling_hours", 0.5)])
+def test_targets_at_the_edges_are_fine(tmp_path: Path, kpi: str, value: float):
+    assert load_settings(write(tmp_path, lambda d: d["kpi"]["targets"].update({kpi: value}))).kpi.targets[kpi] == value

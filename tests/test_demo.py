@@ -298,3 +298,37 @@ def test_load_is_idempotent(settings, tmp_path: Path):
     assert status[("response_within_target_pct", "OPS")] == "missed"
     assert status[("response_within_target_pct", "CS")] == "met"
     assert met > 2 * missed
+
+
+def test_loading_the_demo_again_keeps_what_was_done_in_sqms(settings, tmp_path: Path):
+    """Issue 19.1: `sqms init --demo` (every `make run`) must not reset a complaint resolved in SQMS."""
+    from sqms.audit_trail import AuditEntry
+    from sqms.complaints.service import Step, advance, get
+
+    load_demo(settings, end_period=END, now=NOW, months=LOAD_MONTHS)
+    with UnitOfWork(settings.database_url, "test") as uow:
+        ident = uow.session.scalar(select(Complaint.complaint_id).where(Complaint.status == "acknowledged")
+                                   .order_by(Complaint.received_at.desc()))
+        complaint = get(uow.session, ident)
+        for action, step in (("investigate", Step()), ("propose", Step(solution="致歉")),
+                             ("approve", Step(approver="zhang.wei@example.com")), ("resolve", Step(answer="已处理"))):
+            if action == "approve" and complaint.severity != "special":
+                continue
+            advance(uow.session, settings, complaint, action, step, actor="wang.fang")
+        uow.commit()
+        resolved_at = complaint.resolved_at
+    assert resolved_at is not None
+
+    results = load_demo(settings, end_period=END, now=NOW, months=LOAD_MONTHS)
+    with UnitOfWork(settings.database_url, "test") as uow:
+        complaint = get(uow.session, ident)
+        assert (complaint.status, complaint.resolved_at) == ("resolved", resolved_at)
+        assert complaint.complaint_id in {c.complaint_id for c in uow.session.scalars(
+            select(Complaint).where(Complaint.resolved_at.is_not(None)))}
+        audited = list(uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "import-conflict",
+                                                                    AuditEntry.entity_id == ident)))
+    assert [(e.before, e.after) for e in audited] == [({"resolved_at": resolved_at.isoformat()},
+                                                       {"resolved_at": None})]
+    assert all(e.actor == "demo" for e in audited)
+    assert {(c.key, c.column) for c in results["complaints"].conflicts} == {(ident, "resolved_at")}
+    assert results["complaints"].updated == 0

@@ -206,9 +206,17 @@ def assert_stored(settings: Settings, kind: str) -> None:
         assert got == values, key
 
 
+def import_runs(settings: Settings) -> list[dict[str, Any]]:
+    with get_engine(settings.database_url).connect() as conn:
+        return [dict(r) for r in conn.execute(select(ImportRun.__table__).order_by(ImportRun.id)).mappings()]
+
+
 def assert_nothing_written(settings: Settings, kind: str) -> None:
+    """No row written, and the attempt is on record as rejected (issue 19.31)."""
     assert count(settings, TABLES[kind]) == 0
-    assert count(settings, "import_runs") == 0
+    runs = import_runs(settings)
+    assert runs and all(r["status"] in ("rejected", "failed") for r in runs)
+    assert all(r["error_count"] >= 1 and r["errors"] and r["finished_at"] for r in runs)
 
 
 def import_(settings: Settings, kind: str, path: Path, **kwargs: Any):
@@ -222,7 +230,11 @@ def errors_of(settings: Settings, kind: str, path: Path, **kwargs: Any) -> list[
         import_(settings, kind, path, **kwargs)
     assert_nothing_written(settings, kind)
     assert "nothing was imported" in str(info.value)
-    return [str(e) for e in info.value.errors]
+    errors = [str(e) for e in info.value.errors]
+    run = import_runs(settings)[-1]
+    assert (run["status"], run["error_count"], run["errors"]) == ("rejected", len(errors), errors[:20])
+    assert run["kind"] == kind and run["filename"] == str(path)
+    return errors
 
 
 # -- happy paths -----------------------------------------------------------------------
@@ -360,19 +372,37 @@ def test_changed_row_updates_in_place_and_is_audited(settings: Settings, tmp_pat
     assert len(audit_updates(settings)) == 2
 
 
-def test_changed_survey_answers_and_cleared_values(settings: Settings, tmp_path: Path):
+def test_changed_survey_answers_and_empty_cells_keep_known_values(settings: Settings, tmp_path: Path):
     data = FILES["survey-responses"]
     import_(settings, "survey-responses", write_csv(tmp_path / "s.csv", data["header"], data["rows"]))
     rows = [list(r) for r in data["rows"]]
-    rows[0][4] = ""  # S1 nps cleared
+    rows[0][4] = ""  # S1 nps empty in this export: the known 10 stays
     rows[0][6] = "3"  # TAN1 5 -> 3
+    rows[0][7] = ""  # REL1 empty: the known 4 stays
+    rows[1][8] = "补充意见"  # S2 comment given later
     result = import_(settings, "survey-responses", write_csv(tmp_path / "s2.csv", data["header"], rows))
-    assert (result.updated, result.unchanged) == (1, 2)
-    s1 = stored(settings, "survey-responses")["S1"]
-    assert s1["nps"] is None and s1["answers"] == {"TAN1": 3.0, "REL1": 4.0}
-    (entry,) = audit_updates(settings)
-    assert entry["before"] == {"nps": 10, "answers": {"TAN1": 5.0, "REL1": 4.0}}
-    assert entry["after"] == {"nps": None, "answers": {"TAN1": 3.0, "REL1": 4.0}}
+    assert (result.updated, result.unchanged) == (2, 1)
+    got = stored(settings, "survey-responses")
+    assert got["S1"]["nps"] == 10 and got["S1"]["answers"] == {"TAN1": 3.0, "REL1": 4.0}
+    assert got["S2"]["comment"] == "补充意见"
+    entries = {e["entity_id"]: e for e in audit_updates(settings)}
+    assert entries["S1"]["before"] == {"answers": {"TAN1": 5.0, "REL1": 4.0}}
+    assert entries["S1"]["after"] == {"answers": {"TAN1": 3.0, "REL1": 4.0}}
+    assert entries["S2"]["before"] == {"comment": None} and entries["S2"]["after"] == {"comment": "补充意见"}
+
+
+@pytest.mark.parametrize("kind", ["service-records", "complaints", "customers"])
+def test_an_older_export_never_blanks_a_known_value(settings: Settings, tmp_path: Path, kind: str):
+    """Issue 19.1: an empty cell is "not known here", never "erase what is known"."""
+    data = FILES[kind]
+    import_(settings, kind, write_csv(tmp_path / "full.csv", data["header"], data["rows"]))
+    before = stored(settings, kind)
+    optional = {f.name for f in spec_for(kind).fields if not f.required}
+    blanked = [[v if h not in optional else "" for h, v in zip(data["header"], row)] for row in data["rows"]]
+    result = import_(settings, kind, write_csv(tmp_path / "blank.csv", data["header"], blanked))
+    assert (result.inserted, result.updated) == (0, 0)
+    assert stored(settings, kind) == before
+    assert audit_updates(settings) == []
 
 
 def test_new_and_existing_rows_in_one_file(settings: Settings, tmp_path: Path):
@@ -414,9 +444,23 @@ def test_missing_column(settings: Settings, tmp_path: Path):
     header = [h for h in RECORD_HEADER if h not in ("resolved_at", "channel")]
     rows = [[v for h, v in zip(RECORD_HEADER, GOOD) if h in header]]
     errors = errors_of(settings, "service-records", write_csv(tmp_path / "m.csv", header, rows))
-    assert len(errors) == 2
-    assert errors[0].startswith("row 1, column channel: required column is missing")
-    assert errors[1].startswith("row 1, column resolved_at: required column is missing")
+    # one message for the file, listing every missing column once (issue 19.28)
+    assert errors == ["row 1: the file lacks the required columns channel, resolved_at (the file has: "
+                      "record_id, department, customer_id, opened_at, first_response_at, first_contact_resolved); "
+                      "resolved_at may hold empty values: a mapping can supply it with `defaults: {resolved_at: \"\"}`"]
+
+
+def test_a_foreign_file_without_mapping_gets_a_hint(settings: Settings, tmp_path: Path):
+    """Issue 19.27: an airline export without --mapping says that --mapping exists."""
+    header = ["Passenger ID", "Flight Distance", "Departure Delay", "Satisfaction", "Gender"]
+    (error,) = errors_of(settings, "survey-responses",
+                         write_csv(tmp_path / "airline.csv", header, [["1", "100", "5", "satisfied", "F"]]))
+    assert error.startswith("row 1: the file lacks the required columns response_id, submitted_at, department")
+    assert "--mapping" in error and "config/mappings/" in error
+    # a file of our own format with one column missing gets no such hint
+    header = [h for h in RECORD_HEADER if h != "channel"]
+    (error,) = errors_of(settings, "service-records", write_csv(tmp_path / "m.csv", header, [GOOD[:2] + GOOD[3:]]))
+    assert "--mapping" not in error
 
 
 def test_duplicate_column(settings: Settings, tmp_path: Path):
@@ -689,6 +733,7 @@ def test_skip_invalid_imports_the_valid_rows_and_writes_rejects(settings: Settin
         run = conn.execute(select(ImportRun.__table__)).mappings().one()
     assert run["status"] == "partial" and run["rejects_file"] == result.rejects_file
     assert run["counts"]["rejected"] == 3
+    assert run["error_count"] == len(result.errors) and run["errors"] == [str(e) for e in result.errors]
 
 
 def test_skip_invalid_with_only_bad_rows(settings: Settings, tmp_path: Path):
@@ -702,7 +747,7 @@ def test_skip_invalid_with_only_bad_rows(settings: Settings, tmp_path: Path):
 def test_skip_invalid_does_not_excuse_a_broken_file(settings: Settings, tmp_path: Path):
     header = [h for h in RECORD_HEADER if h != "opened_at"]
     rows = [[v for h, v in zip(RECORD_HEADER, GOOD) if h != "opened_at"]]
-    with pytest.raises(ImportFileError, match="row 1, column opened_at: required column is missing"):
+    with pytest.raises(ImportFileError, match="row 1: the file lacks the required column opened_at"):
         import_(settings, "service-records", write_csv(tmp_path / "m.csv", header, rows), skip_invalid=True)
     assert_nothing_written(settings, "service-records")
 
@@ -793,10 +838,10 @@ def test_mapping_imports_a_foreign_survey_file(settings: Settings, tmp_path: Pat
 def test_mapping_scale_errors_name_the_file_scale(settings: Settings, tmp_path: Path):
     mapping_path = tmp_path / "foreign.yaml"
     mapping_path.write_text(FOREIGN_SURVEY_MAPPING, encoding="utf-8")
-    header = ["问卷编号", "提交时间", "部门", "客户编号", "推荐度", "满意度", "仪容仪表", "意见建议"]
-    rows = [["Q1", "2026-10-08 09:00", "客服中心", "", "", "11", "8", ""],
-            ["Q2", "2026-10-08 09:00", "总经办", "", "", "3", "2", ""],
-            ["Q3", "2026-10-08 09:00", "外包中心", "", "", "3", "2", ""]]
+    header = ["问卷编号", "提交时间", "部门", "客户编号", "推荐度", "满意度", "仪容仪表", "按时服务", "意见建议"]
+    rows = [["Q1", "2026-10-08 09:00", "客服中心", "", "", "11", "8", "", ""],
+            ["Q2", "2026-10-08 09:00", "总经办", "", "", "3", "2", "", ""],
+            ["Q3", "2026-10-08 09:00", "外包中心", "", "", "3", "2", "", ""]]
     errors = errors_of(settings, "survey-responses", write_csv(tmp_path / "w.csv", header, rows),
                        mapping=load_mapping(mapping_path))
     assert errors[0] == "row 2, column TAN1: '8' is outside the file's scale 1–7"
@@ -848,7 +893,7 @@ def test_mapping_values_are_applied_before_validation(settings: Settings, tmp_pa
 
 def test_mapping_keys_may_name_their_columns_in_any_case(settings: Settings, tmp_path: Path):
     mapping = Mapping.model_validate({
-        "columns": {"Channel Name": "channel", "SCORE": "csat"},
+        "columns": {"Channel Name": "channel"},
         "values": {"channel name": {"Tel": "phone"}, "Department": {"Service": "CS"}},
     })
     header = ["RECORD_ID", "department", "CHANNEL NAME", "customer_id", "opened_at", "first_response_at",
@@ -877,6 +922,14 @@ def test_mapping_with_a_custom_datetime_format(settings: Settings, tmp_path: Pat
     path = write_csv(tmp_path / "d.csv", RECORD_HEADER, rows)
     assert import_(settings, "service-records", path, mapping=mapping).inserted == 1
     assert stored(settings, "service-records")["R1"]["opened_at"] == utc(2026, 10, 8, 1)
+
+
+def test_a_broken_mapping_file_is_a_recorded_attempt(settings: Settings, tmp_path: Path):
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("colums: {a: b}\n", encoding="utf-8")
+    path = write_csv(tmp_path / "r.csv", RECORD_HEADER, [GOOD])
+    (error,) = errors_of(settings, "service-records", path, mapping=mapping)
+    assert "colums" in error
 
 
 def test_bad_mapping_files(tmp_path: Path):
@@ -946,3 +999,179 @@ def test_text_that_looks_like_a_null_marker_is_kept(settings: Settings, tmp_path
     assert import_(settings, "survey-responses", write_csv(tmp_path / "n.csv", header, rows)).inserted == 4
     got = stored(settings, "survey-responses")
     assert [got[k]["comment"] for k in ("S1", "S2", "S3", "S4")] == ["\\N", "NULL", '"', "a\tb\r\nc\\d"]
+
+
+# -- mappings: typos, defaults (issue 19.2, 19.28) ---------------------------------------
+
+
+def test_mapping_naming_a_column_the_file_lacks_is_an_error(settings: Settings, tmp_path: Path):
+    """A typo under `columns:` used to drop that column silently."""
+    mapping = Mapping.model_validate({"columns": {"问卷编号": "response_id", "提交时间": "submitted_at",
+                                                  "部门": "department", "满意程度": "csat"}})  # the file says 满意度
+    header = ["问卷编号", "提交时间", "部门", "满意度"]
+    path = write_csv(tmp_path / "typo.csv", header, [["Q1", "2026-10-08 09:00", "CS", "5"]])
+    error = errors_of(settings, "survey-responses", path, mapping=mapping)[0]
+    assert error.startswith("mapping columns.满意程度: the file has no column '满意程度' (the file has: 问卷编号, 提交时间")
+    # and a mapping renaming to a column our format does not have is named too
+    mapping = Mapping.model_validate({"columns": {"问卷编号": "response_id", "提交时间": "submitted_at",
+                                                  "部门": "department", "满意度": "csat_score"}})
+    error = errors_of(settings, "survey-responses", path, mapping=mapping)[0]
+    assert error.startswith("mapping columns.满意度: 'csat_score' is not a column of the file format")
+
+
+def test_mapping_defaults_fill_a_missing_column_and_empty_cells(settings: Settings, tmp_path: Path):
+    mapping_path = tmp_path / "defaults.yaml"
+    mapping_path.write_text("columns: {编号: response_id, 满意度: csat, 部门: department}\n"
+                            "defaults:\n  submitted_at: 2026-10-31 12:00\n  department: 运营部\n"
+                            "  customer_id: ''\n  nps: ''\n  comment: ''\n", encoding="utf-8")
+    mapping = load_mapping(mapping_path)
+    rows = [["Q1", "5", ""], ["Q2", "4", "CS"]]
+    path = write_csv(tmp_path / "no-dates.csv", ["编号", "满意度", "部门"], rows)
+    assert import_(settings, "survey-responses", path, mapping=mapping).inserted == 2
+    got = stored(settings, "survey-responses")
+    assert got["Q1"]["submitted_at"] == got["Q2"]["submitted_at"] == utc(2026, 10, 31, 4)
+    assert (got["Q1"]["department"], got["Q2"]["department"]) == ("OPS", "CS")
+
+
+def test_mapping_defaults_are_validated_and_named(settings: Settings, tmp_path: Path):
+    path = write_csv(tmp_path / "s.csv", ["response_id", "csat"], [["Q1", "5"], ["Q2", "4"]])
+    optional = {"customer_id": "", "nps": "", "comment": ""}
+    mapping = Mapping.model_validate({"defaults": {"submitted_at": "yesterday", "department": "OPS", **optional}})
+    errors = errors_of(settings, "survey-responses", path, mapping=mapping)
+    assert errors == ["row 2, column submitted_at: bad date 'yesterday' (expected ISO 8601 or YYYY/MM/DD HH:MM[:SS])",
+                      "row 3, column submitted_at: bad date 'yesterday' (expected ISO 8601 or YYYY/MM/DD HH:MM[:SS])"]
+    mapping = Mapping.model_validate({"defaults": {"submited_at": "2026-10-01", "department": "OPS"}})
+    errors = errors_of(settings, "survey-responses", path, mapping=mapping)
+    assert errors[0].startswith("mapping defaults.submited_at: the file format has no such column")
+
+
+# -- XLSX formulas without a saved value (issue 19.3) ---------------------------------------
+
+
+def test_formula_without_a_saved_value_is_an_error(settings: Settings, tmp_path: Path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(FILES["survey-responses"]["header"])
+    ws.append(["S1", "2026-10-08 09:00", "CS", "C1", "9", "5", "4", "4", "ok"])
+    ws.append(["S2", "2026-10-08 10:00", "CS", "", "8", "4", "=G2-1", "4", "=\"\""])  # never calculated
+    path = tmp_path / "formulas.xlsx"
+    wb.save(path)  # openpyxl writes the formulas without any cached value, as a script would
+    errors = errors_of(settings, "survey-responses", path)
+    assert errors == ["row 3, column TAN1: formula without a saved value: open and save the file in Excel",
+                      "row 3, column comment: formula without a saved value: open and save the file in Excel"]
+
+
+def test_formula_with_a_saved_value_imports_its_value(settings: Settings, tmp_path: Path):
+    import zipfile
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(FILES["survey-responses"]["header"])
+    ws.append(["S1", "2026-10-08 09:00", "CS", "", "9", "=4+1", "", "", ""])
+    plain = tmp_path / "plain.xlsx"
+    wb.save(plain)
+    # what Excel writes after calculating: the formula and its saved value
+    saved = tmp_path / "saved.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(saved, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<f>4+1</f><v></v>", b"<f>4+1</f><v>5</v>").replace(
+                    b"<f>4+1</f><v />", b"<f>4+1</f><v>5</v>")
+                assert b"<v>5</v>" in data
+            dst.writestr(item, data)
+    assert import_(settings, "survey-responses", saved).inserted == 1
+    assert stored(settings, "survey-responses")["S1"]["csat"] == 5.0
+
+
+# -- compressed and unreadable files (issue 19.27) ------------------------------------------
+
+
+def test_gzip_and_zip_with_one_file_are_read(settings: Settings, tmp_path: Path):
+    import gzip
+    import zipfile
+
+    data = FILES["service-records"]
+    plain = write_csv(tmp_path / "records.csv", data["header"], data["rows"])
+    gz = tmp_path / "records.csv.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    result = import_(settings, "service-records", gz)
+    assert result.inserted == len(data["rows"])
+    assert_stored(settings, "service-records")
+    zipped = tmp_path / "records.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.write(write_xlsx(tmp_path / "records.xlsx", data["header"], data["rows"]), "导出/records.xlsx")
+        zf.writestr("__MACOSX/._records.xlsx", b"\x00\x05\x16\x07")
+    assert (import_(settings, "service-records", zipped).unchanged) == len(data["rows"])
+    runs = import_runs(settings)
+    assert [r["filename"] for r in runs] == [str(gz), str(zipped)]
+
+
+def test_unreadable_files_say_what_is_wrong(settings: Settings, tmp_path: Path):
+    import gzip
+    import zipfile
+
+    two = tmp_path / "two.zip"
+    with zipfile.ZipFile(two, "w") as zf:
+        zf.writestr("a.csv", "record_id\n")
+        zf.writestr("b.csv", "record_id\n")
+    (error,) = errors_of(settings, "service-records", two)
+    assert error == "the ZIP archive holds 2 files (a.csv, b.csv); put exactly one CSV or XLSX file in it"
+    truncated = tmp_path / "cut.csv.gz"
+    truncated.write_bytes(gzip.compress(("record_id\n" + "R1\n" * 1000).encode())[:40])
+    (error,) = errors_of(settings, "service-records", truncated)
+    assert error.startswith("the gzip file is damaged or incomplete")
+    xls = tmp_path / "old.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    (error,) = errors_of(settings, "service-records", xls)
+    assert "Excel 97–2003" in error and ".xlsx" in error
+    pdf = tmp_path / "report.csv"
+    pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    (error,) = errors_of(settings, "service-records", pdf)
+    assert "PDF" in error
+    png = tmp_path / "image.csv"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10")
+    (error,) = errors_of(settings, "service-records", png)
+    assert error.startswith("the file is binary, not CSV text")
+
+
+# -- the database drops half-way (issue 19.30, 19.31) ---------------------------------------
+
+
+def test_database_dropping_mid_import_is_one_line_and_the_attempt_is_recorded(postgres_database, sqms_env,
+                                                                               tmp_path: Path, monkeypatch):
+    """The server really terminates the import's connection while it writes its first rows."""
+    from sqlalchemy import create_engine
+    from typer.testing import CliRunner
+
+    from sqms.cli import app
+    from tests.conftest import _truncate_postgres
+
+    _truncate_postgres(postgres_database)
+    settings = sqms_env(postgres_database)
+    original = ingest._insert_rows
+    killed: list[int] = []
+
+    def insert_then_lose_the_server(conn, table, frame, columns):
+        pid = conn.exec_driver_sql("select pg_backend_pid()").scalar_one()
+        admin = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+        with admin.connect() as other:
+            assert other.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        admin.dispose()
+        killed.append(pid)
+        return original(conn, table, frame, columns)
+
+    monkeypatch.setattr(ingest, "_insert_rows", insert_then_lose_the_server)
+    data = FILES["service-records"]
+    path = write_csv(tmp_path / "records.csv", data["header"], data["rows"])
+    result = CliRunner().invoke(app, ["import", "service-records", str(path)])
+    assert killed and result.exit_code == 1
+    assert "Traceback" not in result.output and not isinstance(result.exception, AssertionError)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"{path}: nothing was imported: the database failed during the import (")
+    assert lines[0].endswith("run it again when the database is back")
+    assert count(settings, "service_records") == 0
+    (run,) = import_runs(settings)
+    assert (run["status"], run["kind"], run["error_count"]) == ("failed", "service-records", 1)
+    assert run["errors"][0].startswith("database: ") and run["sha256"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from sqms.config import SmtpSettings
@@ -12,7 +13,7 @@ from sqms.db import UnitOfWork
 from sqms.notify.messages import header_safe
 from sqms.notify.models import OutboxMessage
 from sqms.notify.service import Email, deliver_pending, enqueue
-from tests.conftest import make_settings
+from tests.conftest import ROOT, make_settings
 
 
 def _queue(settings, recipients, *, subject="服务质量月报 2026-10", attachments=()):
@@ -120,3 +121,69 @@ def test_refused_recipient_fails_for_good_others_go(sqlite_settings, tmp_path, s
     assert (report.sent, report.failed) == (1, 1)
     assert _count(sqlite_settings, "failed") == 1
     assert deliver_pending(sqlite_settings, transport=transport).sent == 0
+
+
+def test_smtp_user_without_password_is_one_clear_error_and_mails_stay_pending(sqlite_settings, tmp_path,
+                                                                           smtp_server):
+    """Issue 19.30: it used to fail inside yagmail with `NameError: keyring is not imported`."""
+    settings = make_settings(sqlite_settings.database_url, tmp_path,
+                             smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port, user="sqms@example.com"))
+    _queue(settings, ["a@example.com", "b@example.com"])
+    report = deliver_pending(settings)
+    assert (report.sent, report.failed) == (0, 1)  # the first one tells; the rest wait without trying
+    assert report.errors == ["a@example.com: SmtpConfigError: smtp.user is 'sqms@example.com' but no password "
+                             "is set: set SQMS_SMTP__PASSWORD in the environment (or remove smtp.user to send "
+                             "without login)"]
+    assert _count(settings, "pending") == 2 and smtp_server.messages == []
+
+
+def test_flood_guard_holds_the_excess_and_says_so(sqlite_settings, tmp_path, smtp_server):
+    """Issue 19.6: a bug or an import must not send one person thousands of mails in a run."""
+    from typer.testing import CliRunner
+
+    from sqms.cli import app
+    from sqms.config import OutboxSettings
+
+    settings = make_settings(sqlite_settings.database_url, tmp_path,
+                             smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port),
+                             outbox=OutboxSettings(max_per_recipient_per_run=3))
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        for i in range(10):
+            enqueue(uow.session, process="complaints", obj=f"special:K{i}", period="notice", email=Email(
+                recipient="zhang.wei@example.com", subject=f"[重大投诉] K{i}", body_text="x", body_html="<p>x</p>"))
+        uow.commit()
+    _queue(settings, ["other@example.com"])
+    report = deliver_pending(settings)
+    assert report.held == {"zhang.wei@example.com": 7}
+    admins = sorted(a.email for a in settings.admins())
+    got = sorted((m["To"].addresses[0].addr_spec, str(m["Subject"])) for m in smtp_server.messages)
+    assert [s for r, s in got if r == "zhang.wei@example.com" and s.startswith("[重大投诉]")] == [
+        "[重大投诉] K0", "[重大投诉] K1", "[重大投诉] K2"]
+    told = sorted(r for r, s in got if s.startswith("[SQMS 邮件保护]"))
+    assert told == sorted({"zhang.wei@example.com", *admins})
+    notice = next(m for m in smtp_server.messages if str(m["Subject"]).startswith("[SQMS 邮件保护]"))
+    assert "7 封" in str(notice["Subject"])
+    text = notice.get_body(preferencelist=("plain",)).get_content()
+    assert "- [重大投诉] K3\n- [重大投诉] K4\n" in text and "sqms outbox release --recipient zhang.wei@example.com" in text
+    assert ("other@example.com", "服务质量月报 2026-10") in got
+    assert _count(settings, "held") == 7 and _count(settings, "pending") == 0
+
+    # the next run sends nothing more of it; a person releases them explicitly
+    before = len(smtp_server.messages)
+    assert deliver_pending(settings).sent == 0 and len(smtp_server.messages) == before
+    env = {"SQMS_CONFIG": str(ROOT / "config" / "sqms.yaml"), "SQMS_DATABASE_URL": settings.database_url,
+           "SQMS_SMTP__HOST": smtp_server.host, "SQMS_SMTP__PORT": str(smtp_server.port),
+           "SQMS_OUTBOX__MAX_PER_RECIPIENT_PER_RUN": "3", "SQMS_OUTBOX_DIR": str(tmp_path / "outbox")}
+    from sqms.config import get_settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        get_settings.cache_clear()
+        listed = CliRunner().invoke(app, ["outbox", "list", "--status", "held"])
+        assert len(listed.output.strip().splitlines()) == 7 and "[重大投诉] K9" in listed.output
+        released = CliRunner().invoke(app, ["outbox", "release", "--recipient", "Zhang.Wei@example.com"])
+        get_settings.cache_clear()
+    assert released.exit_code == 0, released.output
+    assert "released 7, sent 7" in released.output
+    assert _count(settings, "held") == 0 and len(smtp_server.messages) == before + 7

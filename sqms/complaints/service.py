@@ -265,9 +265,11 @@ def listing(session: Session, *, status: str | None = None, department: str | No
 # -- after an import -------------------------------------------------------------------
 
 
-def advance_after_import(session: Session, settings: Settings, actor: str) -> int:
+def advance_after_import(session: Session, settings: Settings, run: Any, result: Any) -> int:
     """Complaints whose imported timestamps are ahead of their state move on (audited); special ones
-    still open are reported to the general manager. Returns how many moved."""
+    still open are reported to the general manager when they are recent, imported history in one
+    summary mail at most (`result.notices` says what was queued). Returns how many moved."""
+    actor = run.actor
     now = utcnow()
     moved = 0
     steps = ((RESOLVED, Complaint.resolved_at.is_not(None) & Complaint.status.in_(OPEN_STATES)),
@@ -289,7 +291,14 @@ def advance_after_import(session: Session, settings: Settings, actor: str) -> in
                                            .where(missing_due, Complaint.status == REGISTERED)).all():
         session.execute(update(Complaint).where(Complaint.complaint_id == ident)
                         .values(first_contact_due_at=received + timedelta(hours=hours)))
-    queue_special_notices(session, settings)
+    queued = queue_special_notices(session, settings, now)
+    if queued:
+        result.notices.append(f"{queued} special complaint notice(s) queued for the general manager")
+    history = queue_special_history_summary(session, settings, since=run.started_at, source=run.sha256, now=now)
+    if history:
+        result.notices.append(f"{history} open special complaint(s) from before the last "
+                              f"{settings.complaints.special_notice_within_days} days: one summary mail queued, "
+                              "no notice per complaint")
     return moved
 
 
@@ -351,11 +360,48 @@ def queue_reopen_notice(session: Session, settings: Settings, complaint: Complai
     return int(changed)
 
 
-def queue_special_notices(session: Session, settings: Settings) -> int:
-    """Every special complaint not yet settled gets its notice (a no-op for those already mailed)."""
-    open_special = session.scalars(select(Complaint).where(Complaint.severity == "special",
-                                                           Complaint.status.in_(OPEN_STATES)))
+def _news_since(settings: Settings, now: datetime) -> datetime:
+    """Complaints received before this are history: they page nobody one by one."""
+    return now - timedelta(days=settings.complaints.special_notice_within_days)
+
+
+def queue_special_notices(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Every recent special complaint not yet settled gets its notice (a no-op for those already mailed).
+
+    Only what is new and actionable: received within `complaints.special_notice_within_days`. Older
+    ones came with imported history; `queue_special_history_summary` tells of them once."""
+    now = now or utcnow()
+    open_special = session.scalars(select(Complaint).where(
+        Complaint.severity == "special", Complaint.status.in_(OPEN_STATES),
+        Complaint.received_at >= _news_since(settings, now)))
     return sum(queue_special_notice(session, settings, c) for c in open_special)
+
+
+def queue_special_history_summary(session: Session, settings: Settings, *, since: datetime, source: str,
+                                  now: datetime | None = None, listed: int = 20) -> int:
+    """One mail per recipient about the open special complaints an import brought from the past
+    (written by it: updated since `since`; received before the notice window). Keyed by the file
+    (`source`), so the same file never tells twice. Returns how many complaints it names."""
+    from sqms.notify.models import OutboxMessage
+
+    now = now or utcnow()
+    rows = list(session.scalars(select(Complaint).where(
+        Complaint.severity == "special", Complaint.status.in_(OPEN_STATES),
+        Complaint.received_at < _news_since(settings, now), Complaint.updated_at >= since)
+        .order_by(Complaint.received_at)))
+    noticed = set(session.scalars(select(OutboxMessage.object).where(
+        OutboxMessage.process == PROCESS, OutboxMessage.object.in_([f"special:{c.complaint_id}" for c in rows]))))
+    rows = [c for c in rows if f"special:{c.complaint_id}" not in noticed]
+    if not rows:
+        return 0
+    shown = [{"complaint": c, "received_local": to_local(c.received_at, settings.tz),
+              "department": settings.department(c.department).label(settings.locale)} for c in rows[:listed]]
+    for recipient in settings.resolve_recipients(settings.complaints.notify_special_to):
+        email = compose(settings, "complaint_special_history", recipient, total=len(rows), shown=shown,
+                        first_local=to_local(rows[0].received_at, settings.tz),
+                        last_local=to_local(rows[-1].received_at, settings.tz))
+        enqueue(session, process=PROCESS, obj=f"special-history:{source[:16]}", period="import", email=email)
+    return len(rows)
 
 
 # -- repeated complaints become a corrective action -------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqms.db import Base
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"  # failed: refused for good, needs a person
+HELD = "held"  # stopped by the flood guard: kept, sent only when a person releases it
 
 
 class OutboxMessage(Base):

@@ -24,7 +24,7 @@ from sqms.calendar import utcnow
 from sqms.config import Person, Settings
 from sqms.db import UnitOfWork
 from sqms.notify.messages import build_mime, header_safe
-from sqms.notify.models import FAILED, PENDING, SENT, OutboxMessage
+from sqms.notify.models import FAILED, HELD, PENDING, SENT, OutboxMessage
 from sqms.notify.transports import Transport, transport_for
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    held: dict[str, int] = field(default_factory=dict)  # recipient -> messages held by the flood guard
+    released: int = 0
 
     @property
     def ok(self) -> bool:
@@ -102,28 +104,88 @@ def pending_count(session: Session, process: str | None = None) -> int:
 
 
 def deliver_pending(settings: Settings, *, process: str | None = None, transport: Transport | None = None,
-                    limit: int | None = None) -> DeliveryReport:
+                    limit: int | None = None, release_to: str | None = None) -> DeliveryReport:
     """Send pending messages (optionally of one process) one by one, committing each.
 
     On PostgreSQL rows are claimed with SKIP LOCKED, so two deliveries running at once
     never send the same message; SQLite serialises writers, which gives the same.
+    The flood guard holds what exceeds `outbox.max_per_recipient_per_run` for one recipient;
+    `release_to` (an address) sends that recipient's held messages now, past the guard.
     """
     transport = transport or transport_for(settings)
     report = DeliveryReport()
     try:
         with UnitOfWork(settings.database_url, actor="outbox") as uow:
+            if release_to:
+                report.released = uow.session.execute(
+                    update(OutboxMessage).where(OutboxMessage.status == HELD,
+                                                OutboxMessage.recipient == release_to.strip().lower())
+                    .values(status=PENDING, updated_at=utcnow())).rowcount
             stmt = select(OutboxMessage.id).where(OutboxMessage.status == PENDING).order_by(OutboxMessage.id)
             if process:
                 stmt = stmt.where(OutboxMessage.process == process)
+            if release_to:
+                stmt = stmt.where(OutboxMessage.recipient == release_to.strip().lower())
             if limit:
                 stmt = stmt.limit(limit)
             ids = list(uow.session.scalars(stmt))
+            if not release_to:
+                ids = _flood_guard(uow.session, settings, ids, report)
+            uow.commit()
         for message_id in ids:
             if not _deliver_one(settings, message_id, transport, report):
                 break  # the transport is down: keep the rest pending for the next run
     finally:
         transport.close()
     return report
+
+
+FLOOD_PROCESS = "outbox"  # the flood guard's own summaries (never held themselves)
+
+
+def _flood_guard(session: Session, settings: Settings, ids: list[int], report: DeliveryReport) -> list[int]:
+    """The ids to send this run: at most `outbox.max_per_recipient_per_run` per recipient (oldest first).
+
+    The rest become `held` (kept, listed by `sqms outbox list --status held`, sent by
+    `sqms outbox release --recipient R`), and the recipient and the admins get one mail a day
+    per recipient saying how many and which, so that nothing is dropped silently."""
+    cap = settings.outbox.max_per_recipient_per_run
+    if len(ids) <= cap:
+        return ids
+    rows = session.execute(select(OutboxMessage.id, OutboxMessage.recipient, OutboxMessage.process)
+                           .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+    kept: list[int] = []
+    excess: dict[str, list[int]] = {}
+    seen: dict[str, int] = {}
+    for ident, recipient, process in rows:
+        if process == FLOOD_PROCESS:
+            kept.append(ident)
+            continue
+        seen[recipient] = seen.get(recipient, 0) + 1
+        (kept.append(ident) if seen[recipient] <= cap else excess.setdefault(recipient, []).append(ident))
+    if not excess:
+        return ids
+    from sqms.calendar import to_local
+    from sqms.notify.compose import compose
+
+    day = to_local(utcnow(), settings.tz).date().isoformat()
+    for recipient, held in excess.items():
+        for start in range(0, len(held), 1000):
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(held[start:start + 1000]))
+                            .values(status=HELD, updated_at=utcnow(),
+                                    last_error=f"held by the flood guard (more than {cap} in one run)"))
+        report.held[recipient] = len(held)
+        log.warning("flood guard: held %d mail(s) to %s (more than %d in one run)", len(held), recipient, cap)
+        subjects = list(session.scalars(select(OutboxMessage.subject).where(OutboxMessage.id.in_(held[:10]))
+                                        .order_by(OutboxMessage.id)))
+        told = {recipient: None, **{a.email: a for a in settings.admins()}}
+        for address, person in told.items():
+            email = compose(settings, "outbox_held", person or address, held_for=recipient, count=len(held),
+                            cap=cap, subjects=subjects)
+            row, _ = enqueue(session, process=FLOOD_PROCESS, obj=f"flood-guard:{recipient}", period=day, email=email)
+            if row.status == PENDING and row.id not in kept:
+                kept.append(row.id)
+    return kept
 
 
 def _deliver_one(settings: Settings, message_id: int, transport: Transport, report: DeliveryReport) -> bool:

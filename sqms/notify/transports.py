@@ -18,6 +18,11 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+class SmtpConfigError(ConnectionError):
+    """SMTP cannot be used as configured (e.g. a user without password): like a server that is down,
+    every mail stays pending, with this message, until the configuration is fixed."""
+
+
 class SmtpTransport:
     """One SMTP connection for a batch; yagmail handles TLS, login (or none) and OAuth2."""
 
@@ -29,6 +34,11 @@ class SmtpTransport:
 
     def _connect(self):
         import yagmail
+
+        problem = self.smtp.login_problem()
+        if problem:
+            # yagmail would look for the password in a keyring (NameError when none is installed)
+            raise SmtpConfigError(problem)
 
         password = self.smtp.password.get_secret_value() if self.smtp.password else None
         client = yagmail.SMTP(
