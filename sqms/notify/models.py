@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sqms.db import Base
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"  # failed: refused for good, needs a person
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"  # failed: refused for good, needs a person
 
 
 class OutboxMessage(Base):
