@@ -11,8 +11,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, select
+from sqlalchemy import Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sqms.calendar import utcnow
 from sqms.db import Base
@@ -32,7 +33,7 @@ class AccessToken(Base):
 
 
 class TokenError(Exception):
-    """Why a link cannot be used: `reason` is unknown | used | expired."""
+    """Why a link cannot be used: `reason` is unknown | used | expired | closed (its survey is over)."""
 
     def __init__(self, reason: str, token: AccessToken | None = None):
         super().__init__(reason)
@@ -41,7 +42,7 @@ class TokenError(Exception):
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()  # any text a URL decodes to
 
 
 @dataclass
@@ -75,8 +76,16 @@ def lookup(session: Session, token: str, purpose: str, now: datetime | None = No
 
 
 def redeem(session: Session, token: str, purpose: str, now: datetime | None = None) -> AccessToken:
-    """Mark the token used (once); the caller commits together with what the answer changes."""
+    """Mark the token used (once); the caller commits together with what the answer changes.
+
+    The claim is one conditional UPDATE: of two requests redeeming the same link at once, the
+    second waits for the first's row (or database) lock and then finds the link used."""
     row = lookup(session, token, purpose, now)
-    row.used_at = now or utcnow()
-    session.flush()
+    now = now or utcnow()
+    claimed = session.execute(
+        update(AccessToken).where(AccessToken.id == row.id, AccessToken.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise TokenError("used", row)
+    set_committed_value(row, "used_at", now)
     return row
