@@ -41,6 +41,9 @@ class TokenError(Exception):
         self.token = token
 
 
+ISSUED_KEY = "sqms.tokens.issued"
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()  # any text a URL decodes to
 
@@ -59,7 +62,14 @@ def issue(session: Session, *, purpose: str, subject_id: str, email: str | None,
                       created_at=now, expires_at=now + timedelta(days=valid_days))
     session.add(row)
     session.flush()
+    # the outbox seals any mail of this transaction that carries the token (sqms.notify.service.enqueue)
+    session.info.setdefault(ISSUED_KEY, set()).add(token)
     return Issued(token, row)
+
+
+def issued_in(session: Session) -> set[str]:
+    """The tokens issued in this session: only the links carry them."""
+    return session.info.get(ISSUED_KEY, set())
 
 
 def lookup(session: Session, token: str, purpose: str, now: datetime | None = None) -> AccessToken:

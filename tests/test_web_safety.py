@@ -414,3 +414,93 @@ def test_the_forms_run_under_the_policy_in_chromium(web_settings, smtp_server, b
         server.should_exit = True
         thread.join(10)
     assert refused == []
+
+
+# -- 7: the database holds no usable link ------------------------------------------------------------------
+
+
+def database_text(url: str, raw: bool = True) -> str:
+    """Everything the database holds, as text: every row of every table (and, for SQLite with `raw`,
+    the bytes of the file and its write-ahead log, deleted rows included)."""
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from sqms.db import get_engine
+
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            sqlite = conn.connection.dbapi_connection
+            dump = "\n".join(sqlite.iterdump())
+            path = Path(engine.url.database)
+            files = [p for p in (path, Path(f"{path}-wal")) if raw and p.exists()]
+            return dump + "".join(p.read_bytes().decode("latin-1") for p in files)
+        tables = conn.execute(text("select tablename from pg_tables where schemaname = 'public'")).scalars().all()
+        return "\n".join(str(row[0]) for t in tables for row in conn.execute(text(f'select r::text from "{t}" r')))
+
+
+def test_the_database_holds_no_usable_link(web_settings, smtp_server, client):
+    from sqms.notify.models import OutboxMessage
+
+    settings = web_settings
+    resolved_complaints(settings, 3)
+    invited(settings)
+    with UnitOfWork(settings.database_url) as uow:  # reading the outbox through SQMS opens the seal
+        queued = [m.body_text for m in uow.session.scalars(select(OutboxMessage))]
+    assert len(queued) == 6 and all(f"{BASE}/" in body for body in queued)
+    pending_dump = database_text(settings.database_url)
+
+    assert deliver_pending(settings).sent == 6
+    tokens = links(smtp_server, "feedback") + links(smtp_server, "survey")
+    assert len(tokens) == 6
+    sent_dump = database_text(settings.database_url)
+    for token in tokens:
+        assert token not in pending_dump and token not in sent_dump
+    with UnitOfWork(settings.database_url) as uow:
+        assert {(m.status, m.body_text, m.body_html) for m in uow.session.scalars(select(OutboxMessage))} == {
+            ("sent", "", "")}  # sent: nothing kept
+    assert client.get(f"/survey/{tokens[-1]}").status_code == 200  # the mailed links work
+
+
+def test_a_sealed_mail_is_not_sent_with_another_key(web_settings, smtp_server, monkeypatch):
+    from sqms.notify.models import OutboxMessage
+
+    settings = web_settings
+    resolved_complaints(settings)
+    monkeypatch.setenv("SQMS_SECRET_KEY", "a-key-this-installation-never-had")
+    report = deliver_pending(settings)
+    assert (report.sent, report.failed) == (0, 1) and "SQMS_SECRET_KEY" in report.errors[0]
+    monkeypatch.undo()
+    with UnitOfWork(settings.database_url) as uow:
+        [message] = uow.session.scalars(select(OutboxMessage)).all()
+        assert message.status == "pending"
+    assert deliver_pending(settings).sent == 1 and smtp_server.messages
+
+
+def test_upgrading_seals_the_links_an_older_outbox_kept_in_clear(tmp_path, smtp_server):
+    """A database of 0008 with feedback mails in clear (one sent, one pending): after `sqms init`
+    (the migration) neither link is in the database, and the pending one is still delivered."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from sqms.db import alembic_config, get_engine, migrate
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    command.upgrade(alembic_config(url), "0008")
+    with get_engine(url).begin() as conn:
+        for i, status in enumerate(("sent", "pending")):
+            conn.execute(text(
+                "INSERT INTO outbox (key, process, object, period, recipient, recipient_name, subject, body_text,"
+                " body_html, attachments, extra_headers, status, attempts, created_at, updated_at)"
+                " VALUES (:key, 'complaints', :obj, 'return-visit', 'c@example.net', '', '回访', :body, :html,"
+                " '[]', '{}', :status, 0, '2026-11-01 00:00:00.000000', '2026-11-01 00:00:00.000000')"),
+                {"key": f"k{i}", "obj": f"feedback:CP-{i}", "body": f"请评价 {BASE}/feedback/OLDTOKEN{i}",
+                 "html": f'<a href="{BASE}/feedback/OLDTOKEN{i}">评价</a>', "status": status})
+    migrate(url)
+    # (the file's free pages may keep old bytes until a VACUUM; no row holds the link any more)
+    assert "OLDTOKEN" not in database_text(url, raw=False)
+    settings = make_settings(url, tmp_path, smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port))
+    assert deliver_pending(settings).sent == 1
+    assert f"{BASE}/feedback/OLDTOKEN1" in smtp_server.messages[0].get_body(("plain",)).get_content()
+    assert "OLDTOKEN" not in database_text(url, raw=False)

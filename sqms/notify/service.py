@@ -31,6 +31,7 @@ from sqms.db import UnitOfWork
 from sqms.notify.messages import build_mime, header_safe
 from sqms.notify.models import FAILED, PENDING, SENDING, SENT, OutboxMessage
 from sqms.notify.transports import Transport, transport_for
+from sqms.sealing import Sealed
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Email:
     recipient_name: str = ""
     attachments: Sequence[str | Path] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    confidential: bool = False  # stored sealed; also set by enqueue when the body carries a single-use link
 
     @classmethod
     def to(cls, person: Person | str, **kwargs: Any) -> "Email":
@@ -63,12 +65,20 @@ class Email:
 
 def enqueue(session: Session, *, process: str, obj: str, period: str, email: Email,
             sender_domain: str = "sqms.local") -> tuple[OutboxMessage, bool]:
-    """Queue `email` under its key; returns (row, changed). A sent row is left as it is."""
+    """Queue `email` under its key; returns (row, changed). A sent row is left as it is.
+
+    A mail that carries a single-use link issued in this transaction (or says it is confidential)
+    is stored sealed: the database holds no usable link (sqms.sealing)."""
+    from sqms.tokens import issued_in
+
     key = outbox_key(process, obj, period, email.recipient)
     now = utcnow()
+    body_text, body_html = email.body_text, email.body_html
+    if email.confidential or any(t in body_text or t in body_html for t in issued_in(session)):
+        body_text, body_html = Sealed(body_text), Sealed(body_html)
     values = dict(
         recipient=email.recipient.lower(), recipient_name=email.recipient_name, subject=header_safe(email.subject),
-        body_text=email.body_text, body_html=email.body_html,
+        body_text=body_text, body_html=body_html,
         attachments=[str(Path(a).resolve()) for a in email.attachments], extra_headers=dict(email.headers),
     )
     row = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).first()
@@ -83,7 +93,7 @@ def enqueue(session: Session, *, process: str, obj: str, period: str, email: Ema
         return row, True
     if row.status in (SENT, SENDING):  # sent, or on its way: too late to change it
         return row, False
-    changed = any(getattr(row, k) != v for k, v in values.items())
+    changed = any(getattr(row, k) != v or type(getattr(row, k)) is not type(v) for k, v in values.items())
     if changed:
         for k, v in values.items():
             setattr(row, k, v)
@@ -161,6 +171,7 @@ def _deliver_one(settings: Settings, message_id: int, transport: Transport, repo
             return True  # another delivery took it
         message = uow.session.get(OutboxMessage, message_id)
         key, recipient = message.key, message.recipient
+        sealed = isinstance(message.body_text, Sealed)
         try:
             mime = build_mime(message, settings.smtp.sender)
         except Exception as exc:  # an attachment gone, a body that cannot be opened: this message only
@@ -184,7 +195,9 @@ def _deliver_one(settings: Settings, message_id: int, transport: Transport, repo
         return not _transport_down(exc)
     # committed right after the server said yes: the window in which a crash leaves the
     # outcome unknown (and the message is sent again) is as short as it can be
-    _record(settings, message_id, status=SENT, sent_at=utcnow(), transport=transport.name, last_error=None)
+    # a sealed body is emptied once sent: its link now lives only in the recipient's mailbox
+    purged = {"body_text": "", "body_html": ""} if sealed else {}
+    _record(settings, message_id, status=SENT, sent_at=utcnow(), transport=transport.name, last_error=None, **purged)
     report.sent += 1
     return True
 
