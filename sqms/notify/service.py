@@ -18,7 +18,6 @@ import logging
 import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,6 +40,12 @@ SENDING_TIMEOUT = timedelta(minutes=15)
 
 def outbox_key(process: str, obj: str, period: str, recipient: str) -> str:
     return ":".join(header_safe(part) for part in (process, obj, period, recipient.lower()))
+
+
+def message_id_for(key: str, domain: str = "sqms.local") -> str:
+    """The Message-ID of a key's mail: derived from the key alone, so every try — and the alert sent
+    directly while the database is down — carries the same one."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}.sqms@{domain}>"
 
 
 @dataclass
@@ -83,10 +88,8 @@ def enqueue(session: Session, *, process: str, obj: str, period: str, email: Ema
     )
     row = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).first()
     if row is None:
-        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         row = OutboxMessage(key=key, process=process, object=obj, period=period, status=PENDING, attempts=0,
-                            created_at=now, updated_at=now, message_id=make_msgid(idstring=digest,
-                                                                                   domain=sender_domain),
+                            created_at=now, updated_at=now, message_id=message_id_for(key, sender_domain),
                             **values)
         session.add(row)
         session.flush()
