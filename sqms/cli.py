@@ -279,7 +279,7 @@ def serve() -> None:
 
 
 @outbox_app.command("list")
-def outbox_list(status: str = typer.Option("pending", help="pending, sent, failed or all.")) -> None:
+def outbox_list(status: str = typer.Option("pending", help="pending, sending, sent, failed or all.")) -> None:
     """Messages in the outbox."""
     from sqlalchemy import select
 

@@ -206,8 +206,11 @@ def _deliver_one(settings: Settings, message_id: int, transport: Transport, repo
 
 
 def _record(settings: Settings, message_id: int, **values: Any) -> None:
+    """The outcome of our send. A success is always recorded; a failure only while the message is
+    still ours (not handed to another delivery after SENDING_TIMEOUT)."""
+    ours = OutboxMessage.status != SENT if values.get("status") == SENT else OutboxMessage.status == SENDING
     with UnitOfWork(settings.database_url, actor="outbox") as uow:
-        uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == SENDING)
+        uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, ours)
                             .values(updated_at=utcnow(), **values))
         uow.commit()
 
