@@ -377,6 +377,9 @@ def test_every_response_carries_the_security_headers_and_healthz_checks_the_data
         health = client.get("/healthz")
         assert health.status_code == 503 and health.json()["ok"] is False
         assert health.headers["X-Frame-Options"] == "DENY"
+        form = client.get("/feedback/some-token?lang=en")  # a customer meanwhile: told to come back
+        assert form.status_code == 503 and "your link is still valid" in form.text
+        assert form.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
 
 def test_the_forms_run_under_the_policy_in_chromium(web_settings, smtp_server, browser, tmp_path):

@@ -7,12 +7,14 @@ a single-use token: a used or expired link gets a page that says so, never the f
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from sqms.config import Settings, get_settings
@@ -22,6 +24,7 @@ from sqms.tokens import TokenError, lookup
 from sqms.web.security import clean_text, install_security_headers
 
 MAX_COMMENT = 2000
+log = logging.getLogger(__name__)
 
 
 def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastAPI:
@@ -39,6 +42,11 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
         return page(request, "bad_request", status=400)
+
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(request: Request, exc: DBAPIError) -> HTMLResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return page(request, "unavailable", status=503)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

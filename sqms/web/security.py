@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
 
 # No inline script anywhere (style attributes and <style> blocks are fine); forms post only to us;
 # no page can be framed; a single-use link in the address bar never leaves in a Referer header.
@@ -31,6 +32,13 @@ def install_security_headers(app: FastAPI) -> None:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    # an unexpected error is answered outside every middleware: it carries the headers itself
+    app.add_exception_handler(Exception, _server_error)
+
+
+async def _server_error(request: Request, exc: Exception) -> PlainTextResponse:
+    return PlainTextResponse("Internal Server Error", status_code=500, headers=SECURITY_HEADERS)
 
 
 # C0 control characters but tab, line feed and carriage return, and DEL: PostgreSQL refuses NUL in
