@@ -149,7 +149,7 @@ def two_web_processes(web_settings, tmp_path):
             servers.append(subprocess.Popen([str(ROOT / ".venv" / "bin" / "sqms"), "web", "--port", str(port)],
                                             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
             bases.append(f"http://127.0.0.1:{port}")
-        for base, server in zip(bases, servers):
+        for base, server in zip(bases, servers, strict=True):
             while True:  # up when /healthz answers; a server that exits fails the test
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
