@@ -324,7 +324,7 @@ def serve() -> None:
 
 
 @outbox_app.command("list")
-def outbox_list(status: str = typer.Option("pending", help="pending, sent, failed, held or all.")) -> None:
+def outbox_list(status: str = typer.Option("pending", help="pending, sending, sent, failed, held or all.")) -> None:
     """Messages in the outbox."""
     from sqlalchemy import select
 

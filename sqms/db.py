@@ -8,6 +8,7 @@ that a local time can never be stored by mistake.
 from __future__ import annotations
 
 import getpass
+import logging
 import json
 import os
 from contextlib import contextmanager
@@ -152,16 +153,38 @@ class UnitOfWork:
         self.session.info["actor"] = self.actor
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         # close() rolls back what was not committed and detaches the objects without expiring
         # them, so what a unit of work read stays readable after it.
-        self.session.close()
+        try:
+            self.session.close()
+        finally:
+            self._undo(exc)
 
     def commit(self) -> None:
         self.session.commit()
+        self.session.info.pop(ON_ABORT, None)
 
     def rollback(self) -> None:
         self.session.rollback()
+        self._undo(None)
+
+    def _undo(self, exc: BaseException | None) -> None:
+        """Work that was never committed: its side effects outside the database go too."""
+        for callback in self.session.info.pop(ON_ABORT, []):
+            try:
+                callback(exc)
+            except Exception:  # cleaning up must not hide why the work failed
+                logging.getLogger(__name__).exception("could not undo after an aborted unit of work")
+
+
+ON_ABORT = "sqms.on_abort"
+
+
+def on_abort(session: Session, callback: Any) -> None:
+    """Call `callback(exception or None)` if the unit of work of `session` ends without committing
+    what it did so far (files written for rows that were never stored)."""
+    session.info.setdefault(ON_ABORT, []).append(callback)
 
 
 @contextmanager

@@ -78,5 +78,9 @@ def process_lock(url: str, name: str, holder: str, *, wait: float = 600, stale_a
     finally:
         stop.set()
         renewer.join(timeout=30)
-        with engine.begin() as conn:
-            conn.execute(delete(ProcessLock).where(ProcessLock.name == name, ProcessLock.holder == holder))
+        try:
+            with engine.begin() as conn:
+                conn.execute(delete(ProcessLock).where(ProcessLock.name == name, ProcessLock.holder == holder))
+        except SQLAlchemyError as exc:  # the database is gone: the error that brought us here is the news
+            log.warning("could not release lock %s (taken over %s s after its last renewal): %s", name,
+                        stale_after, exc)

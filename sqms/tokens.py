@@ -11,8 +11,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, select
+from sqlalchemy import Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sqms.calendar import utcnow
 from sqms.db import Base
@@ -32,7 +33,7 @@ class AccessToken(Base):
 
 
 class TokenError(Exception):
-    """Why a link cannot be used: `reason` is unknown | used | expired."""
+    """Why a link cannot be used: `reason` is unknown | used | expired | closed (its survey is over)."""
 
     def __init__(self, reason: str, token: AccessToken | None = None):
         super().__init__(reason)
@@ -40,8 +41,11 @@ class TokenError(Exception):
         self.token = token
 
 
+ISSUED_KEY = "sqms.tokens.issued"
+
+
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()  # any text a URL decodes to
 
 
 @dataclass
@@ -58,7 +62,14 @@ def issue(session: Session, *, purpose: str, subject_id: str, email: str | None,
                       created_at=now, expires_at=now + timedelta(days=valid_days))
     session.add(row)
     session.flush()
+    # the outbox seals any mail of this transaction that carries the token (sqms.notify.service.enqueue)
+    session.info.setdefault(ISSUED_KEY, set()).add(token)
     return Issued(token, row)
+
+
+def issued_in(session: Session) -> set[str]:
+    """The tokens issued in this session: only the links carry them."""
+    return session.info.get(ISSUED_KEY, set())
 
 
 def lookup(session: Session, token: str, purpose: str, now: datetime | None = None) -> AccessToken:
@@ -75,8 +86,16 @@ def lookup(session: Session, token: str, purpose: str, now: datetime | None = No
 
 
 def redeem(session: Session, token: str, purpose: str, now: datetime | None = None) -> AccessToken:
-    """Mark the token used (once); the caller commits together with what the answer changes."""
+    """Mark the token used (once); the caller commits together with what the answer changes.
+
+    The claim is one conditional UPDATE: of two requests redeeming the same link at once, the
+    second waits for the first's row (or database) lock and then finds the link used."""
     row = lookup(session, token, purpose, now)
-    row.used_at = now or utcnow()
-    session.flush()
+    now = now or utcnow()
+    claimed = session.execute(
+        update(AccessToken).where(AccessToken.id == row.id, AccessToken.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise TokenError("used", row)
+    set_committed_value(row, "used_at", now)
     return row

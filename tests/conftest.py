@@ -25,6 +25,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Flow tests exercise the retries for real; a short backoff keeps them quick (read when tasks/ is imported).
 os.environ.setdefault("SQMS_TASK_RETRIES", "2")
 os.environ.setdefault("SQMS_TASK_RETRY_DELAY_SECONDS", "0.2")
+# the key that seals mails carrying single-use links (else var/secret.key would be created in the checkout)
+os.environ.setdefault("SQMS_SECRET_KEY", "sqms-test-suite-secret-key")
 
 
 def missing(component: str, why: str) -> None:

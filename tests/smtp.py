@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -21,13 +22,19 @@ class _Handler:
         self.server = server
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.server.receiving.set()
+        if not self.server.release.is_set():  # held mid-DATA by the test, without blocking the loop
+            await asyncio.get_running_loop().run_in_executor(None, self.server.release.wait)
         with self.server.lock:
             self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
 
 
 class SmtpServer:
-    """`messages` are parsed EmailMessages; `stop()` simulates an outage, `start()` ends it."""
+    """`messages` are parsed EmailMessages; `stop()` simulates an outage, `start()` ends it.
+
+    `release.clear()` holds every message in the middle of its DATA (the client waits for the
+    server's answer) until `release.set()`; `receiving` is set once a message is being received."""
 
     def __init__(self, port: int | None = None):
         self.host = "127.0.0.1"
@@ -35,6 +42,9 @@ class SmtpServer:
         self.lock = threading.Lock()
         self.envelopes: list[tuple[str, list[str], bytes]] = []
         self._controller: Controller | None = None
+        self.receiving = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
 
     def start(self) -> "SmtpServer":
         if self._controller is None:
@@ -43,6 +53,7 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqms.calendar import utcnow
 from sqms.notify.models import OutboxMessage
+from sqms.sealing import readable
 
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 
@@ -37,8 +38,8 @@ def build_mime(message: OutboxMessage, sender: str, sender_name: str = "SQMS") -
     mime["X-SQMS-Key"] = header_safe(message.key)
     for name, value in (message.extra_headers or {}).items():
         mime[header_safe(name)] = header_safe(str(value))
-    mime.set_content(message.body_text, subtype="plain", charset="utf-8")
-    mime.add_alternative(message.body_html, subtype="html", charset="utf-8")
+    mime.set_content(readable(message.body_text), subtype="plain", charset="utf-8")
+    mime.add_alternative(readable(message.body_html), subtype="html", charset="utf-8")
     for attachment in message.attachments or []:
         path = Path(attachment)
         ctype, _ = mimetypes.guess_type(path.name)

@@ -9,8 +9,9 @@ from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sqms.db import Base
+from sqms.sealing import SealedText
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"  # failed: refused for good, needs a person
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"  # failed: refused for good, needs a person
 HELD = "held"  # stopped by the flood guard: kept, sent only when a person releases it
 
 
@@ -25,8 +26,9 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(254))
     recipient_name: Mapped[str] = mapped_column(String(100), default="")
     subject: Mapped[str] = mapped_column(String(400))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    # sealed (encrypted) when the mail carries a single-use link, and emptied once it is sent
+    body_text: Mapped[str] = mapped_column(SealedText)
+    body_html: Mapped[str] = mapped_column(SealedText)
     attachments: Mapped[list[Any]] = mapped_column(default=list)  # file paths
     extra_headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(10), default=PENDING, index=True)

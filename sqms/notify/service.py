@@ -5,6 +5,10 @@ again refreshes a message that is still pending (a rerun sends the newest
 content) and never touches one already sent, so reruns and retries cannot send
 an email twice. Delivery commits each message as it goes: an SMTP outage leaves
 the rest pending for the next run.
+
+Delivery is at least once, never twice for a known outcome: a message the server accepted
+is marked sent at once; only when a delivery dies between the server's answer and that
+commit is the outcome unknown, and the message is sent again with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import hashlib
 import logging
 import smtplib
 from dataclasses import dataclass, field
-from email.utils import make_msgid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,14 +28,24 @@ from sqms.calendar import utcnow
 from sqms.config import Person, Settings
 from sqms.db import UnitOfWork
 from sqms.notify.messages import build_mime, header_safe
-from sqms.notify.models import FAILED, HELD, PENDING, SENT, OutboxMessage
+from sqms.notify.models import FAILED, HELD, PENDING, SENDING, SENT, OutboxMessage
 from sqms.notify.transports import Transport, transport_for
+from sqms.sealing import Sealed
 
 log = logging.getLogger(__name__)
+
+# A delivery that claimed a message this long ago and never said how it went has died.
+SENDING_TIMEOUT = timedelta(minutes=15)
 
 
 def outbox_key(process: str, obj: str, period: str, recipient: str) -> str:
     return ":".join(header_safe(part) for part in (process, obj, period, recipient.lower()))
+
+
+def message_id_for(key: str, domain: str = "sqms.local") -> str:
+    """The Message-ID of a key's mail: derived from the key alone, so every try — and the alert sent
+    directly while the database is down — carries the same one."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}.sqms@{domain}>"
 
 
 @dataclass
@@ -45,6 +59,7 @@ class Email:
     recipient_name: str = ""
     attachments: Sequence[str | Path] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    confidential: bool = False  # stored sealed; also set by enqueue when the body carries a single-use link
 
     @classmethod
     def to(cls, person: Person | str, **kwargs: Any) -> "Email":
@@ -55,27 +70,33 @@ class Email:
 
 def enqueue(session: Session, *, process: str, obj: str, period: str, email: Email,
             sender_domain: str = "sqms.local") -> tuple[OutboxMessage, bool]:
-    """Queue `email` under its key; returns (row, changed). A sent row is left as it is."""
+    """Queue `email` under its key; returns (row, changed). A sent row is left as it is.
+
+    A mail that carries a single-use link issued in this transaction (or says it is confidential)
+    is stored sealed: the database holds no usable link (sqms.sealing)."""
+    from sqms.tokens import issued_in
+
     key = outbox_key(process, obj, period, email.recipient)
     now = utcnow()
+    body_text, body_html = email.body_text, email.body_html
+    if email.confidential or any(t in body_text or t in body_html for t in issued_in(session)):
+        body_text, body_html = Sealed(body_text), Sealed(body_html)
     values = dict(
         recipient=email.recipient.lower(), recipient_name=email.recipient_name, subject=header_safe(email.subject),
-        body_text=email.body_text, body_html=email.body_html,
+        body_text=body_text, body_html=body_html,
         attachments=[str(Path(a).resolve()) for a in email.attachments], extra_headers=dict(email.headers),
     )
     row = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).first()
     if row is None:
-        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         row = OutboxMessage(key=key, process=process, object=obj, period=period, status=PENDING, attempts=0,
-                            created_at=now, updated_at=now, message_id=make_msgid(idstring=digest,
-                                                                                   domain=sender_domain),
+                            created_at=now, updated_at=now, message_id=message_id_for(key, sender_domain),
                             **values)
         session.add(row)
         session.flush()
         return row, True
-    if row.status == SENT:
+    if row.status in (SENT, SENDING):  # sent, or on its way: too late to change it
         return row, False
-    changed = any(getattr(row, k) != v for k, v in values.items())
+    changed = any(getattr(row, k) != v or type(getattr(row, k)) is not type(v) for k, v in values.items())
     if changed:
         for k, v in values.items():
             setattr(row, k, v)
@@ -105,10 +126,12 @@ def pending_count(session: Session, process: str | None = None) -> int:
 
 def deliver_pending(settings: Settings, *, process: str | None = None, transport: Transport | None = None,
                     limit: int | None = None, release_to: str | None = None) -> DeliveryReport:
-    """Send pending messages (optionally of one process) one by one, committing each.
+    """Send pending messages (optionally of one process) one by one.
 
-    On PostgreSQL rows are claimed with SKIP LOCKED, so two deliveries running at once
-    never send the same message; SQLite serialises writers, which gives the same.
+    No transaction is ever open while a message travels: each one is claimed in a short
+    transaction (pending → sending), sent, and its outcome recorded in another, so a customer
+    answering a form meanwhile is never kept waiting by the SMTP server. The claim is a
+    conditional UPDATE: two deliveries running at once never send the same message.
     The flood guard holds what exceeds `outbox.max_per_recipient_per_run` for one recipient;
     `release_to` (an address) sends that recipient's held messages now, past the guard.
     """
@@ -116,6 +139,7 @@ def deliver_pending(settings: Settings, *, process: str | None = None, transport
     report = DeliveryReport()
     try:
         with UnitOfWork(settings.database_url, actor="outbox") as uow:
+            release_interrupted(uow.session)
             if release_to:
                 report.released = uow.session.execute(
                     update(OutboxMessage).where(OutboxMessage.status == HELD,
@@ -188,37 +212,68 @@ def _flood_guard(session: Session, settings: Settings, ids: list[int], report: D
     return kept
 
 
+def release_interrupted(session: Session, now: datetime | None = None) -> int:
+    """Messages left `sending` by a delivery that died mid-send go back to pending.
+
+    Whether such a message reached the server is unknown: it is sent again (at least once), with
+    the same Message-ID, so that the recipient's mail client can tell it is the same message."""
+    cutoff = (now or utcnow()) - SENDING_TIMEOUT
+    return session.execute(
+        update(OutboxMessage).where(OutboxMessage.status == SENDING, OutboxMessage.updated_at < cutoff)
+        .values(status=PENDING, last_error="delivery interrupted, outcome unknown: sending again")).rowcount
+
+
 def _deliver_one(settings: Settings, message_id: int, transport: Transport, report: DeliveryReport) -> bool:
     """Claim, send and mark one message; False when the transport itself is down."""
     with UnitOfWork(settings.database_url, actor="outbox") as uow:
-        # Claiming by UPDATE takes the row (PostgreSQL) or database (SQLite) write lock until
-        # commit, so a concurrent delivery waits and then finds the message no longer pending.
         claimed = uow.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
-            .values(attempts=OutboxMessage.attempts + 1, updated_at=utcnow())
+            .values(status=SENDING, attempts=OutboxMessage.attempts + 1, updated_at=utcnow())
         ).rowcount
         if not claimed:
-            return True
+            return True  # another delivery took it
         message = uow.session.get(OutboxMessage, message_id)
+        key, recipient = message.key, message.recipient
+        sealed = isinstance(message.body_text, Sealed)
         try:
-            transport.send(build_mime(message, settings.smtp.sender))
-        except Exception as exc:
+            mime = build_mime(message, settings.smtp.sender)
+        except Exception as exc:  # an attachment gone, a body that cannot be opened: this message only
+            message.status = PENDING
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if _is_permanent(exc):
-                message.status = FAILED  # a refused address will not get better by retrying
             uow.commit()
             report.failed += 1
-            report.errors.append(f"{message.recipient}: {message.last_error}")
-            log.warning("could not send %s: %s", message.key, message.last_error)
-            return not _transport_down(exc)
-        message.status = SENT
-        message.sent_at = utcnow()
-        message.transport = transport.name
-        message.last_error = None
+            report.errors.append(f"{recipient}: {message.last_error}")
+            log.warning("could not prepare %s: %s", key, message.last_error)
+            return True
+        uow.commit()  # the claim is visible to everyone; no lock is held while sending
+    try:
+        transport.send(mime)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        # a refused address will not get better by retrying; anything else is tried again
+        _record(settings, message_id, status=FAILED if _is_permanent(exc) else PENDING, last_error=error)
+        report.failed += 1
+        report.errors.append(f"{recipient}: {error}")
+        log.warning("could not send %s: %s", key, error)
+        return not _transport_down(exc)
+    # committed right after the server said yes: the window in which a crash leaves the
+    # outcome unknown (and the message is sent again) is as short as it can be
+    # a sealed body is emptied once sent: its link now lives only in the recipient's mailbox
+    purged = {"body_text": "", "body_html": ""} if sealed else {}
+    _record(settings, message_id, status=SENT, sent_at=utcnow(), transport=transport.name, last_error=None, **purged)
+    report.sent += 1
+    return True
+
+
+def _record(settings: Settings, message_id: int, **values: Any) -> None:
+    """The outcome of our send. A success is always recorded; a failure only while the message is
+    still ours (not handed to another delivery after SENDING_TIMEOUT)."""
+    ours = OutboxMessage.status != SENT if values.get("status") == SENT else OutboxMessage.status == SENDING
+    with UnitOfWork(settings.database_url, actor="outbox") as uow:
+        uow.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, ours)
+                            .values(updated_at=utcnow(), **values))
         uow.commit()
-        report.sent += 1
-        return True
 
 
 def _transport_down(exc: Exception) -> bool:

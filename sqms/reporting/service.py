@@ -10,19 +10,24 @@ overwritten once recorded. Call order for one report:
 
 Two concurrent runs that pick the same version collide on the unique constraint
 (kind, period, version) when the second one flushes; a retry takes the next version.
+When the unit of work that recorded a version ends without committing it (the database
+failed mid-run), that version's folder is removed: no orphan files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sqms.calendar import utcnow
 from sqms.config import Settings
+from sqms.db import on_abort
 from sqms.reporting.models import GeneratedReport
 
 _CHUNK = 1 << 20
@@ -84,9 +89,21 @@ def save_report(
         kpi_computation_id=kpi_computation_id,
         summary=summary or {},
     )
+    on_abort(session, lambda exc: _remove_unrecorded(files, report.version, exc))
     session.add(report)
     session.flush()
     return report
+
+
+def _remove_unrecorded(files: Mapping[str, str | Path], version: int, exc: BaseException | None) -> None:
+    """The files of a version whose record was never committed (the database failed, the run
+    stopped): removed with their folder, so no report lies on disk that SQMS does not know."""
+    if isinstance(exc, IntegrityError):
+        return  # another run recorded this version meanwhile: the files are its own
+    folders = {Path(p).parent for p in files.values()}
+    for folder in folders:
+        if folder.name == f"v{version}" and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def latest_report(session: Session, kind: str, period: str) -> GeneratedReport | None:

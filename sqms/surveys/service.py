@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sqms.audit_trail import record_change
@@ -33,7 +33,7 @@ from sqms.statemachine import StateMachine, Transition
 from sqms.surveys.models import (ANALYSED, CAMPAIGN_STATES, CLOSED, INVITED, PLANNED, REMINDED, REPORTED, SAMPLED,
                                  SurveyCampaign, SurveyInvitation, SurveyResponse)
 from sqms.surveys.questionnaire import Questionnaire, load_questionnaires
-from sqms.tokens import AccessToken, issue, lookup
+from sqms.tokens import AccessToken, TokenError, issue, lookup
 
 PROCESS = "surveys"
 TOKEN_PURPOSE = "survey"
@@ -265,12 +265,30 @@ class Answer:
     comment: str | None
 
 
-def open_invitation(session: Session, token: str, now: datetime | None = None
+# Closed means closed: from the close on, a link shows that the survey is over and stores nothing.
+ENDED = (CLOSED, ANALYSED, REPORTED)
+
+
+def open_invitation(session: Session, token: str, now: datetime | None = None, *, allow_closed: bool = False
                     ) -> tuple[AccessToken, SurveyInvitation, SurveyCampaign]:
-    """The invitation a link belongs to (TokenError when used, expired or unknown)."""
-    row = lookup(session, token, TOKEN_PURPOSE, now)
+    """The invitation a link belongs to (TokenError when used, expired, unknown, or its campaign is
+    closed — unless `allow_closed`: opting out still works then)."""
+    try:
+        row = lookup(session, token, TOKEN_PURPOSE, now)
+    except TokenError as exc:
+        if exc.reason == "expired" and _campaign_of(session, exc.token).status in ENDED:
+            raise TokenError("closed", exc.token) from None  # say why: the survey is over
+        raise
     invitation = session.get(SurveyInvitation, int(row.subject_id))
-    return row, invitation, session.get(SurveyCampaign, invitation.campaign_id)
+    campaign = session.get(SurveyCampaign, invitation.campaign_id)
+    if campaign.status in ENDED and not allow_closed:
+        raise TokenError("closed", row)
+    return row, invitation, campaign
+
+
+def _campaign_of(session: Session, token: AccessToken) -> SurveyCampaign:
+    invitation = session.get(SurveyInvitation, int(token.subject_id))
+    return session.get(SurveyCampaign, invitation.campaign_id)
 
 
 def validate_answer(q: Questionnaire, form: dict[str, str]) -> tuple[Answer | None, dict[str, str]]:
@@ -283,7 +301,8 @@ def validate_answer(q: Questionnaire, form: dict[str, str]) -> tuple[Answer | No
             if required:
                 errors[name] = "required"
             return None
-        if not text.isdigit() or not low <= int(text) <= high:
+        # isdecimal, not isdigit: "²" is a digit that int() refuses
+        if not (text.isdecimal() and len(text) <= 3) or not low <= int(text) <= high:
             errors[name] = "range"
             return None
         return int(text)
@@ -310,12 +329,15 @@ def record_answer(session: Session, settings: Settings, token: str, answer: Answ
     from sqms.tokens import redeem
 
     now = now or utcnow()
+    open_invitation(session, token, now)  # closed campaigns take no answer
     row = redeem(session, token, TOKEN_PURPOSE, now)
     invitation = session.get(SurveyInvitation, int(row.subject_id))
     campaign = session.get(SurveyCampaign, invitation.campaign_id)
-    if invitation.responded_at is not None:  # answered through the other link (invitation vs reminder)
-        from sqms.tokens import TokenError
-
+    # one answer per invitation, whichever of its links (invitation, reminder) comes first, even at once
+    answered_first = session.execute(
+        update(SurveyInvitation).where(SurveyInvitation.id == invitation.id, SurveyInvitation.responded_at.is_(None))
+        .values(responded_at=now).execution_options(synchronize_session=False)).rowcount
+    if answered_first != 1:
         raise TokenError("used", row)
     response = SurveyResponse(
         response_id=f"{campaign.code}-{invitation.id}", submitted_at=now, department=invitation.department,

@@ -7,21 +7,29 @@ a single-use token: a used or expired link gets a page that says so, never the f
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
 
 from sqms.config import Settings, get_settings
-from sqms.db import UnitOfWork
+from sqms.db import UnitOfWork, get_engine
 from sqms.reporting.render import render_template
 from sqms.tokens import TokenError, lookup
+from sqms.web.security import clean_text, install_security_headers
 
 MAX_COMMENT = 2000
+log = logging.getLogger(__name__)
 
 
 def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastAPI:
     app = FastAPI(title="SQMS", docs_url=None, redoc_url=None, openapi_url=None)
+    install_security_headers(app)
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         settings = settings_factory()
@@ -31,9 +39,24 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
                                **context)
         return HTMLResponse(html, status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        return page(request, "bad_request", status=400)
+
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(request: Request, exc: DBAPIError) -> HTMLResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return page(request, "unavailable", status=503)
+
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        return JSONResponse({"ok": True})
+        """200 when the pages can work: the database answers."""
+        try:
+            with get_engine(settings_factory().database_url).connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # whatever the reason, the forms cannot store an answer now
+            return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503)
+        return JSONResponse({"ok": True, "database": "ok"})
 
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -58,7 +81,9 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
 
         settings = settings_factory()
         errors = []
-        value = int(score) if score.strip().isdigit() else None
+        score, comment = clean_text(score).strip(), clean_text(comment)
+        # isdecimal, not isdigit: "²" is a digit that int() refuses
+        value = int(score) if score.isdecimal() and len(score) <= 3 else None
         if value is None or not 1 <= value <= 5:
             errors.append("score")
         if len(comment) > MAX_COMMENT:
@@ -96,10 +121,13 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
 
     @app.post("/survey/{token}", response_class=HTMLResponse)
     async def survey_submit(request: Request, token: str) -> HTMLResponse:
+        form = {clean_text(k): clean_text(v) for k, v in (await request.form()).items()}
+        return await run_in_threadpool(survey_answer, request, token, form)
+
+    def survey_answer(request: Request, token: str, form: dict[str, str]) -> HTMLResponse:
         from sqms.surveys.service import open_invitation, questionnaire_of, record_answer, validate_answer
 
         settings = settings_factory()
-        form = {k: str(v) for k, v in (await request.form()).items()}
         with UnitOfWork(settings.database_url, actor="web") as uow:
             try:
                 _, _, campaign = open_invitation(uow.session, token)
@@ -119,7 +147,7 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
         settings = settings_factory()
         with UnitOfWork(settings.database_url) as uow:
             try:
-                open_invitation(uow.session, token)
+                open_invitation(uow.session, token, allow_closed=True)
             except TokenError as exc:
                 return problem(request, exc)
         return page(request, "opt_out", token=token, done=False)
