@@ -1,6 +1,6 @@
 """every import attempt is recorded with its outcome: error count and the first errors
 
-Revision ID: 0009a
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-30
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 
-revision = '0009a'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """no usable single-use link left in the outbox: pending mails with links sealed, sent ones emptied
 
-Revision ID: 0009b
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqms.sealing import PREFIX, seal
 
 
-revision = '0009b'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
