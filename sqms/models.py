@@ -2,6 +2,7 @@
 
 from sqms.actions.models import Action, ActionLink
 from sqms.audit_trail import AuditEntry, ImportRun
+from sqms.auth.models import SignInAttempt
 from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
 from sqms.complaints.models import Complaint
 from sqms.improvement.models import ImprovementCycle
@@ -39,6 +40,7 @@ __all__ = [
     "ProcessLock",
     "ReminderSent",
     "ReviewOutput",
+    "SignInAttempt",
     "ServiceRecord",
     "SurveyCampaign",
     "SurveyInvitation",

@@ -1,0 +1,87 @@
+"""Who may see and do what in the staff workspace: the one place that decides it.
+
+Roles come from `people:` in config. Out of scope is always 403 (never 404 for an item that
+exists), and the attempt is logged. Routes declare their rule with `allow(rule, loader)`:
+the dependency loads the object (404 when there is none), checks the rule for the signed-in
+person and returns the object.
+"""
+
+
+# no `from __future__ import annotations`: FastAPI reads the dependency's annotations, which
+# name the closure's `loader`
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from sqms.config import Person, Settings
+from sqms.web.workspace import Cfg, Forbidden, Me
+
+log = logging.getLogger("sqms.web.access")
+
+Rule = Callable[[Person, Any, Settings, dict[str, Any]], bool]
+
+
+def has(person: Person, role: str) -> bool:
+    return role in person.roles
+
+
+def manages(person: Person, department: str | None) -> bool:
+    return has(person, "department_manager") and person.department == department
+
+
+def reads_everything(person: Person) -> bool:
+    return has(person, "quality_manager") or has(person, "general_manager")
+
+
+# -- complaints -------------------------------------------------------------------------------------
+
+
+def complaint_view(person: Person, complaint: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    from sqms.complaints.service import owner_of
+
+    return (reads_everything(person) or manages(person, complaint.department)
+            or owner_of(complaint, settings) == person.email)
+
+
+def complaint_moves(person: Person, complaint: Any, settings: Settings) -> list[str]:
+    """The transitions this person may make on the complaint now (the lifecycle's, filtered by role)."""
+    from sqms.complaints.service import LIFECYCLE, owner_of
+
+    possible = [a for a in LIFECYCLE.allowed(complaint.status)
+                if a != "approve" or complaint.severity == "special"]
+    if has(person, "quality_manager") or manages(person, complaint.department):
+        # approving a special complaint's solution is the department manager's or top management's
+        return [a for a in possible if a != "approve" or manages(person, complaint.department)
+                or has(person, "general_manager")]
+    moves = []
+    if owner_of(complaint, settings) == person.email:
+        moves += [a for a in possible if a != "approve"]
+    if has(person, "general_manager"):
+        moves += [a for a in possible if a == "approve"]
+    return moves
+
+
+def complaint_move(person: Person, complaint: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return params.get("action") in complaint_moves(person, complaint, settings)
+
+
+def complaint_register(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return has(person, "quality_manager")
+
+
+# -- the dependency routes declare ----------------------------------------------------------------
+
+
+def allow(rule: Rule, loader: Callable[..., Any]) -> Callable[..., Any]:
+    """A route dependency: the object from `loader`, if `rule` lets the signed-in person at it."""
+
+    def dependency(request: Request, obj: Annotated[Any, Depends(loader)], person: Me, settings: Cfg) -> Any:
+        if not rule(person, obj, settings, dict(request.path_params)):
+            log.warning("forbidden: %s %s %s (rule %s)", person.email, request.method, request.url.path,
+                        rule.__name__)
+            raise Forbidden(rule.__name__)
+        return obj
+
+    return dependency

@@ -1,0 +1,282 @@
+"""The staff workspace (/app/): sign-in by mailed link, sessions, CSRF, roles, 我的待办 and the
+complaint page, as rules (SQLite and PostgreSQL) and in a real Chromium against a real server."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from sqms.audit_trail import AuditEntry
+from sqms.auth.service import RateLimited, claim_link, request_link, sign
+from sqms.complaints.service import advance, get, register
+from sqms.db import UnitOfWork
+from sqms.notify.models import OutboxMessage
+from sqms.org.service import sync_organisation
+from sqms.reminders.service import collect, waiting_on
+from sqms.tokens import TokenError
+from sqms.web import permissions as perm
+from sqms.web.links import item_path
+from sqms.web.workspace import session_state
+from tests.conftest import ARTIFACTS
+
+CS_MANAGER, OPS_MANAGER, GM, QM = ("wang.fang@example.com", "liu.yang@example.com", "zhang.wei@example.com",
+                                   "li.na@example.com")
+
+
+def person(settings, email):
+    return next(p for p in settings.people if p.email == email)
+
+
+def new_complaint(settings, department="CS", severity="normal", steps=("acknowledge",), hours_ago=2):
+    with UnitOfWork(settings.database_url, actor="li.na@example.com") as uow:
+        c = register(uow.session, settings, received_at=datetime.now(UTC) - timedelta(hours=hours_ago),
+                     department=department, channel="phone", severity=severity, category="收费",
+                     description="多收了费用")
+        for step in steps:
+            advance(uow.session, settings, c, step)
+        uow.commit()
+        return c.complaint_id
+
+
+# -- rules (both databases) ---------------------------------------------------------------------------
+
+
+def test_who_may_do_what_on_a_complaint(org):
+    ident = new_complaint(org, severity="special", steps=("acknowledge", "investigate"))
+    with UnitOfWork(org.database_url) as uow:
+        c = get(uow.session, ident)
+        c.solution = "退款"
+        c.status = "solution_proposed"
+
+        def moves(email):
+            return perm.complaint_moves(person(org, email), c, org)
+
+        def sees(email):
+            return perm.complaint_view(person(org, email), c, org, {})
+
+        assert moves(CS_MANAGER) == ["approve", "resolve"]  # their department; approves as today's --by
+        assert moves(OPS_MANAGER) == [] and not sees(OPS_MANAGER)
+        assert moves(GM) == ["approve"] and sees(GM)  # top management: reads all, approves specials
+        assert moves(QM) == ["resolve"] and sees(QM)  # quality manager: everything but the approval
+        assert not sees("zheng.yu@example.com")  # an auditor of another department
+        assert perm.complaint_move(person(org, OPS_MANAGER), c, org, {"action": "resolve"}) is False
+
+
+def test_sign_in_link_is_single_use_expires_and_is_rate_limited(settings):
+    now = datetime.now(UTC)
+    with UnitOfWork(settings.database_url) as uow:
+        assert request_link(uow.session, settings, "Wang.Fang@example.com ", "10.0.0.1", now=now)
+        assert not request_link(uow.session, settings, "nobody@example.com", "10.0.0.1", now=now)  # no mail
+        uow.commit()
+        mails = list(uow.session.scalars(select(OutboxMessage)))
+    assert [m.recipient for m in mails] == [CS_MANAGER]
+    token = re.search(r"/app/login/([A-Za-z0-9_-]+)", mails[0].body_text).group(1)
+    with UnitOfWork(settings.database_url) as uow:  # only the hash is stored
+        assert token not in str([tuple(r) for r in uow.session.execute(select(OutboxMessage.key))])
+        from sqms.tokens import AccessToken
+        assert all(token != r.token_hash for r in uow.session.scalars(select(AccessToken)))
+
+    with UnitOfWork(settings.database_url) as uow:
+        with pytest.raises(TokenError) as expired:  # 15 minutes
+            claim_link(uow.session, settings, token, now=now + timedelta(minutes=16))
+        assert expired.value.reason == "expired"
+        assert claim_link(uow.session, settings, token, now=now + timedelta(minutes=1)).email == CS_MANAGER
+        uow.commit()
+    with UnitOfWork(settings.database_url) as uow:
+        with pytest.raises(TokenError) as used:
+            claim_link(uow.session, settings, token)
+        assert used.value.reason == "used"
+
+    with UnitOfWork(settings.database_url) as uow:  # 5 per address, 20 per client, in 15 minutes
+        for i in range(4):  # the fifth (one above)
+            request_link(uow.session, settings, "nobody@example.com", f"10.0.1.{i}", now=now)
+        with pytest.raises(RateLimited):
+            request_link(uow.session, settings, "NOBODY@example.com", "10.0.2.1", now=now)
+        assert request_link(uow.session, settings, "nobody@example.com", "10.0.2.1", now=now + timedelta(minutes=20)) \
+            is False
+        for i in range(20):
+            request_link(uow.session, settings, f"x{i}@example.com", "10.9.9.9", now=now)
+        with pytest.raises(RateLimited):
+            request_link(uow.session, settings, "wang.fang@example.com", "10.9.9.9", now=now)
+
+
+def test_my_tasks_uses_the_reminder_stages(org):
+    ident = new_complaint(org, steps=(), hours_ago=24 * 12)  # overdue: settle-by long past
+    mine = new_complaint(org, department="OPS", steps=("acknowledge",))
+    with UnitOfWork(org.database_url) as uow:
+        now = datetime.now(UTC)
+        items = collect(uow.session, org, now)
+        today = now.astimezone(org.tz).date()
+        rows = waiting_on(items, org, today, CS_MANAGER)
+        assert {(w.item.kind, w.item.item_id) for w in rows} == {("complaint-contact", ident), ("complaint", ident)}
+        assert {w.stage for w in rows} == {"overdue"}
+        qm_rows = waiting_on(items, org, today, QM)  # escalated after 3 working days late
+        assert any(w.stage == "escalated-3" and w.item.item_id == ident for w in qm_rows)
+        ops = waiting_on(items, org, today, OPS_MANAGER)
+        assert [w.item.item_id for w in ops] == [mine] and ops[0].stage.startswith("due-")
+    assert item_path("complaint-contact", ident) == f"/app/complaints/{ident}"
+    assert item_path("review-report", "2026-review:CS") == "/app/reviews/2026"
+
+
+def test_session_cookie_is_signed_and_times_out():
+    key = b"k" * 32
+    cookie = sign({"e": CS_MANAGER, "c": "tok", "t": 1000}, key)
+    assert session_state(cookie, key, 1000 + 59 * 60, 60)["e"] == CS_MANAGER
+    assert "e" not in session_state(cookie, key, 1000 + 61 * 60, 60)  # idle too long
+    assert "e" not in session_state(cookie, b"other" * 8, 1000, 60)  # not signed by us
+    tampered = sign({"e": GM, "c": "tok", "t": 1000}, key).split(".")[0] + "." + cookie.split(".")[1]
+    assert "e" not in session_state(tampered, key, 1000, 60)
+
+
+# -- in Chromium, against a real `sqms web` ------------------------------------------------------------
+
+
+@pytest.fixture
+def workspace(db_url, sqms_env, smtp_server, tmp_path):
+    """`sqms web` on loopback over the parametrised database; mail to the test SMTP server."""
+    import uvicorn
+
+    from sqms.web.app import create_app
+    from tests.smtp import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = sqms_env(db_url, SQMS_WEB__BASE_URL=base, SQMS_WEB__SECRET_KEY_FILE=str(tmp_path / "key"),
+                        **smtp_server.env())
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        uow.commit()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    yield settings, base
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def mailed_link(smtp_server, email: str, count: int) -> str:
+    """The sign-in link in the `count`-th mail to `email` (delivered right after the form's answer)."""
+    deadline = time.monotonic() + 30
+    while True:
+        mails = [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == email]
+        if len(mails) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(mails) >= count, f"no sign-in mail to {email}"
+    text = mails[count - 1].get_body(preferencelist=("plain",)).get_content()
+    return re.search(r"https?://\S+/app/login/[A-Za-z0-9_-]+", text).group(0)
+
+
+def sign_in(page, base, smtp_server, email, count=1):
+    page.goto(f"{base}/app/login")
+    page.fill("#email", email)
+    page.click("#send-link")
+    page.wait_for_selector("#sent")
+    link = mailed_link(smtp_server, email, count)
+    page.goto(link)
+    page.click("#sign-in")
+    page.wait_for_selector("#whoami")
+    return link
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"workspace-{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_department_manager_resolves_a_complaint_in_the_browser(workspace, browser, smtp_server, viewport, request):
+    settings, base = workspace
+    ident = new_complaint(settings)
+    other = new_complaint(settings, department="OPS")
+    tag = f"{request.node.callspec.id}".replace("[", "-").replace("]", "")
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    try:
+        assert page.goto(f"{base}/app/").url.startswith(f"{base}/app/login")  # not signed in: the form
+        link = sign_in(page, base, smtp_server, CS_MANAGER)
+        assert ident in page.inner_text("#tasks") and other not in page.inner_text("main")
+        shot(page, f"my-tasks-{tag}")
+        page.click(f"a[href='/app/complaints/{ident}']")
+        page.wait_for_selector("#moves")
+        assert page.locator("form.step").count() == 1  # acknowledged: only "investigate"
+        page.click("#do-investigate")
+        page.fill("#solution", "退还多收的 30 元")
+        page.click("#do-propose")
+        page.fill("#answer", "已退还多收的 30 元")
+        page.click("#do-resolve")
+        page.wait_for_selector("#form-reopen")
+        assert page.inner_text("#status") in ("已答复", "resolved")
+        shot(page, f"complaint-{tag}")
+        history = page.inner_text("#history")
+        assert history.count(CS_MANAGER) == 3 and "transition:resolve" in history
+        c = get_complaint(settings, ident)
+        assert (c.status, c.answer) == ("resolved", "已退还多收的 30 元") and c.resolved_at is not None
+        with UnitOfWork(settings.database_url) as uow:
+            actors = {e.actor for e in uow.session.scalars(select(AuditEntry).where(
+                AuditEntry.entity_id == ident, AuditEntry.action == "transition:resolve"))}
+        assert actors == {CS_MANAGER}
+
+        denied = page.goto(f"{base}/app/complaints/{other}")  # another department's: 403, not 404
+        assert denied.status == 403 and page.locator("#forbidden").is_visible()
+        assert page.goto(f"{base}/app/complaints/CP-NONE").status == 404
+        shot(page, f"forbidden-{tag}")
+
+        # a POST without the CSRF token changes nothing
+        response = page.request.post(f"{base}/app/complaints/{ident}/reopen", form={"comment": "x"})
+        assert response.status == 403
+        forged = page.request.post(f"{base}/app/complaints/{ident}/reopen", form={"comment": "x",
+                                                                                  "csrf_token": "forged"})
+        assert forged.status == 403
+        # someone else's complaint, even with the token
+        token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        assert page.request.post(f"{base}/app/complaints/{other}/investigate",
+                                 form={"csrf_token": token}).status == 403
+        assert get_complaint(settings, ident).status == "resolved"
+        assert get_complaint(settings, other).status == "acknowledged"
+
+        assert page.goto(link).status == 410 and "已使用" in page.inner_text("#link-refused")  # used up
+        page.goto(f"{base}/app/")
+        page.click("#logout")
+        page.wait_for_selector("#send-link")
+        assert page.goto(f"{base}/app/complaints/{ident}").url.startswith(f"{base}/app/login")
+    finally:
+        context.close()
+
+
+def test_expired_link_and_unknown_address(workspace, browser, smtp_server):
+    settings, base = workspace
+    page = browser.new_page()
+    try:
+        page.goto(f"{base}/app/login")
+        page.fill("#email", "stranger@example.net")
+        page.click("#send-link")
+        same_answer = page.inner_text("#sent")
+        page.fill("#email", GM)
+        page.click("#send-link")
+        assert page.inner_text("#sent") == same_answer  # no account enumeration
+        link = mailed_link(smtp_server, GM, 1)
+        assert "stranger@example.net" not in smtp_server.recipients()
+        from sqms.tokens import AccessToken
+        with UnitOfWork(settings.database_url) as uow:  # 16 minutes later
+            for row in uow.session.scalars(select(AccessToken).where(AccessToken.purpose == "sign-in")):
+                row.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+            uow.commit()
+        assert page.goto(link).status == 410 and "过期" in page.inner_text("#link-refused")
+        assert page.goto(f"{base}/app/login/not-a-token").status == 404
+    finally:
+        page.close()
+
+
+def get_complaint(settings, ident):
+    with UnitOfWork(settings.database_url) as uow:
+        return get(uow.session, ident)
+
