@@ -1,6 +1,6 @@
 """Every table, imported once so that `Base.metadata` (and Alembic) see them all."""
 
-from sqms.actions.models import Action, ActionLink
+from sqms.actions.models import Action, ActionEvidence, ActionLink
 from sqms.audit_trail import AuditEntry, ImportRun
 from sqms.auth.models import SignInAttempt
 from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
@@ -19,6 +19,7 @@ from sqms.tokens import AccessToken
 __all__ = [
     "AccessToken",
     "Action",
+    "ActionEvidence",
     "ActionLink",
     "AuditCycle",
     "AuditFinding",

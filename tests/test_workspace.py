@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from sqms.audit_trail import AuditEntry
 from sqms.auth.service import RateLimited, claim_link, request_link, sign
-from sqms.complaints.service import advance, get, register
+from sqms.complaints.service import Step, advance, get, register
 from sqms.db import UnitOfWork
 from sqms.notify.models import OutboxMessage
 from sqms.org.service import sync_organisation
@@ -22,7 +22,7 @@ from sqms.tokens import TokenError
 from sqms.web import permissions as perm
 from sqms.web.links import item_path
 from sqms.web.workspace import session_state
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, make_settings
 
 CS_MANAGER, OPS_MANAGER, GM, QM = ("wang.fang@example.com", "liu.yang@example.com", "zhang.wei@example.com",
                                    "li.na@example.com")
@@ -59,9 +59,9 @@ def test_who_may_do_what_on_a_complaint(org):
         def sees(email):
             return perm.complaint_view(person(org, email), c, org, {})
 
-        assert moves(CS_MANAGER) == ["approve", "resolve"]  # their department; approves as today's --by
+        assert moves(CS_MANAGER) == ["approve", "send_back", "resolve"]  # their department; approves as today's --by
         assert moves(OPS_MANAGER) == [] and not sees(OPS_MANAGER)
-        assert moves(GM) == ["approve"] and sees(GM)  # top management: reads all, approves specials
+        assert moves(GM) == ["approve", "send_back"] and sees(GM)  # top management: reads all, approves specials
         assert moves(QM) == ["resolve"] and sees(QM)  # quality manager: everything but the approval
         assert not sees("zheng.yu@example.com")  # an auditor of another department
         assert perm.complaint_move(person(org, OPS_MANAGER), c, org, {"action": "resolve"}) is False
@@ -280,3 +280,190 @@ def get_complaint(settings, ident):
     with UnitOfWork(settings.database_url) as uow:
         return get(uow.session, ident)
 
+
+
+# -- actions, PDCA and the general manager's approval -------------------------------------------------
+
+
+def new_action(settings, department="CS", owner=None):
+    from sqms.actions.service import NewAction, open_action
+
+    with UnitOfWork(settings.database_url, actor=QM) as uow:
+        a = open_action(uow.session, settings, NewAction(source="manual", type="corrective", title="重复收费投诉",
+                                                         department=department, owner=owner, problem="同类投诉 3 件"))
+        uow.commit()
+        return a.ref
+
+
+def new_cycle(settings, department="CS"):
+    from sqms.improvement.models import ImprovementCycle
+
+    with UnitOfWork(settings.database_url, actor="sqms:pdca") as uow:
+        cycle = ImprovementCycle(department=department, kpi="fcr_pct", status="plan", iteration=1,
+                                 owner=CS_MANAGER, opened_period="2026-10", reason="2 个月未达标", baseline=61.0,
+                                 target=75.0, history=[], created_at=datetime.now(UTC))
+        uow.session.add(cycle)
+        uow.commit()
+        return cycle.ref
+
+
+def test_who_may_work_on_and_verify_an_action(org):
+    from sqms.actions.service import get as get_action
+
+    ref = new_action(org)
+    with UnitOfWork(org.database_url) as uow:
+        a = get_action(uow.session, ref)
+        assert perm.action_moves(person(org, CS_MANAGER), a, org) == ["start", "complete"]
+        assert not perm.action_view(person(org, OPS_MANAGER), a, org, {})
+        assert perm.action_view(person(org, GM), a, org, {}) and not perm.action_work(person(org, GM), a, org, {})
+        a.status = "done"
+        assert perm.action_moves(person(org, CS_MANAGER), a, org) == []  # the owner never verifies
+        assert perm.action_moves(person(org, QM), a, org) == ["verify", "reject"]
+        auditor = person(org, "zheng.yu@example.com")
+        assert perm.action_moves(auditor, a, org) == []
+        a.source = "audit_finding"  # an auditor verifies a nonconformity's action
+        assert perm.action_moves(auditor, a, org) == ["verify", "reject"]
+
+
+def test_evidence_is_size_and_type_limited_and_kept_by_checksum(org, tmp_path):
+    import hashlib
+
+    from sqms.actions.service import (
+        ActionError,
+        add_evidence,
+        evidence_path,
+        read_evidence,
+    )
+    from sqms.actions.service import get as get_action
+
+    settings = make_settings(org.database_url, tmp_path, web={"base_url": "http://x", "evidence_dir": tmp_path / "ev",
+                                                              "evidence_max_bytes": 1000})
+    ref = new_action(settings)
+    pdf = b"%PDF-1.4\n" + b"x" * 500
+    with UnitOfWork(settings.database_url) as uow:
+        a = get_action(uow.session, ref)
+        row = add_evidence(uow.session, settings, a, filename="../../etc/整改记录.pdf", data=pdf, actor=CS_MANAGER)
+        assert row.filename == "整改记录.pdf" and row.sha256 == hashlib.sha256(pdf).hexdigest()
+        assert evidence_path(settings, row.sha256).parent.parent == tmp_path / "ev"
+        assert read_evidence(settings, row) == pdf
+        for name, data in [("big.pdf", b"%PDF-" + b"x" * 1000), ("run.exe", b"MZ"), ("fake.pdf", b"<html>"),
+                           ("fake.png", b"%PDF-1.4")]:
+            with pytest.raises(ActionError):
+                add_evidence(uow.session, settings, a, filename=name, data=data, actor=CS_MANAGER)
+
+
+def test_a_special_complaint_is_sent_back_with_a_reason(org):
+    from sqms.complaints.service import ComplaintError
+
+    ident = new_complaint(org, severity="special", steps=("acknowledge", "investigate"))
+    with UnitOfWork(org.database_url) as uow:
+        c = get(uow.session, ident)
+        advance(uow.session, org, c, "propose", Step(solution="赔偿 100 元"))
+        with pytest.raises(ComplaintError, match="reason"):
+            advance(uow.session, org, c, "send_back", Step(approver=GM), actor=GM)
+        with pytest.raises(ComplaintError, match="not the manager"):
+            advance(uow.session, org, c, "send_back", Step(approver=OPS_MANAGER), comment="x", actor=OPS_MANAGER)
+        advance(uow.session, org, c, "send_back", Step(approver=GM), actor=GM, comment="赔偿标准不符合规定")
+        assert c.status == "investigating"
+
+
+def test_actions_pdca_and_approval_in_the_browser(workspace, browser, smtp_server, tmp_path, db_url):
+    import hashlib
+
+    settings, base = workspace
+    ref = new_action(settings)
+    cycle = new_cycle(settings)
+    special = new_complaint(settings, severity="special", steps=("acknowledge", "investigate"))
+    with UnitOfWork(settings.database_url, actor=CS_MANAGER) as uow:
+        advance(uow.session, settings, get(uow.session, special), "propose", Step(solution="赔偿 100 元"))
+        uow.commit()
+    tag = db_url.split(":")[0]
+    manager = browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
+    page = manager.new_page()
+    try:
+        sign_in(page, base, smtp_server, CS_MANAGER)
+        assert ref in page.inner_text("#tasks")
+        page.goto(f"{base}/app/actions/{ref}")
+        for i, why in enumerate(["重复扣费", "系统未校验", "规则缺失"], start=1):
+            page.fill(f"#why{i}", why)
+        page.fill("#root_cause", "计费规则缺少重复校验")
+        page.fill("#measures", "增加校验并退款")
+        page.click("#save-analysis")
+        page.wait_for_selector("#form-evidence")
+        assert page.input_value("#root_cause") == "计费规则缺少重复校验"
+
+        evidence = tmp_path / "整改记录.pdf"
+        evidence.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 40)
+        page.set_input_files("#file", str(evidence))
+        page.click("#upload")
+        page.wait_for_selector("#evidence a")
+        with page.expect_download() as info:
+            page.click("#evidence a")
+        got = info.value.path().read_bytes()
+        assert hashlib.sha256(got).digest() == hashlib.sha256(evidence.read_bytes()).digest()
+
+        wrong = tmp_path / "script.html"
+        wrong.write_text("<script>alert(1)</script>")
+        page.set_input_files("#file", str(wrong))
+        page.click("#upload")
+        page.wait_for_selector("#error")
+        assert "script.html" in page.inner_text("#error")
+        big = tmp_path / "big.pdf"
+        big.write_bytes(b"%PDF-1.4\n" + b"0" * settings.web.evidence_max_bytes)
+        page.set_input_files("#file", str(big))
+        page.click("#upload")
+        assert "larger than" in page.inner_text("#error")
+        assert page.locator("#evidence a").count() == 1
+
+        page.fill("#note", "已退款 12 户")
+        page.click("#add-note")
+        page.click("#do-complete")
+        page.wait_for_selector("#status")
+        assert page.inner_text("#status") == "已完成待验证" and page.locator("#moves").count() == 0
+        shot(page, f"action-{tag}")
+
+        page.goto(f"{base}/app/pdca/{cycle}")
+        page.fill("#root_cause", "首次解决依赖个人经验")
+        page.fill("#action_title", "编写常见问题处理指引")
+        page.click("#save-plan")
+        page.wait_for_selector("#actions a")
+        page.click("#do-start")
+        page.wait_for_selector("#status")
+        assert page.inner_text("#status") == "实施 D"
+        shot(page, f"pdca-{tag}")
+        assert page.goto(f"{base}/app/complaints/{special}").status == 200  # their department: approve too
+        assert page.locator("#do-approve").count() == 1
+    finally:
+        manager.close()
+
+    gm = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = gm.new_page()
+    try:
+        sign_in(page, base, smtp_server, GM)
+        page.goto(f"{base}/app/complaints/{special}")
+        assert page.locator("form.step").count() == 2  # approve, send back; nothing else
+        page.click("#do-send_back")  # a reason is required: the browser keeps the form
+        page.fill("#comment-send_back", "赔偿标准不符合规定")
+        page.click("#do-send_back")
+        page.wait_for_selector("#status")
+        assert page.inner_text("#status") == "调查中" and page.locator("#moves").count() == 0
+        with UnitOfWork(settings.database_url, actor=CS_MANAGER) as uow:
+            advance(uow.session, settings, get(uow.session, special), "propose", Step(solution="赔偿 50 元"))
+            uow.commit()
+        page.goto(f"{base}/app/complaints/{special}")
+        page.click("#do-approve")
+        page.wait_for_selector("#status")
+        assert page.inner_text("#status") == "方案已批准"
+        assert "zhang.wei@example.com" in page.inner_text("dl")  # approved by
+        shot(page, f"approval-{tag}")
+        c = get_complaint(settings, special)
+        assert (c.status, c.approved_by) == ("approved", GM)
+        with UnitOfWork(settings.database_url) as uow:
+            entries = [(e.action, e.actor, e.comment) for e in uow.session.scalars(
+                select(AuditEntry).where(AuditEntry.entity_id == special).order_by(AuditEntry.id))]
+        assert ("transition:send_back", GM, "赔偿标准不符合规定") in entries
+        assert ("transition:approve", GM, None) in entries
+        assert page.goto(f"{base}/app/actions/{ref}").status == 200  # reads everything
+        assert page.locator("#form-analysis").count() == 0 and page.locator("#moves").count() == 0
+    finally:
+        gm.close()

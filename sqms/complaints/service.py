@@ -90,6 +90,9 @@ LIFECYCLE = StateMachine(
         Transition("propose", (INVESTIGATING,), PROPOSED, guard=_needs("solution", "the solution (--solution)")),
         Transition("approve", (PROPOSED,), APPROVED,
                    guard=lambda c: None if c.severity == "special" else "only special complaints need approval"),
+        # top management (or the department manager) sends a special complaint's solution back, with a reason
+        Transition("send_back", (PROPOSED,), INVESTIGATING,
+                   guard=lambda c: None if c.severity == "special" else "only special complaints need approval"),
         Transition("resolve", (PROPOSED, APPROVED), RESOLVED,
                    guard=lambda c: ("a special complaint needs the department manager's approval first"
                                     if c.severity == "special" and c.status != APPROVED
@@ -199,18 +202,23 @@ def advance(session: Session, settings: Settings, complaint: Complaint, action: 
     elif action == "propose":
         complaint.solution = (step.solution or complaint.solution or "").strip() or None
         data["solution"] = complaint.solution
-    elif action == "approve":
+    elif action in ("approve", "send_back"):
         LIFECYCLE.check(complaint, action)  # special complaints only, before asking who approves
         approver = _person(settings, step.approver)
         if approver is None:
-            raise ComplaintError("approve: name the approving manager with --by <email> (a configured person)")
+            raise ComplaintError(f"{action}: name the approving manager with --by <email> (a configured person)")
         allowed = approver in settings.people_with_role("department_manager", complaint.department) \
             or "general_manager" in approver.roles
         if not allowed:
-            raise ComplaintError(f"approve: {approver.email} is not the manager of {complaint.department} "
+            raise ComplaintError(f"{action}: {approver.email} is not the manager of {complaint.department} "
                                  "nor the general manager")
-        complaint.approved_by = approver.email
-        data["approved_by"] = approver.email
+        if action == "approve":
+            complaint.approved_by = approver.email
+            data["approved_by"] = approver.email
+        else:
+            if not (comment or "").strip():
+                raise ComplaintError("send_back: give the reason (--comment)")
+            data["sent_back_by"] = approver.email
     elif action == "resolve":
         complaint.answer = (step.answer or complaint.answer or "").strip() or None
         data["answer"] = complaint.answer

@@ -49,17 +49,18 @@ def complaint_moves(person: Person, complaint: Any, settings: Settings) -> list[
     """The transitions this person may make on the complaint now (the lifecycle's, filtered by role)."""
     from sqms.complaints.service import LIFECYCLE, owner_of
 
+    approval = ("approve", "send_back")
     possible = [a for a in LIFECYCLE.allowed(complaint.status)
-                if a != "approve" or complaint.severity == "special"]
+                if a not in approval or complaint.severity == "special"]
+    approves = manages(person, complaint.department) or has(person, "general_manager")
     if has(person, "quality_manager") or manages(person, complaint.department):
         # approving a special complaint's solution is the department manager's or top management's
-        return [a for a in possible if a != "approve" or manages(person, complaint.department)
-                or has(person, "general_manager")]
+        return [a for a in possible if a not in approval or approves]
     moves = []
     if owner_of(complaint, settings) == person.email:
-        moves += [a for a in possible if a != "approve"]
+        moves += [a for a in possible if a not in approval]
     if has(person, "general_manager"):
-        moves += [a for a in possible if a == "approve"]
+        moves += [a for a in possible if a in approval]
     return moves
 
 
@@ -69,6 +70,56 @@ def complaint_move(person: Person, complaint: Any, settings: Settings, params: d
 
 def complaint_register(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
     return has(person, "quality_manager")
+
+
+# -- corrective actions ----------------------------------------------------------------------------
+
+
+def _works_on_action(person: Person, action: Any) -> bool:
+    return action.owner == person.email or manages(person, action.department) or has(person, "quality_manager")
+
+
+def _verifies_action(person: Person, action: Any) -> bool:
+    """The named verifier; without one the quality manager, or an auditor for an audit finding's action.
+    Never the owner."""
+    if person.email == action.owner:
+        return False
+    if action.verifier:
+        return action.verifier == person.email
+    return has(person, "quality_manager") or (has(person, "internal_auditor") and action.source == "audit_finding")
+
+
+def action_view(person: Person, action: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return (reads_everything(person) or _works_on_action(person, action) or _verifies_action(person, action)
+            or action.verifier == person.email)
+
+
+def action_work(person: Person, action: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """5-why, root cause, measures, progress notes, evidence."""
+    return _works_on_action(person, action)
+
+
+def action_moves(person: Person, action: Any, settings: Settings) -> list[str]:
+    from sqms.actions.service import LIFECYCLE
+
+    possible = LIFECYCLE.allowed(action.status)
+    return [m for m in possible if (m in ("start", "complete") and _works_on_action(person, action))
+            or (m in ("verify", "reject") and _verifies_action(person, action))]
+
+
+def action_move(person: Person, action: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return params.get("move") in action_moves(person, action, settings)
+
+
+# -- PDCA improvement cycles -----------------------------------------------------------------------
+
+
+def pdca_view(person: Person, cycle: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return reads_everything(person) or pdca_work(person, cycle, settings, params)
+
+
+def pdca_work(person: Person, cycle: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return cycle.owner == person.email or manages(person, cycle.department) or has(person, "quality_manager")
 
 
 # -- the dependency routes declare ----------------------------------------------------------------

@@ -151,12 +151,14 @@ def redirect(path: str) -> RedirectResponse:
 
 def mount(app: FastAPI) -> None:
     """Mount the workspace's routers (each domain's views) and its session, CSRF and error answers."""
+    from sqms.actions.views import router as actions
     from sqms.auth.views import router as auth
     from sqms.complaints.views import router as complaints
+    from sqms.improvement.views import router as pdca
     from sqms.reminders.views import router as reminders
 
     app.middleware("http")(session_middleware)
-    for router in (auth, reminders, complaints):
+    for router in (auth, reminders, complaints, actions, pdca):
         app.include_router(router, prefix="/app", dependencies=[Depends(csrf_protect)])
 
     @app.exception_handler(NotSignedIn)

@@ -1,4 +1,4 @@
-"""staff workspace: sign-in attempts (rate limit)
+"""staff workspace: sign-in attempts (rate limit), action evidence files
 
 Revision ID: 0009e
 Revises: 0008
@@ -28,7 +28,22 @@ def upgrade() -> None:
     op.create_index('ix_signin_attempts_at', 'signin_attempts', ['at'])
     op.create_index('ix_signin_attempts_address_hash', 'signin_attempts', ['address_hash'])
     op.create_index('ix_signin_attempts_client', 'signin_attempts', ['client'])
+    op.create_table(
+        'action_evidence',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('action_id', sa.Integer(), nullable=False),
+        sa.Column('filename', sa.String(length=200), nullable=False),
+        sa.Column('sha256', sa.String(length=64), nullable=False),
+        sa.Column('size', sa.Integer(), nullable=False),
+        sa.Column('content_type', sa.String(length=100), nullable=False),
+        sa.Column('uploaded_by', sa.String(length=254), nullable=False),
+        sa.Column('uploaded_at', sqms.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['action_id'], ['actions.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_action_evidence_action_id', 'action_evidence', ['action_id'])
 
 
 def downgrade() -> None:
+    op.drop_table('action_evidence')
     op.drop_table('signin_attempts')
