@@ -377,7 +377,7 @@ def test_actions_pdca_and_approval_in_the_browser(workspace, browser, smtp_serve
     with UnitOfWork(settings.database_url, actor=CS_MANAGER) as uow:
         advance(uow.session, settings, get(uow.session, special), "propose", Step(solution="赔偿 100 元"))
         uow.commit()
-    tag = db_url.split(":")[0]
+    tag = db_url.split(":")[0].split("+")[0]
     manager = browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
     page = manager.new_page()
     try:
@@ -467,3 +467,143 @@ def test_actions_pdca_and_approval_in_the_browser(workspace, browser, smtp_serve
         assert page.locator("#form-analysis").count() == 0 and page.locator("#moves").count() == 0
     finally:
         gm.close()
+
+
+# -- audits, reviews, surveys, reports, the dashboard ------------------------------------------------------
+
+
+def open_audit(settings):
+    from sqms.audits.service import open_cycle, slots_of
+
+    with UnitOfWork(settings.database_url, actor=QM) as uow:
+        cycle, _ = open_cycle(uow.session, settings, code="2026-H2")
+        slots = {s.department: s.auditor for s in slots_of(uow.session, cycle)}
+        uow.commit()
+        return cycle.code, slots
+
+
+def test_review_outputs_are_decided_by_the_general_manager_only(org):
+    from sqms.reviews.models import OUTPUTS_RECORDED
+    from sqms.reviews.service import (
+        ReviewError,
+        decide_outputs,
+        open_review,
+        outputs_decision,
+    )
+
+    with UnitOfWork(org.database_url, actor=QM) as uow:
+        review, _ = open_review(uow.session, org, year=2025)
+        with pytest.raises(ReviewError, match="no recorded outputs"):
+            decide_outputs(uow.session, org, review, by=GM, approve=True)
+        review.status = OUTPUTS_RECORDED
+        with pytest.raises(ReviewError, match="only the general manager"):
+            decide_outputs(uow.session, org, review, by=QM, approve=True)
+        with pytest.raises(ReviewError, match="reason"):
+            decide_outputs(uow.session, org, review, by=GM, approve=False)
+        decide_outputs(uow.session, org, review, by=GM, approve=False, reason="目标调整依据不足")
+        decide_outputs(uow.session, org, review, by=GM, approve=True)
+        decision = outputs_decision(uow.session, review)
+        assert (decision.action, decision.actor) == ("outputs-approved", GM)
+
+
+def test_auditor_review_and_dashboard_in_the_browser(workspace, browser, smtp_server, db_url):
+    from sqms.audits.models import AuditFinding
+    from sqms.reporting.models import GeneratedReport
+    from sqms.reviews.models import OUTPUTS_RECORDED
+    from sqms.reviews.service import open_review
+
+    settings, base = workspace
+    tag = db_url.split(":")[0].split("+")[0]
+    code, slots = open_audit(settings)
+    auditor = slots["CS"]
+    assert person(settings, auditor).department != "CS"
+    with UnitOfWork(settings.database_url, actor=QM) as uow:
+        review, _ = open_review(uow.session, settings, year=2025)
+        review.status = "requested"
+        report_file = settings.reports_dir / "monthly" / "月报.xlsx"
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_bytes(b"PK\x03\x04 report")
+        uow.session.add(GeneratedReport(kind="monthly", period="2026-10", version=1, created_at=datetime.now(UTC),
+                                        actor="test", locale="zh_CN", files={"xlsx": str(report_file)},
+                                        checksum="0" * 64, summary={}))
+        uow.commit()
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
+    page = phone.new_page()
+    try:
+        sign_in(page, base, smtp_server, auditor)
+        page.goto(f"{base}/app/audits/{code}")
+        page.click("#slots tr[data-department=CS] a >> nth=0")
+        page.wait_for_selector("#form-findings")
+        items = page.locator("select[id^=result-]")
+        first, second = (items.nth(0).get_attribute("name")[7:], items.nth(1).get_attribute("name")[7:])
+        page.select_option(f"#result-{first}", "conforming")
+        page.select_option(f"#result-{second}", "minor")
+        page.fill(f"#evidence-{second}", "抽查 10 单，2 单未在 24 小时内回访")
+        shot(page, f"audit-findings-phone-{tag}")
+        page.click("#save-findings")
+        page.wait_for_selector("#form-findings")
+        assert page.locator(f"#result-{second}").input_value() == "minor"  # saved, shown again
+        with UnitOfWork(settings.database_url) as uow:
+            found = {f.item_code: f for f in uow.session.scalars(select(AuditFinding))}
+        assert found[second].result == "minor" and found[second].recorded_by == auditor
+        assert found[second].action_id is not None  # a nonconformity opens a corrective action
+        other = next(d for d, a in slots.items() if a != auditor and d != person(settings, auditor).department)
+        assert page.request.post(f"{base}/app/audits/{code}/{other}", form={
+            "csrf_token": page.locator("input[name=csrf_token]").first.get_attribute("value"),
+            f"result-{first}": "major"}).status == 403
+        assert page.goto(f"{base}/app/dashboard").status == 403
+    finally:
+        phone.close()
+
+    manager = browser.new_context(viewport={"width": 390, "height": 844})
+    page = manager.new_page()
+    try:
+        sign_in(page, base, smtp_server, CS_MANAGER)
+        page.goto(f"{base}/app/reviews/2025")
+        assert page.locator("form[action$='/reports/OPS']").count() == 0  # only their department
+        page.fill("#text-CS", "2025 年客服部投诉处理及时率 96%")
+        page.click("#submit-CS")
+        page.wait_for_selector("#report-CS .ok")
+        shot(page, f"review-report-{tag}")
+    finally:
+        manager.close()
+
+    with UnitOfWork(settings.database_url, actor=QM) as uow:
+        from sqms.reviews.service import get as get_review
+        get_review(uow.session, 2025).status = OUTPUTS_RECORDED
+        uow.commit()
+    gm = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = gm.new_page()
+    try:
+        sign_in(page, base, smtp_server, GM)
+        page.goto(f"{base}/app/reviews/2025")
+        page.click("#approve-outputs")
+        page.wait_for_selector("#decision")
+        assert GM in page.inner_text("#decision")
+        page.goto(f"{base}/app/dashboard")
+        assert page.locator("#no-kpis").count() == 1 and page.locator("#compute-kpis").count() == 0  # GM reads
+        assert "monthly" in page.inner_text("#latest")
+        page.goto(f"{base}/app/reports/")
+        with page.expect_download() as info:
+            page.click("#reports a")
+        assert info.value.path().read_bytes() == b"PK\x03\x04 report"
+    finally:
+        gm.close()
+
+    qm = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = qm.new_page()
+    try:
+        sign_in(page, base, smtp_server, QM)
+        page.goto(f"{base}/app/dashboard")
+        page.click("#compute-kpis")
+        page.wait_for_selector("#kpis")
+        from sqms.records.service import latest_computation, results_of
+        with UnitOfWork(settings.database_url) as uow:
+            period = datetime.now(settings.tz).strftime("%Y-%m")
+            stored = results_of(latest_computation(uow.session, period))
+        assert page.locator("#kpis tr").count() == len(stored) + 1  # the same rows `sqms kpi` prints
+        assert CS_MANAGER in page.inner_text("#owners")  # the corrective action from the audit
+        shot(page, f"dashboard-{tag}")
+    finally:
+        qm.close()

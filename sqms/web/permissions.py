@@ -122,6 +122,64 @@ def pdca_work(person: Person, cycle: Any, settings: Settings, params: dict[str, 
     return cycle.owner == person.email or manages(person, cycle.department) or has(person, "quality_manager")
 
 
+# -- internal audits ---------------------------------------------------------------------------------
+
+
+def audit_view(person: Person, cycle: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """The cycle's page; which slots it shows is `slot_view`."""
+    return reads_everything(person) or has(person, "internal_auditor") or has(person, "department_manager")
+
+
+def slot_view(person: Person, slot: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return reads_everything(person) or slot.auditor == person.email or manages(person, slot.department)
+
+
+def slot_record(person: Person, slot: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """The assigned auditor (never in their own department), or the quality manager."""
+    return has(person, "quality_manager") or (slot.auditor == person.email and person.department != slot.department)
+
+
+# -- management review, surveys, reports, dashboard --------------------------------------------------------
+
+
+def review_view(person: Person, review: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return reads_everything(person) or has(person, "department_manager")
+
+
+def review_department_report(person: Person, review: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return has(person, "quality_manager") or manages(person, params.get("department"))
+
+
+def review_outputs_record(person: Person, review: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return has(person, "quality_manager")
+
+
+def review_outputs_approve(person: Person, review: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Top management approves what the review decided (管理评审输出由最高管理者批准)."""
+    return has(person, "general_manager")
+
+
+def survey_view(person: Person, campaign: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return reads_everything(person) or has(person, "department_manager")
+
+
+def reports_view(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return reads_everything(person) or has(person, "department_manager") or has(person, "internal_auditor")
+
+
+def dashboard_view(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return reads_everything(person)
+
+
+def kpi_compute(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return has(person, "quality_manager")
+
+
+def nothing(uow: Any = None) -> None:
+    """Loader for routes about no single object (lists, the dashboard)."""
+    return
+
+
 # -- the dependency routes declare ----------------------------------------------------------------
 
 

@@ -152,13 +152,17 @@ def redirect(path: str) -> RedirectResponse:
 def mount(app: FastAPI) -> None:
     """Mount the workspace's routers (each domain's views) and its session, CSRF and error answers."""
     from sqms.actions.views import router as actions
+    from sqms.audits.views import router as audits
     from sqms.auth.views import router as auth
     from sqms.complaints.views import router as complaints
     from sqms.improvement.views import router as pdca
     from sqms.reminders.views import router as reminders
+    from sqms.reporting.views import router as reporting
+    from sqms.reviews.views import router as reviews
+    from sqms.surveys.views import router as surveys
 
     app.middleware("http")(session_middleware)
-    for router in (auth, reminders, complaints, actions, pdca):
+    for router in (auth, reminders, complaints, actions, pdca, audits, reviews, surveys, reporting):
         app.include_router(router, prefix="/app", dependencies=[Depends(csrf_protect)])
 
     @app.exception_handler(NotSignedIn)
