@@ -607,3 +607,35 @@ def test_auditor_review_and_dashboard_in_the_browser(workspace, browser, smtp_se
         shot(page, f"dashboard-{tag}")
     finally:
         qm.close()
+
+
+def test_registering_a_complaint_on_the_web(workspace, browser, smtp_server):
+    settings, base = workspace
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        sign_in(page, base, smtp_server, CS_MANAGER)
+        page.click("#nav-register")
+        assert page.locator("#department option").all_inner_texts() == ["客服部"] or \
+            page.locator("#department option").count() == 1  # a department manager: their own only
+        page.fill("#category", "  ")
+        page.fill("#description", "客户称等待 40 分钟")
+        page.click("#register")
+        page.wait_for_selector("#error")
+        assert "category" in page.inner_text("#error")
+        assert page.input_value("#description") == "客户称等待 40 分钟"  # what was typed is kept
+        page.fill("#category", "等待时间")
+        page.click("#register")
+        page.wait_for_selector("#history")
+        ident = page.url.rsplit("/", 1)[1]
+        c = get_complaint(settings, ident)
+        assert (c.department, c.category, c.status) == ("CS", "等待时间", "registered")
+        with UnitOfWork(settings.database_url) as uow:
+            creator = uow.session.scalars(select(AuditEntry.actor).where(AuditEntry.entity_id == ident,
+                                                                          AuditEntry.action == "create")).one()
+        assert creator == CS_MANAGER
+        token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        refused = page.request.post(f"{base}/app/complaints/new", form={
+            "csrf_token": token, "department": "OPS", "channel": "phone", "severity": "normal", "category": "x"})
+        assert refused.status == 403
+    finally:
+        page.close()

@@ -69,7 +69,10 @@ def complaint_move(person: Person, complaint: Any, settings: Settings, params: d
 
 
 def complaint_register(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
-    return has(person, "quality_manager")
+    """The quality manager for any department; a department manager (front line) for their own."""
+    if has(person, "quality_manager"):
+        return True
+    return has(person, "department_manager") and params.get("department", person.department) == person.department
 
 
 # -- corrective actions ----------------------------------------------------------------------------
@@ -186,8 +189,11 @@ def nothing(uow: Any = None) -> None:
 def allow(rule: Rule, loader: Callable[..., Any]) -> Callable[..., Any]:
     """A route dependency: the object from `loader`, if `rule` lets the signed-in person at it."""
 
-    def dependency(request: Request, obj: Annotated[Any, Depends(loader)], person: Me, settings: Cfg) -> Any:
-        if not rule(person, obj, settings, dict(request.path_params)):
+    async def dependency(request: Request, obj: Annotated[Any, Depends(loader)], person: Me, settings: Cfg) -> Any:
+        params = dict(request.path_params)
+        if request.method == "POST":  # what the form asks for (e.g. the department) is part of the question
+            params = {**{k: v for k, v in (await request.form()).items() if isinstance(v, str)}, **params}
+        if not rule(person, obj, settings, params):
             log.warning("forbidden: %s %s %s (rule %s)", person.email, request.method, request.url.path,
                         rule.__name__)
             raise Forbidden(rule.__name__)
