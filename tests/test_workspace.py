@@ -634,6 +634,9 @@ def test_registering_a_complaint_on_the_web(workspace, browser, smtp_server):
                                                                           AuditEntry.action == "create")).one()
         assert creator == CS_MANAGER
         token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        page.goto(f"{base}/app/?lang=en")  # the chosen language stays for the session
+        page.goto(f"{base}/app/complaints/{ident}")
+        assert "History" in page.inner_text("main") and page.inner_text("#status") == "registered"
         refused = page.request.post(f"{base}/app/complaints/new", form={
             "csrf_token": token, "department": "OPS", "channel": "phone", "severity": "normal", "category": "x"})
         assert refused.status == 403

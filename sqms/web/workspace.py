@@ -74,8 +74,9 @@ def session_state(cookie: str | None, key: bytes, now: float, idle_minutes: int)
 
 def start_session(request: Request, email: str | None) -> None:
     """Sign `email` in (None: out), with a new CSRF token (a token seen before the sign-in is not reused)."""
-    request.state.session = {"e": email, "c": secrets.token_urlsafe(24)} if email else {
-        "c": secrets.token_urlsafe(24)}
+    lang = request.state.session.get("l")
+    request.state.session = {"e": email, "c": secrets.token_urlsafe(24), "l": lang} if email else {
+        "c": secrets.token_urlsafe(24), "l": lang}
 
 
 async def session_middleware(request: Request, call_next: Callable) -> Response:
@@ -85,6 +86,8 @@ async def session_middleware(request: Request, call_next: Callable) -> Response:
     key = secret_key(settings)
     request.state.session = session_state(request.cookies.get(COOKIE), key, time.time(),
                                           settings.web.session_idle_minutes)
+    if request.query_params.get("lang") in ("zh_CN", "en"):  # the chosen language stays for the session
+        request.state.session["l"] = request.query_params["lang"]
     response = await call_next(request)
     data = {k: v for k, v in request.state.session.items() if v is not None}
     data["t"] = int(time.time())  # sliding: the idle timeout counts from the last request
@@ -131,7 +134,7 @@ Uow = Annotated[UnitOfWork, Depends(get_uow)]
 
 
 def locale_of(request: Request, settings: Settings) -> str:
-    lang = request.query_params.get("lang")
+    lang = request.query_params.get("lang") or getattr(request.state, "session", {}).get("l")
     return lang if lang in ("zh_CN", "en") else settings.locale
 
 
