@@ -642,3 +642,25 @@ def test_registering_a_complaint_on_the_web(workspace, browser, smtp_server):
         assert refused.status == 403
     finally:
         page.close()
+
+
+def test_mails_about_an_item_link_to_its_page(org):
+    from sqms.reminders.service import send_reminders
+
+    ident = new_complaint(org, severity="special", steps=(), hours_ago=24 * 12)
+    with UnitOfWork(org.database_url) as uow:
+        today = datetime.now(UTC).astimezone(org.tz).date()
+        while True:  # a working day, for the digest
+            result = send_reminders(uow.session, org, today=today)
+            if not result.skipped:
+                break
+            today -= timedelta(days=1)
+        uow.commit()
+        mails = list(uow.session.scalars(select(OutboxMessage)))
+    page = f"{org.web.base_url}/app/complaints/{ident}"
+    special = [m for m in mails if m.process == "complaints"]
+    digests = [m for m in mails if m.process == "reminders"]
+    assert special and all(page in m.body_text and f'href="{page}"' in m.body_html for m in special)
+    assert digests and all(page in m.body_text and f'href="{page}"' in m.body_html for m in digests
+                           if ident in m.body_text)
+    assert any(ident in m.body_text for m in digests)

@@ -30,6 +30,7 @@ from sqms.config import Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.reminders.models import ReminderSent
+from sqms.web.links import item_url
 
 PROCESS = "reminders"
 
@@ -193,6 +194,7 @@ def _line(reminder: Reminder, settings: Settings) -> dict:
         "due": to_local(reminder.item.due_at, settings.tz),
         "stage": reminder.stage,
         "late": reminder.late_working_days,
+        "url": item_url(settings, reminder.item.kind, reminder.item.item_id),
     }
 
 
