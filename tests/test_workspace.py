@@ -664,3 +664,28 @@ def test_mails_about_an_item_link_to_its_page(org):
     assert digests and all(page in m.body_text and f'href="{page}"' in m.body_html for m in digests
                            if ident in m.body_text)
     assert any(ident in m.body_text for m in digests)
+
+
+def test_two_simultaneous_claims_of_one_link_let_one_in(settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = datetime.now(UTC)
+    with UnitOfWork(settings.database_url) as uow:
+        request_link(uow.session, settings, CS_MANAGER, "10.0.0.1", now=now)
+        uow.commit()
+        body = uow.session.scalars(select(OutboxMessage.body_text)).one()
+    token = re.search(r"/app/login/([A-Za-z0-9_-]+)", body).group(1)
+    barrier = threading.Barrier(2)
+
+    def claim(_):
+        with UnitOfWork(settings.database_url) as uow:
+            barrier.wait()
+            try:
+                claim_link(uow.session, settings, token)
+                uow.commit()
+                return "in"
+            except TokenError as exc:
+                return exc.reason
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(claim, range(2))) == ["in", "used"]
