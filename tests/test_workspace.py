@@ -596,6 +596,10 @@ def test_auditor_review_and_dashboard_in_the_browser(workspace, browser, smtp_se
     try:
         sign_in(page, base, smtp_server, QM)
         page.goto(f"{base}/app/dashboard")
+        page.click("#open-review")  # 2025's exists already: its page
+        page.wait_for_selector("#status")
+        assert page.url.endswith("/app/reviews/2025")
+        page.goto(f"{base}/app/dashboard")
         page.click("#compute-kpis")
         page.wait_for_selector("#kpis")
         from sqms.records.service import latest_computation, results_of

@@ -15,6 +15,7 @@ from sqms.audits.service import (
     AuditError,
     FindingIn,
     get,
+    open_cycle,
     record_findings,
     slot_of,
     slots_of,
@@ -44,6 +45,14 @@ def _findings(uow: Uow, cycle: AuditCycle) -> dict[int, dict[str, AuditFinding]]
     for f in uow.session.scalars(select(AuditFinding).where(AuditFinding.cycle_id == cycle.id)):
         out.setdefault(f.slot_id, {})[f.item_code] = f
     return out
+
+
+@router.post("/audits/", dependencies=[Depends(perm.allow(perm.process_open, perm.nothing))])
+def open_audit(me: Me, uow: Uow, settings: Cfg) -> Response:
+    """Open (and plan) this half-year's cycle, as `sqms audit open` does."""
+    cycle, _ = open_cycle(uow.session, settings, actor=me.email)
+    uow.commit()
+    return redirect(f"/app/audits/{cycle.code}")
 
 
 @router.get("/audits/{cycle_id}")

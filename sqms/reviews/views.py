@@ -18,6 +18,7 @@ from sqms.reviews.service import (
     ReviewError,
     decide_outputs,
     get,
+    open_review,
     outputs_decision,
     outputs_of,
     record_outputs,
@@ -55,6 +56,14 @@ def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, rev
 def _failed(request, uow, settings, me, review, exc, values) -> Response:
     uow.rollback()
     return _show(request, uow, settings, me, get(uow.session, review.year), status=422, error=str(exc), values=values)
+
+
+@router.post("/reviews/", dependencies=[Depends(perm.allow(perm.process_open, perm.nothing))])
+def open_a_review(me: Me, uow: Uow, settings: Cfg) -> Response:
+    """Open last year's review, as `sqms review open` does."""
+    review, _ = open_review(uow.session, settings, actor=me.email)
+    uow.commit()
+    return redirect(f"/app/reviews/{review.year}")
 
 
 @router.get("/reviews/{year}")

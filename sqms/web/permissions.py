@@ -178,6 +178,11 @@ def kpi_compute(person: Person, obj: Any, settings: Settings, params: dict[str, 
     return has(person, "quality_manager")
 
 
+def process_open(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Opening an audit cycle or a management review is the quality manager's."""
+    return has(person, "quality_manager")
+
+
 def nothing(uow: Any = None) -> None:
     """Loader for routes about no single object (lists, the dashboard)."""
     return
