@@ -693,3 +693,21 @@ def test_two_simultaneous_claims_of_one_link_let_one_in(settings):
 
     with ThreadPoolExecutor(2) as pool:
         assert sorted(pool.map(claim, range(2))) == ["in", "used"]
+
+
+def test_the_dashboard_reads_each_process_last_run_from_the_prefect_api(prefect_harness):
+    from prefect import flow
+    from prefect.settings import PREFECT_API_URL
+
+    from sqms.web.prefect_runs import last_runs
+
+    @flow(name="workspace-probe")
+    def probe() -> int:
+        return 1
+
+    probe()
+    runs, error = last_runs(PREFECT_API_URL.value(), "http://ui.example")
+    assert error is None
+    mine = next(r for r in runs if r.flow == "workspace-probe")
+    assert mine.state == "Completed" and mine.url.startswith("http://ui.example/runs/flow-run/")
+    assert last_runs("http://127.0.0.1:9/api", timeout=0.5)[1]  # nothing listening: said, not raised

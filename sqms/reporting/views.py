@@ -19,6 +19,7 @@ from sqms.records.service import compute_and_store, latest_computation, results_
 from sqms.reminders.service import collect
 from sqms.reporting.models import GeneratedReport
 from sqms.web import permissions as perm
+from sqms.web.prefect_runs import last_runs
 from sqms.web.workspace import Cfg, Me, NotFound, Uow, page, redirect
 
 router = APIRouter()
@@ -75,7 +76,8 @@ def dashboard(request: Request, me: Me, uow: Uow, settings: Cfg) -> Response:
     latest_ids = select(func.max(GeneratedReport.id)).group_by(GeneratedReport.kind)
     latest = list(uow.session.scalars(select(GeneratedReport).where(GeneratedReport.id.in_(latest_ids))
                                       .order_by(GeneratedReport.kind)))
-    return page(request, "dashboard", period=period, computation=computation,
+    runs, runs_error = last_runs()
+    return page(request, "dashboard", period=period, computation=computation, runs=runs, runs_error=runs_error,
                 kpis=results_of(computation) if computation else [], owners=_open_items(uow, settings, now),
                 pending=outbox.get(PENDING, 0), failed_count=outbox.get(FAILED, 0), failed=failed, latest=latest,
                 may_compute=perm.kpi_compute(me, None, settings, {}))
