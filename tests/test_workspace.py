@@ -193,7 +193,8 @@ def shot(page, name):
 
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
                          ids=["desktop", "phone"])
-def test_department_manager_resolves_a_complaint_in_the_browser(workspace, browser, smtp_server, viewport, request):
+def test_department_manager_resolves_a_complaint_in_the_browser(workspace, browser, smtp_server, viewport, request,
+                                                                caplog):
     settings, base = workspace
     ident = new_complaint(settings)
     other = new_complaint(settings, department="OPS")
@@ -227,6 +228,7 @@ def test_department_manager_resolves_a_complaint_in_the_browser(workspace, brows
 
         denied = page.goto(f"{base}/app/complaints/{other}")  # another department's: 403, not 404
         assert denied.status == 403 and page.locator("#forbidden").is_visible()
+        assert f"forbidden: {CS_MANAGER} GET /app/complaints/{other}" in caplog.text  # the attempt is logged
         assert page.goto(f"{base}/app/complaints/CP-NONE").status == 404
         shot(page, f"forbidden-{tag}")
 
