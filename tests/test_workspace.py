@@ -713,3 +713,20 @@ def test_the_dashboard_reads_each_process_last_run_from_the_prefect_api(prefect_
     mine = next(r for r in runs if r.flow == "workspace-probe")
     assert mine.state == "Completed" and mine.url.startswith("http://ui.example/runs/flow-run/")
     assert last_runs("http://127.0.0.1:9/api", timeout=0.5)[1]  # nothing listening: said, not raised
+
+
+def test_dashboard_counts_open_items_per_owner_in_one_query_each(org):
+    from sqms.actions.service import open_by_owner as actions_by_owner
+    from sqms.complaints.service import open_by_owner as complaints_by_owner
+
+    new_complaint(org, steps=(), hours_ago=24 * 20)  # long overdue, handled by the CS manager
+    new_complaint(org, department="OPS")
+    new_action(org)
+    now = datetime.now(UTC)
+    today = now.astimezone(org.tz).date()
+    start = datetime.combine(today, datetime.min.time(), tzinfo=org.tz)
+    with UnitOfWork(org.database_url) as uow:
+        complaints = {row[0]: row[1:4] for row in complaints_by_owner(uow.session, org, start)}
+        actions = {row[0]: row[1:4] for row in actions_by_owner(uow.session, org, today)}
+    assert complaints == {CS_MANAGER: (1, 1, 1), OPS_MANAGER: (1, 0, 0)}
+    assert actions == {CS_MANAGER: (1, 0, 0)}

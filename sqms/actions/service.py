@@ -14,8 +14,18 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from sqms.actions.models import (DONE, IN_PROGRESS, OPEN, SOURCES, STATES, TYPES, VERIFIED, Action, ActionEvidence,
-                                ActionLink)
+from sqms.actions.models import (
+    DONE,
+    IN_PROGRESS,
+    OPEN,
+    SOURCES,
+    STATES,
+    TYPES,
+    VERIFIED,
+    Action,
+    ActionEvidence,
+    ActionLink,
+)
 from sqms.audit_trail import record_change
 from sqms.calendar import END_OF_DAY, add_working_days, to_local, utcnow
 from sqms.config import Settings
@@ -312,6 +322,20 @@ def listing(session: Session, *, status: str | None = None, department: str | No
 def linked_to(session: Session, entity: str, entity_id: str) -> list[Action]:
     return list(session.scalars(select(Action).join(ActionLink).where(ActionLink.entity == entity,
                                                                        ActionLink.entity_id == entity_id)))
+
+
+def open_by_owner(session: Session, settings: Settings, today: date) -> list[tuple]:
+    """Actions not yet done per owner, in one aggregate query (for the dashboard):
+    (owner, open, past the due day, more than 7 days past it, earliest due day)."""
+    from sqlalchemy import case, func
+
+    late = Action.due_on < today
+    very_late = Action.due_on < today - timedelta(days=7)
+    rows = session.execute(
+        select(Action.owner, func.count(), func.sum(case((late, 1), else_=0)), func.sum(case((very_late, 1), else_=0)),
+               func.min(Action.due_on))
+        .where(Action.status.in_(OPEN_STATES)).group_by(Action.owner)).all()
+    return [(owner, n, overdue or 0, over_7 or 0, oldest) for owner, n, overdue, over_7, oldest in rows]
 
 
 # -- what the reminder engine chases -------------------------------------------------------

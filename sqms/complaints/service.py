@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from sqms.actions.models import Action
@@ -379,6 +379,23 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
                                  c.first_contact_due_at or first_contact_due(c.received_at, settings)))
         items.append(DueItem("complaint", c.complaint_id, title, owner, c.department, c.deadline_at))
     return items
+
+
+def open_by_owner(session: Session, settings: Settings, today_start: datetime) -> list[tuple]:
+    """Open complaints per handler, in one aggregate query (for the dashboard):
+    (owner, open, past the settle-by day, more than 7 days past it, earliest settle-by)."""
+    late = Complaint.deadline_at < today_start
+    very_late = Complaint.deadline_at < today_start - timedelta(days=7)
+    rows = session.execute(
+        select(Complaint.owner, Complaint.department, func.count(),
+               func.sum(case((late, 1), else_=0)), func.sum(case((very_late, 1), else_=0)),
+               func.min(Complaint.deadline_at))
+        .where(Complaint.status.in_(OPEN_STATES)).group_by(Complaint.owner, Complaint.department)).all()
+    out = []
+    for owner, department, n, overdue, over_7, oldest in rows:
+        manager = settings.department_manager(department) if not owner else None
+        out.append((owner or (manager.email if manager else None), n, overdue or 0, over_7 or 0, oldest))
+    return out
 
 
 # -- the return visit (回访) by mail: a single-use feedback link to the customer ----------------
