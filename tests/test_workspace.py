@@ -225,9 +225,8 @@ def test_department_manager_resolves_a_complaint_in_the_browser(workspace, brows
             actors = {e.actor for e in uow.session.scalars(select(AuditEntry).where(
                 AuditEntry.entity_id == ident, AuditEntry.action == "transition:resolve"))}
         assert actors == {CS_MANAGER}
-        from sqms.records.service import (
-            compute_and_store,  # and the KPIs count it as settled
-        )
+        # and the KPIs count it as settled
+        from sqms.records.service import compute_and_store
         with UnitOfWork(settings.database_url) as uow:
             period = c.received_at.astimezone(settings.tz).strftime("%Y-%m")
             kpis = {(v.department, v.kpi): v for v in compute_and_store(uow.session, settings, period).values}
