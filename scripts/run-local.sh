@@ -31,6 +31,8 @@ trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; kill "$web_pid" 2>
 echo
 echo "  Prefect UI:   http://127.0.0.1:${port}"
 echo "  web forms:    http://127.0.0.1:8000 (customer feedback links in the mails point here)"
+echo "  workspace:    http://127.0.0.1:8000/app/ (sign in as a demo person, e.g. wang.fang@example.com;"
+echo "                the sign-in link lands in var/outbox/*.eml)"
 echo "  first report: PREFECT_API_URL=${PREFECT_API_URL} .venv/bin/prefect deployment run 'monthly-report/monthly'"
 echo "                (or the Run button of monthly-report/monthly in the UI); mails land in var/outbox/*.eml"
 echo

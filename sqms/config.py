@@ -302,6 +302,17 @@ class WebSettings(_Model):
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
+    # the staff workspace (/app/): sessions end after this long without a request
+    session_idle_minutes: int = Field(default=60, gt=0)
+    # signs the session cookie; from SQMS_WEB__SECRET_KEY, else this file (created on first use, mode 600)
+    secret_key: str | None = None
+    secret_key_file: Path = Path("var/web-secret.key")
+    signin_link_minutes: int = Field(default=15, gt=0)
+    signin_attempts_per_address: int = Field(default=5, gt=0)  # per signin_window_minutes
+    signin_attempts_per_client: int = Field(default=20, gt=0)
+    signin_window_minutes: int = Field(default=15, gt=0)
+    evidence_dir: Path = Path("var/evidence")  # uploaded evidence files (outside any web root)
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
 
     @field_validator("base_url")
     @classmethod

@@ -1,7 +1,8 @@
 """Every table, imported once so that `Base.metadata` (and Alembic) see them all."""
 
-from sqms.actions.models import Action, ActionLink
+from sqms.actions.models import Action, ActionEvidence, ActionLink
 from sqms.audit_trail import AuditEntry, ImportRun
+from sqms.auth.models import SignInAttempt
 from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
 from sqms.complaints.models import Complaint
 from sqms.improvement.models import ImprovementCycle
@@ -18,6 +19,7 @@ from sqms.tokens import AccessToken
 __all__ = [
     "AccessToken",
     "Action",
+    "ActionEvidence",
     "ActionLink",
     "AuditCycle",
     "AuditFinding",
@@ -39,6 +41,7 @@ __all__ = [
     "ProcessLock",
     "ReminderSent",
     "ReviewOutput",
+    "SignInAttempt",
     "ServiceRecord",
     "SurveyCampaign",
     "SurveyInvitation",

@@ -68,3 +68,18 @@ class ActionLink(Base):
     entity_id: Mapped[str] = mapped_column(String(120))
 
     action: Mapped[Action] = relationship(back_populates="links")
+
+
+class ActionEvidence(Base):
+    """A file showing what was done: stored under `web.evidence_dir` by its SHA-256, never served raw."""
+
+    __tablename__ = "action_evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))  # as uploaded (shown, and offered on download)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    uploaded_by: Mapped[str] = mapped_column(String(254))
+    uploaded_at: Mapped[datetime]

@@ -14,7 +14,18 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from sqms.actions.models import DONE, IN_PROGRESS, OPEN, SOURCES, STATES, TYPES, VERIFIED, Action, ActionLink
+from sqms.actions.models import (
+    DONE,
+    IN_PROGRESS,
+    OPEN,
+    SOURCES,
+    STATES,
+    TYPES,
+    VERIFIED,
+    Action,
+    ActionEvidence,
+    ActionLink,
+)
 from sqms.audit_trail import record_change
 from sqms.calendar import END_OF_DAY, add_working_days, to_local, utcnow
 from sqms.config import Settings
@@ -240,6 +251,85 @@ def advance(session: Session, settings: Settings, action: Action, move: str, *, 
     return action
 
 
+def note(session: Session, action: Action, text: str, *, actor: str | None = None) -> None:
+    """A progress note: kept in the action's history (the audit trail)."""
+    text = (text or "").strip()
+    if not text:
+        raise ActionError("note: write what happened")
+    if action.status == VERIFIED:
+        raise ActionError(f"{action.ref} is verified and closed")
+    record_change(session, action="note", entity="action", entity_id=action.id, actor=actor, comment=text[:4000])
+    action.updated_at = utcnow()
+    session.flush()
+
+
+# evidence files: what may be uploaded, and how each kind of file begins
+EVIDENCE_TYPES: dict[str, tuple[str, bytes]] = {
+    ".pdf": ("application/pdf", b"%PDF-"),
+    ".png": ("image/png", b"\x89PNG\r\n\x1a\n"),
+    ".jpg": ("image/jpeg", b"\xff\xd8\xff"),
+    ".jpeg": ("image/jpeg", b"\xff\xd8\xff"),
+    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04"),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04"),
+    ".txt": ("text/plain", b""),
+    ".csv": ("text/csv", b""),
+}
+
+
+def add_evidence(session: Session, settings: Settings, action: Action, *, filename: str, data: bytes,
+                 actor: str) -> ActionEvidence:
+    """Keep an evidence file (size- and type-checked) under `web.evidence_dir`, named by its SHA-256."""
+    import hashlib
+    from pathlib import PurePath
+
+    name = PurePath((filename or "").replace("\\", "/")).name.strip()[:200]
+    suffix = PurePath(name).suffix.lower()
+    if action.status == VERIFIED:
+        raise ActionError(f"{action.ref} is verified and closed")
+    if not name or suffix not in EVIDENCE_TYPES:
+        raise ActionError(f"evidence: {name or 'the file'} is not one of {', '.join(EVIDENCE_TYPES)}")
+    if len(data) > settings.web.evidence_max_bytes:
+        raise ActionError(f"evidence: {name} is larger than {settings.web.evidence_max_bytes // 1024 // 1024} MB")
+    if not data:
+        raise ActionError(f"evidence: {name} is empty")
+    content_type, magic = EVIDENCE_TYPES[suffix]
+    if not data.startswith(magic) or (not magic and b"\x00" in data[:4096]):
+        raise ActionError(f"evidence: {name} is not a {suffix} file")
+    digest = hashlib.sha256(data).hexdigest()
+    path = evidence_path(settings, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    row = ActionEvidence(action_id=action.id, filename=name, sha256=digest, size=len(data),
+                         content_type=content_type, uploaded_by=actor, uploaded_at=utcnow())
+    session.add(row)
+    session.flush()
+    record_change(session, action="evidence", entity="action", entity_id=action.id, actor=actor,
+                  after={"file": name, "sha256": digest, "size": len(data)})
+    return row
+
+
+def evidence_path(settings: Settings, digest: str):
+    return settings.web.evidence_dir / digest[:2] / digest
+
+
+def evidence_of(session: Session, action: Action) -> list[ActionEvidence]:
+    return list(session.scalars(select(ActionEvidence).where(ActionEvidence.action_id == action.id)
+                                .order_by(ActionEvidence.id)))
+
+
+def read_evidence(settings: Settings, row: ActionEvidence) -> bytes:
+    """The stored file, checked against its SHA-256 (ActionError when it changed on disk)."""
+    import hashlib
+
+    data = evidence_path(settings, row.sha256).read_bytes()
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise ActionError(f"evidence {row.filename}: the stored file does not match its checksum")
+    return data
+
+
 def link(session: Session, action: Action, links: Iterable[tuple[str, str]]) -> int:
     """Add links not yet there; returns how many were added."""
     have = {(l.entity, l.entity_id) for l in action.links}
@@ -272,6 +362,20 @@ def listing(session: Session, *, status: str | None = None, department: str | No
 def linked_to(session: Session, entity: str, entity_id: str) -> list[Action]:
     return list(session.scalars(select(Action).join(ActionLink).where(ActionLink.entity == entity,
                                                                        ActionLink.entity_id == entity_id)))
+
+
+def open_by_owner(session: Session, settings: Settings, today: date) -> list[tuple]:
+    """Actions not yet done per owner, in one aggregate query (for the dashboard):
+    (owner, open, past the due day, more than 7 days past it, earliest due day)."""
+    from sqlalchemy import case, func
+
+    late = Action.due_on < today
+    very_late = Action.due_on < today - timedelta(days=7)
+    rows = session.execute(
+        select(Action.owner, func.count(), func.sum(case((late, 1), else_=0)), func.sum(case((very_late, 1), else_=0)),
+               func.min(Action.due_on))
+        .where(Action.status.in_(OPEN_STATES)).group_by(Action.owner)).all()
+    return [(owner, n, overdue or 0, over_7 or 0, oldest) for owner, n, overdue, over_7, oldest in rows]
 
 
 # -- what the reminder engine chases -------------------------------------------------------

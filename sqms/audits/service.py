@@ -385,6 +385,14 @@ def advance_due(session: Session, settings: Settings, now: datetime | None = Non
     return done
 
 
+def slots_to_record(session: Session, auditor: str) -> list[tuple[AuditCycle, AuditSlot]]:
+    """The slots an auditor still has to record findings for (cycles whose report is not issued)."""
+    return [tuple(r) for r in session.execute(
+        select(AuditCycle, AuditSlot).join(AuditSlot, AuditSlot.cycle_id == AuditCycle.id)
+        .where(AuditSlot.auditor == auditor, AuditSlot.recorded_at.is_(None),
+               AuditCycle.status.not_in((REPORT_ISSUED, FOLLOW_UP, CLOSED))).order_by(AuditSlot.day))]
+
+
 def get(session: Session, code: str) -> AuditCycle:
     cycle = session.scalars(select(AuditCycle).where(AuditCycle.code == code)).first()
     if cycle is None:

@@ -54,12 +54,12 @@ def register(
 @app.command()
 def advance(
     complaint_id: str = typer.Argument(..., help="The complaint."),
-    action: str = typer.Argument(..., help="acknowledge, investigate, propose, approve, resolve, return_visit, "
-                                           "close or reopen."),
+    action: str = typer.Argument(..., help="acknowledge, investigate, propose, approve, send_back, resolve, "
+                                           "return_visit, close or reopen."),
     comment: Optional[str] = typer.Option(None, help="Kept in the audit log."),
     solution: Optional[str] = typer.Option(None, help="propose: the solution."),
     answer: Optional[str] = typer.Option(None, help="resolve: the answer given to the complainant."),
-    by: Optional[str] = typer.Option(None, "--by", help="approve: the approving manager's email."),
+    by: Optional[str] = typer.Option(None, "--by", help="approve, send_back: the approving manager's email."),
     score: Optional[int] = typer.Option(None, help="return_visit: the customer's score 1-5."),
     feedback: Optional[str] = typer.Option(None, help="return_visit: what the customer said."),
     at: Optional[str] = typer.Option(None, help="When it happened (local time; default now)."),

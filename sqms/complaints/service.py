@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from sqms.actions.models import Action
@@ -89,6 +89,9 @@ LIFECYCLE = StateMachine(
         Transition("investigate", (ACKNOWLEDGED,), INVESTIGATING),
         Transition("propose", (INVESTIGATING,), PROPOSED, guard=_needs("solution", "the solution (--solution)")),
         Transition("approve", (PROPOSED,), APPROVED,
+                   guard=lambda c: None if c.severity == "special" else "only special complaints need approval"),
+        # top management (or the department manager) sends a special complaint's solution back, with a reason
+        Transition("send_back", (PROPOSED,), INVESTIGATING,
                    guard=lambda c: None if c.severity == "special" else "only special complaints need approval"),
         Transition("resolve", (PROPOSED, APPROVED), RESOLVED,
                    guard=lambda c: ("a special complaint needs the department manager's approval first"
@@ -199,18 +202,23 @@ def advance(session: Session, settings: Settings, complaint: Complaint, action: 
     elif action == "propose":
         complaint.solution = (step.solution or complaint.solution or "").strip() or None
         data["solution"] = complaint.solution
-    elif action == "approve":
+    elif action in ("approve", "send_back"):
         LIFECYCLE.check(complaint, action)  # special complaints only, before asking who approves
         approver = _person(settings, step.approver)
         if approver is None:
-            raise ComplaintError("approve: name the approving manager with --by <email> (a configured person)")
+            raise ComplaintError(f"{action}: name the approving manager with --by <email> (a configured person)")
         allowed = approver in settings.people_with_role("department_manager", complaint.department) \
             or "general_manager" in approver.roles
         if not allowed:
-            raise ComplaintError(f"approve: {approver.email} is not the manager of {complaint.department} "
+            raise ComplaintError(f"{action}: {approver.email} is not the manager of {complaint.department} "
                                  "nor the general manager")
-        complaint.approved_by = approver.email
-        data["approved_by"] = approver.email
+        if action == "approve":
+            complaint.approved_by = approver.email
+            data["approved_by"] = approver.email
+        else:
+            if not (comment or "").strip():
+                raise ComplaintError("send_back: give the reason (--comment)")
+            data["sent_back_by"] = approver.email
     elif action == "resolve":
         complaint.answer = (step.answer or complaint.answer or "").strip() or None
         data["answer"] = complaint.answer
@@ -459,6 +467,23 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
                                  c.first_contact_due_at or first_contact_due(c.received_at, settings)))
         items.append(DueItem("complaint", c.complaint_id, title, owner, c.department, c.deadline_at))
     return items
+
+
+def open_by_owner(session: Session, settings: Settings, today_start: datetime) -> list[tuple]:
+    """Open complaints per handler, in one aggregate query (for the dashboard):
+    (owner, open, past the settle-by day, more than 7 days past it, earliest settle-by)."""
+    late = Complaint.deadline_at < today_start
+    very_late = Complaint.deadline_at < today_start - timedelta(days=7)
+    rows = session.execute(
+        select(Complaint.owner, Complaint.department, func.count(),
+               func.sum(case((late, 1), else_=0)), func.sum(case((very_late, 1), else_=0)),
+               func.min(Complaint.deadline_at))
+        .where(Complaint.status.in_(OPEN_STATES)).group_by(Complaint.owner, Complaint.department)).all()
+    out = []
+    for owner, department, n, overdue, over_7, oldest in rows:
+        manager = settings.department_manager(department) if not owner else None
+        out.append((owner or (manager.email if manager else None), n, overdue or 0, over_7 or 0, oldest))
+    return out
 
 
 # -- the return visit (回访) by mail: a single-use feedback link to the customer ----------------

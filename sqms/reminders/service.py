@@ -31,6 +31,7 @@ from sqms.config import Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.reminders.models import ReminderSent
+from sqms.web.links import item_url
 
 PROCESS = "reminders"
 
@@ -211,6 +212,7 @@ def _line(reminder: Reminder, settings: Settings) -> dict:
         "due": to_local(reminder.item.due_at, settings.tz),
         "stage": reminder.stage,
         "late": reminder.late_working_days,
+        "url": item_url(settings, reminder.item.kind, reminder.item.item_id),
     }
 
 
@@ -222,3 +224,45 @@ def digest_sections(reminders: list[Reminder], settings: Settings) -> dict:
         "overdue": [line for r, line in lines if r.stage == "overdue"],
         "escalated": [line for r, line in lines if r.escalated],
     }
+
+
+# -- what waits on one person (the workspace's 我的待办) ------------------------------------------
+
+_URGENCY = {"escalated": 0, "overdue": 1, "due-today": 2, "due-in": 3, "open": 4}
+
+
+@dataclass(frozen=True)
+class Waiting:
+    item: DueItem
+    stage: str  # as in the digests (due-in-N, due-today, overdue, escalated-N), or `open` (not due soon yet)
+    late_working_days: int
+
+    @property
+    def urgency(self) -> int:
+        return _URGENCY["due-in" if self.stage.startswith("due-in") else self.stage.split("-")[0]]
+
+
+def waiting_on(items: Iterable[DueItem], settings: Settings, today: date, email: str) -> list[Waiting]:
+    """Everything `email` owns or has been escalated, with the stage `plan` gives it today (the
+    most urgent one of an item); most urgent first, then by due time."""
+    items = list(items)
+    quality = [p.email for p in settings.people_with_role("quality_manager")]
+    found: dict[tuple[str, str], Waiting] = {}
+    for r in plan(items, settings, today):
+        if r.recipient != email:
+            continue
+        w = Waiting(r.item, r.stage, r.late_working_days)
+        key = (r.item.kind, r.item.item_id)
+        old = found.get(key)
+        # an item escalated twice to the same person shows its latest step
+        if old is None or (w.urgency, -w.late_working_days, w.stage) < (old.urgency, -old.late_working_days, old.stage):
+            found[key] = w
+    for item in items:  # own items no reminder is due for today
+        owners = [item.owner] if item.owner else quality
+        if email not in owners or (item.kind, item.item_id) in found:
+            continue
+        due_day = to_local(item.due_at, settings.tz).date()
+        ahead = working_days_between(today, due_day) if due_day >= today else 0
+        stage = "due-today" if due_day == today else f"due-in-{ahead}" if due_day > today else "overdue"
+        found[(item.kind, item.item_id)] = Waiting(item, stage, 0)
+    return sorted(found.values(), key=lambda w: (w.urgency, w.item.due_at, w.item.kind, w.item.item_id))

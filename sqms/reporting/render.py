@@ -105,6 +105,14 @@ def _dept_name(ctx: Context, code: str | None) -> str:
     return code
 
 
+@pass_context
+def _item_url(ctx: Context, kind: str, ident: Any = "") -> str:
+    """The workspace page of an item (`sqms.web.links`), for the links in mails."""
+    from sqms.web.links import item_url
+
+    return item_url(ctx["settings"], kind, ident)
+
+
 @lru_cache(maxsize=8)
 def _environment(folder: str) -> Environment:
     env = Environment(
@@ -116,6 +124,7 @@ def _environment(folder: str) -> Environment:
         keep_trailing_newline=True,
     )
     env.globals["t"] = _t
+    env.globals["item_url"] = _item_url
     env.filters.update({
         "fmt_value": _fmt_value,
         "fmt_target": _fmt_target,

@@ -693,3 +693,30 @@ def outputs_of(session: Session, review: ManagementReview) -> list[ReviewOutput]
 __all__ = ["LIFECYCLE", "PROCESS", "OutputIn", "OutputsIn", "ReviewError", "advance_due", "due_items", "get",
            "issue_report", "latest_open", "open_review", "parse_outputs", "record_attendance", "record_outputs",
            "request_reports", "send_pack", "submit_report"]
+
+
+
+def decide_outputs(session: Session, settings: Settings, review: ManagementReview, *, by: str, approve: bool,
+                   reason: str | None = None) -> None:
+    """Top management approves the recorded outputs, or sends them back with a reason (audited:
+    who and when). Only the general manager decides; only once outputs are recorded."""
+    person = next((p for p in settings.people if p.email == (by or "").strip().lower()), None)
+    if person is None or "general_manager" not in person.roles:
+        raise ReviewError(f"{by}: only the general manager approves the review's outputs")
+    if review.status != OUTPUTS_RECORDED:
+        raise ReviewError(f"{review.code}: there are no recorded outputs to decide on (status {review.status})")
+    if not approve and not (reason or "").strip():
+        raise ReviewError("send back: give the reason")
+    record_change(session, action="outputs-approved" if approve else "outputs-sent-back", entity=LIFECYCLE.entity,
+                  entity_id=review.code, actor=person.email, comment=(reason or "").strip() or None,
+                  after={"outputs": len(outputs_of(session, review))})
+    session.flush()
+
+
+def outputs_decision(session: Session, review: ManagementReview) -> Any:
+    """The latest approve / send-back of the review's outputs (an audit entry), or None."""
+    from sqms.audit_trail import AuditEntry
+
+    return session.scalars(select(AuditEntry).where(
+        AuditEntry.entity == LIFECYCLE.entity, AuditEntry.entity_id == review.code,
+        AuditEntry.action.in_(("outputs-approved", "outputs-sent-back"))).order_by(AuditEntry.id.desc())).first()

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastAPI:
     app = FastAPI(title="SQMS", docs_url=None, redoc_url=None, openapi_url=None)
     install_security_headers(app)
+    app.state.settings_factory = settings_factory
+    from sqms.web.workspace import mount
+
+    mount(app)  # the staff workspace under /app/
 
     def page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
         settings = settings_factory()

@@ -1,0 +1,187 @@
+"""The staff workspace (`/app/`): what every page shares.
+
+The session (a signed cookie, see `sqms.auth.service`), the signed-in person as a dependency,
+a unit of work whose actor is that person, CSRF on every POST (one dependency for every
+router, added where the routers are mounted), page rendering from `templates/web/app/`, and
+the 403 / sign-in answers. Each domain's pages are in `sqms/<domain>/views.py`; who may do
+what is decided in `sqms.web.permissions`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from sqms.auth.service import person_for, secret_key, sign, unsign
+from sqms.config import Person, Settings
+from sqms.db import UnitOfWork
+from sqms.reporting.render import render_template
+from sqms.web.links import item_path
+
+log = logging.getLogger("sqms.web.access")
+COOKIE = "sqms_session"
+
+
+class NotSignedIn(Exception):
+    """A workspace page asked for without a (live) session."""
+
+
+class Forbidden(Exception):
+    """The signed-in person may not see or do this (answered 403, logged)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotFound(Exception):
+    """No such item (404); an item that exists but is out of scope is Forbidden."""
+
+
+class BadRequestToken(Exception):
+    """A POST without the session's CSRF token."""
+
+
+class Invalid(Exception):
+    """Input a form must show again with the problem (422)."""
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings_factory()
+
+
+# -- the session ------------------------------------------------------------------------------------
+
+
+def session_state(cookie: str | None, key: bytes, now: float, idle_minutes: int) -> dict[str, Any]:
+    """The session in a cookie: {'e': email or absent, 'c': CSRF token, 't': last request}. A
+    missing or tampered cookie is a fresh anonymous session; an idle one loses its person."""
+    data = unsign(cookie, key)
+    if data is None or not isinstance(data.get("c"), str):
+        return {"c": secrets.token_urlsafe(24), "t": int(now)}
+    if data.get("e") and now - float(data.get("t", 0)) > idle_minutes * 60:
+        data.pop("e", None)
+        data["c"] = secrets.token_urlsafe(24)
+    return data
+
+
+def start_session(request: Request, email: str | None) -> None:
+    """Sign `email` in (None: out), with a new CSRF token (a token seen before the sign-in is not reused)."""
+    lang = request.state.session.get("l")
+    request.state.session = {"e": email, "c": secrets.token_urlsafe(24), "l": lang} if email else {
+        "c": secrets.token_urlsafe(24), "l": lang}
+
+
+async def session_middleware(request: Request, call_next: Callable) -> Response:
+    if not request.url.path.startswith("/app"):
+        return await call_next(request)
+    settings: Settings = request.app.state.settings_factory()
+    key = secret_key(settings)
+    request.state.session = session_state(request.cookies.get(COOKIE), key, time.time(),
+                                          settings.web.session_idle_minutes)
+    if request.query_params.get("lang") in ("zh_CN", "en"):  # the chosen language stays for the session
+        request.state.session["l"] = request.query_params["lang"]
+    response = await call_next(request)
+    data = {k: v for k, v in request.state.session.items() if v is not None}
+    data["t"] = int(time.time())  # sliding: the idle timeout counts from the last request
+    response.set_cookie(COOKIE, sign(data, key), path="/app", httponly=True, samesite="lax",
+                        secure=settings.web.base_url.startswith("https://"))
+    return response
+
+
+Cfg = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def current_person(request: Request, settings: Cfg) -> Person:
+    person = person_for(settings, request.state.session.get("e"))
+    if person is None:
+        raise NotSignedIn()
+    return person
+
+
+async def csrf_protect(request: Request) -> None:
+    """Every POST under /app/ carries the session's token in the form field `csrf_token`."""
+    if request.method != "POST":
+        return
+    sent = (await request.form()).get("csrf_token")
+    expected = request.state.session.get("c", "")
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        log.warning("csrf refused: %s %s from %s", request.method, request.url.path,
+                    request.client.host if request.client else "?")
+        raise BadRequestToken()
+
+
+Me = Annotated[Person, Depends(current_person)]
+
+
+def get_uow(person: Me, settings: Cfg) -> Iterator[UnitOfWork]:
+    """One transaction per request, every change attributed to the signed-in person."""
+    with UnitOfWork(settings.database_url, actor=person.email) as uow:
+        yield uow
+
+
+Uow = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+# -- pages ------------------------------------------------------------------------------------------
+
+
+def locale_of(request: Request, settings: Settings) -> str:
+    lang = request.query_params.get("lang") or getattr(request.state, "session", {}).get("l")
+    return lang if lang in ("zh_CN", "en") else settings.locale
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render `templates/web/app/<name>.html.j2` with the signed-in person and the CSRF token."""
+    settings: Settings = request.app.state.settings_factory()
+    session = getattr(request.state, "session", {})
+    html = render_template(settings, f"web/app/{name}.html.j2", locale=locale_of(request, settings),
+                           csrf_token=session.get("c", ""), me=person_for(settings, session.get("e")),
+                           item_path=item_path, path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def mount(app: FastAPI) -> None:
+    """Mount the workspace's routers (each domain's views) and its session, CSRF and error answers."""
+    from sqms.actions.views import router as actions
+    from sqms.audits.views import router as audits
+    from sqms.auth.views import router as auth
+    from sqms.complaints.views import router as complaints
+    from sqms.improvement.views import router as pdca
+    from sqms.reminders.views import router as reminders
+    from sqms.reporting.views import router as reporting
+    from sqms.reviews.views import router as reviews
+    from sqms.surveys.views import router as surveys
+
+    app.middleware("http")(session_middleware)
+    for router in (auth, reminders, complaints, actions, pdca, audits, reviews, surveys, reporting):
+        app.include_router(router, prefix="/app", dependencies=[Depends(csrf_protect)])
+
+    @app.exception_handler(NotSignedIn)
+    async def _sign_in(request: Request, exc: NotSignedIn) -> Response:
+        if request.method == "GET":
+            return redirect("/app/login?next=" + request.url.path)
+        return page(request, "forbidden", status=403, reason="signed-out")
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return page(request, "forbidden", status=403, reason=exc.reason)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return page(request, "forbidden", status=404, reason="not-found")
+
+    @app.exception_handler(BadRequestToken)
+    async def _csrf(request: Request, exc: BadRequestToken) -> Response:
+        return page(request, "forbidden", status=403, reason="csrf")
