@@ -15,11 +15,13 @@ Filters: `fmt_value(value, kpi)`, `fmt_target(target, kpi)`, `fmt_change(change,
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.ext import Extension
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -100,6 +102,31 @@ def _dept_name(ctx: Context, code: str | None) -> str:
     return code
 
 
+_LINE_ENDS_IN_BLOCK_TAG = re.compile(r"^(?P<line>[^\n]*?%\})\n", re.MULTILINE)
+_ONLY_TAGS = re.compile(r"^\s*(\{%-?(?:[^%]|%(?!\}))*?-?%\}\s*|\{#(?:[^#]|#(?!\}))*?#\}\s*)*$")
+
+
+class KeepLineBreaks(Extension):
+    """Plain-text templates keep the line break after a block tag that ends a line with content.
+
+    `trim_blocks` (right for lines that hold only `{% for %}` or `{% endif %}`) also swallowed the
+    newline of `- item{% if late %}, late{% endif %}`, so list items ran together in every text part.
+    Such a line gets a second newline for `trim_blocks` to eat; tag-only lines are left alone.
+    """
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        if not (name or "").endswith(PLAIN_TEXT_SUFFIXES):
+            return source
+
+        def keep(match: re.Match) -> str:
+            line = match.group("line")
+            if _ONLY_TAGS.match(line) or line.endswith("-%}"):
+                return match.group(0)
+            return line + "\n\n"
+
+        return _LINE_ENDS_IN_BLOCK_TAG.sub(keep, source)
+
+
 @lru_cache(maxsize=8)
 def _environment(folder: str) -> Environment:
     env = Environment(
@@ -109,6 +136,7 @@ def _environment(folder: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=[KeepLineBreaks],
     )
     env.globals["t"] = _t
     env.filters.update({
