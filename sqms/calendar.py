@@ -105,7 +105,8 @@ def parse_period(period: str) -> tuple[int, int]:
     """(year, month) of `YYYY-MM`; ValueError with a readable message otherwise."""
     try:
         year_s, month_s = period.split("-")
-        if len(year_s) != 4 or len(month_s) != 2:
+        # int() also reads full-width digits: they are refused here, the CLI normalises them
+        if len(year_s) != 4 or len(month_s) != 2 or not (year_s + month_s).isascii():
             raise ValueError
         year, month = int(year_s), int(month_s)
         if not 1 <= month <= 12 or year < 1900:

@@ -17,7 +17,7 @@ import typer
 
 from sqms.actions.cli import app as action_app
 from sqms.audits.cli import app as audit_app
-from sqms.cli_common import cli_actor, fail, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, fail, period_of, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
@@ -47,14 +47,9 @@ class ImportKind(str, Enum):
     customers = "customers"
 
 
-def _check_period(period: str) -> str:
-    from sqms.calendar import parse_period
-
-    try:
-        parse_period(period)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return period
+def _check_period(period: Optional[str]) -> Optional[str]:
+    """Periods are checked (and full-width digits read) before anything runs; exit code 2."""
+    return period_of(period)
 
 
 @app.command()
@@ -68,8 +63,7 @@ def init(
     from sqms.org.service import sync_organisation
 
     settings = settings_or_exit()
-    if end_period:
-        _check_period(end_period)
+    end_period = period_of(end_period, settings, "--end-period")
     migrate(settings.database_url)
     with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
         changes = sync_organisation(uow.session, settings)
@@ -124,15 +118,16 @@ def import_(
 def kpi(
     period: str = typer.Option(..., "--period", help="Calendar month YYYY-MM (local time).", callback=_check_period),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON array of DESIGN.md §4."),
-    department: Optional[str] = typer.Option(None, help="Only this department (code); 'org' for the whole."),
+    department: Optional[str] = typer.Option(None, help="Only this department (code or name); 'org' for the "
+                                                        "whole."),
 ) -> None:
     """Compute and store the KPIs of a month; print a table or JSON."""
     from sqms.db import UnitOfWork, migrate
     from sqms.records.service import compute_and_store, results_of
 
     settings = settings_or_exit()
-    if department and department != "org" and department not in [d.code for d in settings.departments]:
-        fail(f"unknown department {department!r} (known: {', '.join(d.code for d in settings.departments)})")
+    if department and department != "org":
+        department = code_of(settings, "department", department, "--department")
     migrate(settings.database_url)
     with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
         results = results_of(compute_and_store(uow.session, settings, period))
@@ -172,9 +167,8 @@ def run_monthly_report(
     period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: the previous month)."),
 ) -> None:
     """服务质量月报: compute KPIs, render, publish, mail the distribution list."""
-    if period:
-        _check_period(period)
-    settings_or_exit()
+    settings = settings_or_exit()
+    period = period_of(period, settings)
     from flows.monthly_report import monthly_service_quality_report
 
     result = monthly_service_quality_report(period=period)

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, fail, history_lines, local, parse_day, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, database_or_exit, fail, history_lines, local, parse_day, settings_or_exit
 
 app = typer.Typer(help="Corrective and preventive actions (CAPA, 纠正预防措施).", no_args_is_help=True)
 
@@ -14,8 +14,8 @@ app = typer.Typer(help="Corrective and preventive actions (CAPA, 纠正预防措
 @app.command("open")
 def open_(
     title: str = typer.Option(..., help="What is to be done, in one line."),
-    department: str = typer.Option(..., help="Department code."),
-    type_: str = typer.Option("corrective", "--type", help="immediate, corrective, preventive or improvement."),
+    department: str = typer.Option(..., help="Department code or name, e.g. CS or 客服部."),
+    type_: str = typer.Option("corrective", "--type", help="immediate, corrective, preventive or improvement (or 立即/纠正/预防/改进措施)."),
     source: str = typer.Option("manual", help="complaint, audit_finding, review_decision, improvement_cycle, "
                                               "kpi_miss, survey or manual."),
     problem: str = typer.Option("", help="The problem found."),
@@ -29,6 +29,8 @@ def open_(
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    department = code_of(settings, "department", department, "--department")
+    type_ = code_of(settings, "action_type", type_, "--type")
     database_or_exit(settings)
     links = []
     for item in link:
@@ -153,6 +155,7 @@ def list_(
     database_or_exit(settings)
     if status and status not in STATES:
         fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
+    department = code_of(settings, "department", department, "--department")
     today = to_local(utcnow(), settings.tz).date()
     with UnitOfWork(settings.database_url) as uow:
         rows = listing(uow.session, status=status, department=department, owner=owner, open_only=open_only)
