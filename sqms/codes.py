@@ -87,6 +87,17 @@ def label(settings: Settings | None, kind: str, code: str | None, locale: str | 
     return names[0] if (locale or "zh_CN").lower().startswith("zh") else names[1]
 
 
+def person_name(settings: Settings | None, email: str | None) -> str:
+    """A configured person's name for an address (people are named, not addressed, in texts)."""
+    if not email:
+        return "—"
+    if settings is not None:
+        for person in settings.people:
+            if person.email == email.strip().lower():
+                return person.name or email
+    return email
+
+
 def labels(kind: str) -> dict[str, tuple[str, str]]:
     """code -> (zh_CN, en) of a fixed kind, for the report modules' tables."""
     return {code: (names[0], names[1]) for code, names in KINDS[kind][1].items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, time
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,8 @@ def test_digest_text_items_on_separate_lines(tmp_path: Path) -> None:
 
     settings = load_settings(CONFIG, database_url=f"sqlite:///{tmp_path}/x.db")
     items = [{"kind": "投诉", "item_id": f"CP-2026-000{n}", "title": f"标题{n}", "due": datetime(2026, 10, 9, 17, 0),
-                  "late": n, "stage": "overdue", "owner": "张三", "department": "客服部"} for n in (1, 2)]
+                  "late": n, "stage": "overdue", "owner": "张三", "department": "客服部",
+                  "overdue": f"{n} 个工作日"} for n in (1, 2)]
     mail = compose(settings, "reminder_digest", "a@example.org", day=date(2026, 10, 12),
                    overdue=items, due_soon=[], escalated=[])
     lines = [line for line in mail.body_text.splitlines() if line.startswith("- ")]
@@ -113,3 +115,103 @@ def test_survey_report_text_keeps_lines_after_a_conditional(locale: str, tmp_pat
                                          org=settings.organisation)
     nps = next(line for line in text.splitlines() if "NPS" in line)
     assert "figures.detractors" not in nps
+
+
+# -- item 24: no raw codes in zh_CN output; item 25: the overdue column ------------------------------
+
+RAW = re.compile(r"@example\.com|\b(?:onsite|phone|online|normal|special|service-operations|support-functions"
+                 r"|OPS|CS|SALES|GMO|HR|FIN|RND|ADMIN)\b")
+
+
+def _delivered(settings) -> list[tuple[str, str, str]]:
+    """(subject, text, html) of every mail delivered to the .eml folder."""
+    import email
+    from email import policy
+
+    from sqms.notify.service import deliver_pending
+
+    deliver_pending(settings)
+    out = []
+    for path in sorted(Path(settings.outbox_dir).glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        out.append((str(message["Subject"]), message.get_body(("plain",)).get_content(),
+                    message.get_body(("html",)).get_content()))
+    return out
+
+
+def _leaks(text: str) -> list[str]:
+    return [text[max(0, m.start() - 20):m.end() + 5] for m in RAW.finditer(text)]
+
+
+def test_complaint_mails_and_digests_show_names_not_codes(sqlite_settings) -> None:
+    """A special on-site complaint, overdue: the GM's notice and every digest read in names."""
+    from datetime import datetime
+
+    from sqms.calendar import to_utc
+    from sqms.complaints.service import register
+    from sqms.db import UnitOfWork
+    from sqms.org.service import sync_organisation
+    from sqms.reminders.service import send_reminders
+    from sqms.reminders.weekly import send_weekly_digest
+
+    settings = sqlite_settings
+    tz = settings.tz
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        register(uow.session, settings, received_at=to_utc(datetime(2026, 10, 12, 10, 0), tz), department="OPS",
+                 channel="onsite", severity="special", category="设施环境", description="门口台阶破损")
+        register(uow.session, settings, received_at=to_utc(datetime(2026, 10, 12, 11, 0), tz), department="CS",
+                 channel="phone", severity="normal", category="服务态度")
+        uow.commit()
+    # normal: due 2026-10-14, special: 2026-10-19; on 2026-10-20 both are overdue (one by < 1 working day)
+    for day in (date(2026, 10, 15), date(2026, 10, 20), date(2026, 10, 26)):
+        with UnitOfWork(settings.database_url, actor="test") as uow:
+            send_reminders(uow.session, settings, today=day, now=to_utc(datetime.combine(day, time(9)), tz))
+            send_weekly_digest(uow.session, settings, today=day, now=to_utc(datetime.combine(day, time(9)), tz))
+            uow.commit()
+    mails = _delivered(settings)
+    subjects = [s for s, _, _ in mails]
+    assert any("重大投诉" in s for s in subjects) and any("待办" in s or "提醒" in s for s in subjects), subjects
+    for subject, text, html in mails:
+        assert not _leaks(subject + text + html), (subject, _leaks(subject + text + html))
+    notice = next(text for subject, text, _ in mails if subject.startswith("[重大投诉]"))
+    assert "受理渠道：现场" in notice and "处理人：刘洋" in notice
+    digests = [(text, html) for subject, text, html in mails if "CP-" in text and "已超期" in text]
+    assert digests
+    for text, html in digests:
+        overdue = [line for line in text.splitlines() if line.startswith("- ") and "已超期" in line]
+        assert overdue and all("已超期 —" not in line for line in overdue)
+    assert any("不足 1 个工作日" in text for text, _ in digests)
+
+
+def test_checklist_clauses_cite_real_sections() -> None:
+    """Every clause names a section of the company regulation or an article of the general one; no "3.x"."""
+    import yaml
+
+    seeds = Path("/work/shared/seeds")
+    company = next(iter(seeds.glob("004_*.txt")), None) if seeds.is_dir() else None
+    general = next(iter(seeds.glob("000_*.txt")), None) if seeds.is_dir() else None
+    for path in (ROOT / "config" / "checklists").glob("*.yaml"):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]:
+            clause = item["clause"]
+            assert not re.search(r"\d\.x|\bx\b", clause), (path.name, clause)
+            sections = re.findall(r"(?<![\d.])(\d+(?:\.\d+)+)", clause.split("通则")[0])
+            articles = re.findall(r"第[一二三四五六七八九十]+条", clause)
+            assert sections or articles, (path.name, clause)
+            if company is not None:
+                text = company.read_text(encoding="utf-8")
+                for s in sections:
+                    assert re.search(rf"(?<![\d.]){re.escape(s)}\s*\S", text), (path.name, s)
+            if general is not None:
+                text = general.read_text(encoding="utf-8").split("篇二")[0]
+                for a in articles:
+                    assert a + " " in text or a in text, (path.name, a)
+
+
+def test_review_target_change_names_the_department(tmp_path: Path) -> None:
+    from sqms.config import load_settings
+    from sqms.reviews.service import OutputIn, _change_text
+
+    settings = load_settings(CONFIG, database_url=f"sqlite:///{tmp_path}/x.db")
+    entry = OutputIn(kind="target_change", text="", kpi="response_within_target_pct", department="OPS", target=92)
+    assert "响应及时率（运营部）" in _change_text(settings, entry)

@@ -182,17 +182,39 @@ def _already_sent(session: Session, planned: list[Reminder]) -> set[tuple[str, s
     return found
 
 
+def _overdue_text(reminder: Reminder, settings: Settings) -> str:
+    """How late an overdue item is, in the digest language; "—" for an item not yet due.
+
+    On the first day after the due day no full working day has passed yet, which is still overdue."""
+    if reminder.stage.startswith("due-"):
+        return "—"
+    zh = settings.locale.startswith("zh")
+    late = reminder.late_working_days
+    if late:
+        return f"{late} 个工作日" if zh else f"{late} working day{'s' if late > 1 else ''}"
+    return "不足 1 个工作日" if zh else "less than 1 working day"
+
+
 def _line(reminder: Reminder, settings: Settings) -> dict:
+    from sqms.codes import person_name
+
     zh, en = KIND_LABELS.get(reminder.item.kind, (reminder.item.kind, reminder.item.kind))
+    department = reminder.item.department
+    try:
+        department_name = settings.department(department).label(settings.locale) if department else "—"
+    except KeyError:
+        department_name = department
     return {
         "kind": zh if settings.locale.startswith("zh") else en,
         "item_id": reminder.item.item_id,
         "title": reminder.item.title,
-        "owner": reminder.item.owner or "—",
-        "department": reminder.item.department or "—",
+        "owner": person_name(settings, reminder.item.owner),  # people are named, not addressed
+        "owner_email": reminder.item.owner or "",
+        "department": department_name,
         "due": to_local(reminder.item.due_at, settings.tz),
         "stage": reminder.stage,
         "late": reminder.late_working_days,
+        "overdue": _overdue_text(reminder, settings),
     }
 
 

@@ -10,7 +10,7 @@
 
 Filters: `fmt_value(value, kpi)`, `fmt_target(target, kpi)`, `fmt_change(change, kpi)`,
 `number(decimals)`, `percent(decimals)`, `local_dt(fmt)` (stored UTC → configured timezone),
-`status_label`, `kpi_label`, `dept_name`, `shorten(width)`.
+`status_label`, `kpi_label`, `dept_name`, `code_label(kind)`, `person_name`, `shorten(width)`.
 """
 
 from __future__ import annotations
@@ -127,6 +127,23 @@ class KeepLineBreaks(Extension):
         return _LINE_ENDS_IN_BLOCK_TAG.sub(keep, source)
 
 
+@pass_context
+def _code_label(ctx: Context, code: str | None, kind: str) -> str:
+    """`{{ complaint.channel|code_label('channel') }}` → 现场: a stored code by its name (sqms.codes)."""
+    from sqms.codes import label
+
+    settings = ctx.get("settings")
+    return label(settings if isinstance(settings, Settings) else None, kind, code, _locale(ctx))
+
+
+@pass_context
+def _person_name(ctx: Context, email: str | None) -> str:
+    from sqms.codes import person_name
+
+    settings = ctx.get("settings")
+    return person_name(settings if isinstance(settings, Settings) else None, email)
+
+
 @lru_cache(maxsize=8)
 def _environment(folder: str) -> Environment:
     env = Environment(
@@ -149,6 +166,8 @@ def _environment(folder: str) -> Environment:
         "status_label": _status_label,
         "kpi_label": _kpi_label,
         "dept_name": _dept_name,
+        "code_label": _code_label,
+        "person_name": _person_name,
         "shorten": lambda text, width=24: f.shorten(str(text), width),
     })
     return env
