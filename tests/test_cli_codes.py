@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -96,3 +98,46 @@ def test_the_domain_refuses_full_width_periods() -> None:
 
     with pytest.raises(ValueError, match="YYYY-MM"):
         parse_period("２０２６-１０")
+
+
+# -- item 25: figures printed for people are rounded --------------------------------------------
+
+FIGURES = {"response_rate": 41.37931034482759, "csat_mean": 4.314159265, "top2_pct": 86.66666666666667,
+           "nps": 35.483870967741936, "nps_margin": 9.123456789, "invited": 100, "responded": 41, "csat_n": 41,
+           "nps_n": 41, "detractors": 3, "dimensions": {"reliability": -0.3333333333333}, "previous": None}
+
+
+def test_survey_show_rounds_figures(cli) -> None:
+    from datetime import date, datetime, timezone
+
+    from sqms.db import UnitOfWork
+    from sqms.surveys.models import SurveyCampaign
+
+    with UnitOfWork(cli.settings.database_url, actor="test") as uow:
+        uow.session.add(SurveyCampaign(code="2026-Q3", kind="quarterly", questionnaire="quarterly",
+                                       period_start=date(2026, 7, 1), period_end=date(2026, 9, 30), status="reported",
+                                       seed=1, sample_total=100, min_per_stratum=1, created_by="test",
+                                       created_at=datetime(2026, 10, 5, tzinfo=timezone.utc), analysis=FIGURES))
+        uow.commit()
+    for args in (("survey", "show", "2026-Q3"), ("survey", "list")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+        assert not re.search(r"\d\.\d{4,}", result.output), result.output
+    shown = cli("survey", "show", "2026-Q3").output
+    assert re.search(r"csat_mean\s+4\.31\b", shown) and re.search(r"response_rate\s+41\.4\b", shown)
+    assert re.search(r"invited\s+100\b", shown)
+
+
+def test_artifacts_round_figures() -> None:
+    from tasks.improvement import board_table
+    from tasks.surveys import survey_markdown
+
+    markdown = survey_markdown("2026-Q3", FIGURES)
+    assert "| 41.4 |" in markdown and "| 4.31 |" in markdown and "| 35.5 |" in markdown
+    assert not re.search(r"\d\.\d{3,}", markdown)
+    assert "| —" in survey_markdown("2026-Q3", {"response_rate": None})
+    [row] = board_table([{"ref": "PDCA-00001", "status": "do", "iteration": 1, "department": "运营部",
+                          "kpi": "response_within_target_pct", "kpi_label": "响应及时率", "baseline": 84.61538461538461,
+                          "target": 90.0, "check_period": "2026-11", "check_value": 88.8888888889,
+                          "actions_done": 1, "actions": 2}], "zh_CN")
+    assert row["baseline"] == "84.6%" and row["check"] == "2026-11 88.9%" and "90" in row["target"]

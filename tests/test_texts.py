@@ -215,3 +215,30 @@ def test_review_target_change_names_the_department(tmp_path: Path) -> None:
     settings = load_settings(CONFIG, database_url=f"sqlite:///{tmp_path}/x.db")
     entry = OutputIn(kind="target_change", text="", kpi="response_within_target_pct", department="OPS", target=92)
     assert "响应及时率（运营部）" in _change_text(settings, entry)
+
+
+def test_survey_form_marks_the_questions_it_calls_red(tmp_path: Path, browser) -> None:
+    """"请检查标红的题目": the questions with an error are red (legend colour), the others are not."""
+    from types import SimpleNamespace
+
+    from sqms.config import load_settings
+    from sqms.reporting.render import render_template
+    from sqms.surveys.questionnaire import load_questionnaires
+
+    settings = load_settings(CONFIG, database_url=f"sqlite:///{tmp_path}/x.db",
+                             questionnaires_dir=ROOT / "config" / "questionnaires")
+    q = load_questionnaires(settings.questionnaires_dir)["quarterly"]
+    campaign = SimpleNamespace(code="2026-Q3", close_on=date(2026, 10, 20))
+    html = render_template(settings, "web/survey.html.j2", locale="zh_CN", lang_query="?lang=zh_CN", q=q,
+                           campaign=campaign, token="t", errors={"csat": "required", "nps": "required"}, values={})
+    assert "标红的题目" in html
+    page = browser.new_page()
+    try:
+        page.set_content(html)
+        color = "el => getComputedStyle(el).color"
+        red = "rgb(198, 40, 40)"
+        assert page.eval_on_selector("fieldset:has(input[name=csat]) legend", color) == red
+        assert page.eval_on_selector("fieldset:has(input[name=nps]) legend", color) == red
+        assert page.eval_on_selector("fieldset.item legend", color) != red
+    finally:
+        page.close()
