@@ -162,6 +162,22 @@ def _kpi_table(results, settings: Settings) -> str:
     return "\n".join(lines).lstrip("\n")
 
 
+def _flow_server() -> None:
+    """Say where the flow runs: on the configured Prefect server (PREFECT_API_URL, checked to answer),
+    or on a temporary one when none is configured. Stops with exit 1 when the configured one is down."""
+    from flows.server import ServerUnreachable, server_for_cli_runs
+
+    try:
+        api = server_for_cli_runs()
+    except ServerUnreachable as exc:
+        fail(str(exc), 1)
+    if api:
+        typer.echo(f"running on the Prefect server {api} (the run shows in its UI)", err=True)
+    else:
+        typer.echo("PREFECT_API_URL is not set: a temporary Prefect server runs this flow and no UI shows it "
+                   "(set PREFECT_API_URL=http://<host>:4200/api to run it on yours)", err=True)
+
+
 @run_app.command("monthly-report")
 def run_monthly_report(
     period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: the previous month)."),
@@ -169,6 +185,7 @@ def run_monthly_report(
     """服务质量月报: compute KPIs, render, publish, mail the distribution list."""
     settings = settings_or_exit()
     period = period_of(period, settings)
+    _flow_server()
     from flows.monthly_report import monthly_service_quality_report
 
     result = monthly_service_quality_report(period=period)
@@ -179,6 +196,7 @@ def run_monthly_report(
 def run_outbox_delivery() -> None:
     """Deliver every pending email now."""
     settings_or_exit()
+    _flow_server()
     from flows.outbox import outbox_delivery
 
     typer.echo(json.dumps(outbox_delivery(), ensure_ascii=False))
@@ -188,6 +206,7 @@ def run_outbox_delivery() -> None:
 def run_complaint_watch() -> None:
     """Special complaints to the general manager; repeated categories become corrective actions."""
     settings_or_exit()
+    _flow_server()
     from flows.complaints import complaint_sla_watch
 
     typer.echo(json.dumps(complaint_sla_watch(), ensure_ascii=False, default=str))
@@ -203,6 +222,7 @@ def _today(value: Optional[str]):
 def run_reminders(today: Optional[str] = typer.Option(None, help="As if it were this day (YYYY-MM-DD).")) -> None:
     """Today's reminder digests and escalations (nothing on non-working days)."""
     settings_or_exit()
+    _flow_server()
     from flows.reminders import reminders
 
     typer.echo(json.dumps(reminders(today=_today(today)), ensure_ascii=False, default=str))
@@ -212,6 +232,7 @@ def run_reminders(today: Optional[str] = typer.Option(None, help="As if it were 
 def run_weekly_digest(today: Optional[str] = typer.Option(None, help="As if it were this day.")) -> None:
     """The quality manager's weekly digest (once per week)."""
     settings_or_exit()
+    _flow_server()
     from flows.reminders import weekly_digest
 
     typer.echo(json.dumps(weekly_digest(today=_today(today)), ensure_ascii=False, default=str))
@@ -224,6 +245,7 @@ def run_survey_campaigns(kind: Optional[str] = typer.Option(None, help="quarterl
     settings_or_exit()
     if kind not in (None, "quarterly", "annual"):
         fail(f"--kind {kind!r}: quarterly or annual")
+    _flow_server()
     from flows.surveys import survey_campaigns
 
     typer.echo(json.dumps(survey_campaigns(kind=kind), ensure_ascii=False, default=str))
@@ -234,6 +256,7 @@ def run_internal_audit(open_cycle: bool = typer.Option(False, "--open", help="Op
                        ) -> None:
     """Open (with --open) and advance the internal audit cycles that are due."""
     settings_or_exit()
+    _flow_server()
     from flows.audits import internal_audit
 
     typer.echo(json.dumps(internal_audit(open_cycle=open_cycle), ensure_ascii=False, default=str))
@@ -244,6 +267,7 @@ def run_management_review(open_review: bool = typer.Option(False, "--open", help
                                                                                   "review first.")) -> None:
     """Open (with --open) and advance the management reviews that are due."""
     settings_or_exit()
+    _flow_server()
     from flows.reviews import management_review
 
     typer.echo(json.dumps(management_review(open_review=open_review), ensure_ascii=False, default=str))
