@@ -50,7 +50,7 @@ def test_sqms_run_uses_the_configured_server(prefect_harness, sqlite_url, tmp_pa
     env = _env(tmp_path, sqlite_url, PREFECT_API_URL=api)
     before = {r["id"] for r in _flow_runs(api, "complaint-sla-watch")}
     done = subprocess.run([BIN / "sqms", "run", "complaint-sla-watch"], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
+                          timeout=300, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"running on the Prefect server {api}" in done.stderr
     assert "temporary server" not in (done.stdout + done.stderr).lower()
