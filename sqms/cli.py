@@ -1,4 +1,4 @@
-"""`sqms`: the command line (DESIGN.md §5). Every command exits non-zero with a clear message on bad input.
+"""`sqms`: the command line (docs/DESIGN.md §5). Every command exits non-zero with a clear message on bad input.
 
 Commands that run flows or serve deployments import Prefect lazily, so the
 domain commands (init, import, kpi) stay fast and Prefect-free.
@@ -91,7 +91,7 @@ def import_(
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
                                       help="Import the valid rows; write the others to <file>.rejects.csv."),
 ) -> None:
-    """Import a file (DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
+    """Import a file (docs/DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
     from sqms.db import migrate
     from sqms.importers import spec_for
     from sqms.ingest import ImportFileError, import_file, load_mapping
@@ -117,7 +117,7 @@ def import_(
 @app.command()
 def kpi(
     period: str = typer.Option(..., "--period", help="Calendar month YYYY-MM (local time).", callback=_check_period),
-    as_json: bool = typer.Option(False, "--json", help="Print the JSON array of DESIGN.md §4."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON array of docs/DESIGN.md §4."),
     department: Optional[str] = typer.Option(None, help="Only this department (code or name); 'org' for the "
                                                         "whole."),
 ) -> None:

@@ -148,7 +148,7 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
 @app.command("import")
 def import_(
     code: str = typer.Argument(..., help="The campaign the answers belong to."),
-    file: Path = typer.Argument(..., help="CSV/XLSX in the survey-responses format (DESIGN.md §3)."),
+    file: Path = typer.Argument(..., help="CSV/XLSX in the survey-responses format (docs/DESIGN.md §3)."),
     mapping: Optional[Path] = typer.Option(None, "--mapping", help="Mapping YAML for a foreign file."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid"),
 ) -> None:
