@@ -172,3 +172,19 @@ def test_the_quality_manager_is_mailed_once_per_year(tmp_path, sqlite_url):
     assert warning["To"].addresses[0].addr_spec == "li.na@example.com"
     text = warning.get_body(("plain",)).get_content()
     assert "2027" in text and ident in text and "元旦" in text
+
+
+def test_the_coming_unknown_year_is_announced_in_december(tmp_path, sqlite_url):
+    """No open item in 2027 yet: from 2 December (30 days ahead) the quality manager hears of it, once."""
+    from sqms.db import UnitOfWork
+    from sqms.org.service import sync_organisation
+    from sqms.reminders.service import warn_unknown_calendar_years
+
+    settings = make_settings(sqlite_url, tmp_path, calendar_dir=tmp_path / "none")
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        counts = [warn_unknown_calendar_years(uow.session, settings, cal.to_utc(datetime.combine(day, time(9)),
+                                                                                  settings.tz), today=day)
+                  for day in (date(2026, 11, 30), date(2026, 12, 2), date(2026, 12, 3))]
+        uow.commit()
+    assert counts == [0, 1, 0]

@@ -147,7 +147,7 @@ def send_reminders(session: Session, settings: Settings, *, today: date | None =
     today = today or to_local(now, settings.tz).date()
     result = RunResult(day=today)
     # before the working-day check: the warning must not wait for the next working day
-    result.calendar_warnings = warn_unknown_calendar_years(session, settings, now, sources)
+    result.calendar_warnings = warn_unknown_calendar_years(session, settings, now, sources, today)
     if not is_working_day(today):
         result.skipped = "not a working day"
         return result
@@ -188,10 +188,10 @@ def unknown_calendar_years(session: Session, settings: Settings, now: datetime,
 
 
 def warn_unknown_calendar_years(session: Session, settings: Settings, now: datetime,
-                                sources: Iterable[Source] | None = None) -> int:
+                                sources: Iterable[Source] | None = None, today: date | None = None) -> int:
     """Mail the quality manager(s) once per unknown year (keyed by the year, through the outbox) when
-    open deadlines fall in it or it begins within 30 days; returns the mails queued."""
-    today = to_local(now, settings.tz).date()
+    open deadlines fall in it or it begins within 30 days of `today`; returns the mails queued."""
+    today = today or to_local(now, settings.tz).date()
     years = unknown_calendar_years(session, settings, now, sources)
     ahead = today + timedelta(days=30)
     if not is_covered(ahead):
