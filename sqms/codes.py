@@ -45,6 +45,9 @@ KINDS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {  # kind -> (what it
 }
 
 
+STATE_KINDS = {"complaint_state": "state", "action_state": "state"}
+
+
 class UnknownCode(ValueError):
     """Neither a code nor a configured name; the message lists what is accepted."""
 
@@ -54,11 +57,22 @@ def _key(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
+def _states(kind: str) -> dict[str, tuple[str, ...]]:
+    # the state names live beside their state machines; imported here only when asked for
+    if kind == "complaint_state":
+        from sqms.complaints.report import STATE_LABELS
+    else:
+        from sqms.actions.models import ACTION_STATE_LABELS as STATE_LABELS
+    return {code: (zh, en, code.replace("_", " ")) for code, (zh, en) in STATE_LABELS.items()}
+
+
 def _table(settings: Settings | None, kind: str) -> dict[str, tuple[str, ...]]:
     if kind == "department":
         if settings is None:
             raise ValueError("departments need the settings")
         return {d.code: (d.name, d.name_en or d.code) for d in settings.departments}
+    if kind in STATE_KINDS:
+        return _states(kind)
     return KINDS[kind][1]
 
 
@@ -69,7 +83,7 @@ def resolve(settings: Settings | None, kind: str, text: str) -> str:
     for code, names in table.items():
         if wanted == _key(code) or any(wanted == _key(n) for n in names):
             return code
-    what = "department" if kind == "department" else KINDS[kind][0]
+    what = "department" if kind == "department" else STATE_KINDS.get(kind) or KINDS[kind][0]
     choices = ", ".join(f"{code} ({names[0]})" for code, names in table.items())
     raise UnknownCode(f"unknown {what} {text!r} (one of: {choices})")
 

@@ -141,3 +141,14 @@ def test_artifacts_round_figures() -> None:
                           "target": 90.0, "check_period": "2026-11", "check_value": 88.8888888889,
                           "actions_done": 1, "actions": 2}], "zh_CN")
     assert row["baseline"] == "84.6%" and row["check"] == "2026-11 88.9%" and "90" in row["target"]
+
+
+def test_states_by_name(cli) -> None:
+    from sqms.codes import resolve
+
+    assert resolve(None, "complaint_state", "调查中") == "investigating"
+    assert resolve(None, "action_state", "in progress") == "in_progress"
+    assert cli("complaint", "list", "--status", "已登记").exit_code == 0
+    assert cli("action", "list", "--status", "实施中").exit_code == 0
+    bad = cli("complaint", "list", "--status", "done")
+    assert bad.exit_code == 2 and "unknown state 'done'" in bad.output and "registered (已登记)" in bad.output

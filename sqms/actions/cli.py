@@ -140,21 +140,19 @@ def show(action_id: str = typer.Argument(..., help="Action number.")) -> None:
 
 @app.command("list")
 def list_(
-    status: Optional[str] = typer.Option(None, help="open, in_progress, done or verified."),
+    status: Optional[str] = typer.Option(None, help="open, in_progress, done or verified (or 待实施, 实施中 …)."),
     department: Optional[str] = typer.Option(None, help="Only this department."),
     owner: Optional[str] = typer.Option(None, help="Only this owner (email)."),
     open_only: bool = typer.Option(False, "--open", help="Not yet verified."),
 ) -> None:
     """Actions by due date."""
-    from sqms.actions.models import STATES
     from sqms.actions.service import listing
     from sqms.calendar import to_local, utcnow
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
     database_or_exit(settings)
-    if status and status not in STATES:
-        fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
+    status = code_of(settings, "action_state", status, "--status")
     department = code_of(settings, "department", department, "--department")
     today = to_local(utcnow(), settings.tz).date()
     with UnitOfWork(settings.database_url) as uow:

@@ -124,21 +124,19 @@ def show(complaint_id: str = typer.Argument(..., help="The complaint.")) -> None
 
 @app.command("list")
 def list_(
-    status: Optional[str] = typer.Option(None, help="Only this state."),
+    status: Optional[str] = typer.Option(None, help="Only this state (e.g. investigating or 调查中)."),
     department: Optional[str] = typer.Option(None, help="Only this department (code or name)."),
     open_only: bool = typer.Option(False, "--open", help="Only complaints not yet settled."),
     limit: int = typer.Option(50, help="At most this many, newest first."),
 ) -> None:
     """Complaints, newest first, with their deadlines."""
     from sqms.calendar import utcnow
-    from sqms.complaints.models import STATES
     from sqms.complaints.service import listing
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
     database_or_exit(settings)
-    if status and status not in STATES:
-        fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
+    status = code_of(settings, "complaint_state", status, "--status")
     department = code_of(settings, "department", department, "--department")
     now = utcnow()
     with UnitOfWork(settings.database_url) as uow:
