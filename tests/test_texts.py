@@ -241,3 +241,19 @@ def test_survey_form_marks_the_questions_it_calls_red(tmp_path: Path) -> None:
     assert marked == {"csat", "nps"}
     assert re.search(r"fieldset\.invalid legend \{ color: var\(--red\)", html)
     assert "--red: #c62828" in html
+
+
+def test_audit_report_scope_names_checklists_by_title(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from sqms.audits.models import AuditSlot
+    from sqms.audits.report import _context, scope_table
+    from sqms.config import load_settings
+
+    settings = load_settings(CONFIG, database_url=f"sqlite:///{tmp_path}/x.db")
+    slots = [AuditSlot(id=1, department="OPS", auditor="li.na@example.com", day=date(2026, 12, 1),
+                       checklist_code="service-operations", items=[], changed_items=[]),
+             AuditSlot(id=2, department="HR", auditor="huang.li@example.com", day=date(2026, 12, 2),
+                       checklist_code="gone", items=[], changed_items=[])]
+    scope = scope_table(slots, [], _context(settings, datetime(2026, 12, 1, tzinfo=timezone.utc)))
+    assert scope["checklist"].tolist() == ["运营服务实施部门内审检查表", "gone"]
