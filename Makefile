@@ -7,37 +7,56 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: install run server test bench deploy doctor clean help
+.PHONY: install dev ready run server test bench deploy doctor clean help
 
 help:
+	@echo "make install - production: the runtime dependencies only (uv.lock, no test tools)"
+	@echo "make dev    - the runtime and the dev group (pytest, ruff, playwright, ...)"
 	@echo "make run    - demo on SQLite: migrate, demo data, Prefect UI on http://127.0.0.1:$(PREFECT_PORT), serve deployments"
 	@echo "make test   - the whole test suite (SQLite and PostgreSQL)"
 	@echo "make bench  - import / KPI / report benchmark against plain pandas"
 	@echo "make deploy - production: create the sqms work pool and deploy every process (PREFECT_API_URL)"
 	@echo "make doctor - check configuration, database, SMTP, calendar, Prefect and deployments"
 
-.venv/.synced: pyproject.toml uv.lock
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+ENSURE_UV = command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+
+# `uv sync` makes the environment exact, so each sync invalidates the other's stamp.
+.venv/.synced-prod: pyproject.toml uv.lock
+	@$(ENSURE_UV)
+	$(UV) sync --frozen --no-dev
+	@rm -f .venv/.synced-dev
 	@touch $@
 
-install: .venv/.synced
+.venv/.synced-dev: pyproject.toml uv.lock
+	@$(ENSURE_UV)
+	$(UV) sync --frozen --group dev
+	@rm -f .venv/.synced-prod
+	@touch $@
 
-run: install
+install: .venv/.synced-prod
+
+dev: .venv/.synced-dev
+
+# run/doctor/bench/deploy keep whichever environment is there (a developer's stays dev).
+ready:
+	@if [ -f .venv/.synced-dev ]; then $(MAKE) --no-print-directory .venv/.synced-dev; \
+	else $(MAKE) --no-print-directory .venv/.synced-prod; fi
+
+run: ready
 	.venv/bin/sqms init --demo
 	./scripts/run-local.sh $(PREFECT_PORT)
 
-test: install
+test: dev
 	@mkdir -p $(PREFECT_HOME)
 	.venv/bin/pytest $(PYTEST_ARGS)
 
-deploy: install   ## production: work pool + every deployment (needs PREFECT_API_URL)
+deploy: ready   ## production: work pool + every deployment (needs PREFECT_API_URL)
 	.venv/bin/sqms deploy
 
-doctor: install
+doctor: ready
 	.venv/bin/sqms doctor
 
-bench: install
+bench: ready
 	@mkdir -p $(PREFECT_HOME)
 	.venv/bin/python -m benchmarks.bench $(BENCH_ARGS)
 

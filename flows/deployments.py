@@ -20,6 +20,7 @@ from flows.monthly_report import monthly_service_quality_report
 from flows.outbox import outbox_delivery
 from flows.reminders import reminders, weekly_digest
 from flows.reviews import management_review
+from flows.server import prefect_api_url
 from flows.surveys import survey_campaigns
 from sqms.config import Settings, get_settings
 
@@ -87,13 +88,6 @@ def serve_all() -> None:
     from prefect import serve
 
     serve(*apply_served(get_settings()))
-
-
-def prefect_api_url() -> str | None:
-    """The Prefect API this process talks to (PREFECT_API_URL or the active profile)."""
-    from prefect.settings import PREFECT_API_URL
-
-    return PREFECT_API_URL.value()
 
 
 def check_deployments(settings: Settings) -> list:

@@ -1,4 +1,4 @@
-"""`sqms`: the command line (DESIGN.md §5). Every command exits non-zero with a clear message on bad input.
+"""`sqms`: the command line (docs/DESIGN.md §5). Every command exits non-zero with a clear message on bad input.
 
 Commands that run flows or serve deployments import Prefect lazily, so the
 domain commands (init, import, kpi) stay fast and Prefect-free.
@@ -17,7 +17,7 @@ import typer
 
 from sqms.actions.cli import app as action_app
 from sqms.audits.cli import app as audit_app
-from sqms.cli_common import cli_actor, fail, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, fail, period_of, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
@@ -47,14 +47,9 @@ class ImportKind(str, Enum):
     customers = "customers"
 
 
-def _check_period(period: str) -> str:
-    from sqms.calendar import parse_period
-
-    try:
-        parse_period(period)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return period
+def _check_period(period: Optional[str]) -> Optional[str]:
+    """Periods are checked (and full-width digits read) before anything runs; exit code 2."""
+    return period_of(period)
 
 
 @app.command()
@@ -68,8 +63,7 @@ def init(
     from sqms.org.service import sync_organisation
 
     settings = settings_or_exit()
-    if end_period:
-        _check_period(end_period)
+    end_period = period_of(end_period, settings, "--end-period")
     _migrate_or_exit(settings)
     with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
         changes = sync_organisation(uow.session, settings)
@@ -104,7 +98,7 @@ def import_(
     skip_invalid: bool = typer.Option(False, "--skip-invalid",
                                       help="Import the valid rows; write the others to <file>.rejects.csv."),
 ) -> None:
-    """Import a file (DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
+    """Import a file (docs/DESIGN.md §3): validated whole; re-importing the same rows changes nothing."""
     from sqms.importers import spec_for
     from sqms.ingest import ImportFileError, import_file
 
@@ -154,16 +148,17 @@ def _migrate_or_exit(settings: Settings) -> None:
 @app.command()
 def kpi(
     period: str = typer.Option(..., "--period", help="Calendar month YYYY-MM (local time).", callback=_check_period),
-    as_json: bool = typer.Option(False, "--json", help="Print the JSON array of DESIGN.md §4."),
-    department: Optional[str] = typer.Option(None, help="Only this department (code); 'org' for the whole."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON array of docs/DESIGN.md §4."),
+    department: Optional[str] = typer.Option(None, help="Only this department (code or name); 'org' for the "
+                                                        "whole."),
 ) -> None:
     """Compute and store the KPIs of a month; print a table or JSON."""
     from sqms.db import UnitOfWork, migrate
     from sqms.records.service import compute_and_store, results_of
 
     settings = settings_or_exit()
-    if department and department != "org" and department not in [d.code for d in settings.departments]:
-        fail(f"unknown department {department!r} (known: {', '.join(d.code for d in settings.departments)})")
+    if department and department != "org":
+        department = code_of(settings, "department", department, "--department")
     migrate(settings.database_url)
     with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
         results = results_of(compute_and_store(uow.session, settings, period))
@@ -202,14 +197,30 @@ def _kpi_table(results, settings: Settings) -> str:
     return "\n".join(lines).lstrip("\n")
 
 
+def _flow_server() -> None:
+    """Say where the flow runs: on the configured Prefect server (PREFECT_API_URL, checked to answer),
+    or on a temporary one when none is configured. Stops with exit 1 when the configured one is down."""
+    from flows.server import ServerUnreachable, server_for_cli_runs
+
+    try:
+        api = server_for_cli_runs()
+    except ServerUnreachable as exc:
+        fail(str(exc), 1)
+    if api:
+        typer.echo(f"running on the Prefect server {api} (the run shows in its UI)", err=True)
+    else:
+        typer.echo("PREFECT_API_URL is not set: a temporary Prefect server runs this flow and no UI shows it "
+                   "(set PREFECT_API_URL=http://<host>:4200/api to run it on yours)", err=True)
+
+
 @run_app.command("monthly-report")
 def run_monthly_report(
     period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: the previous month)."),
 ) -> None:
     """服务质量月报: compute KPIs, render, publish, mail the distribution list."""
-    if period:
-        _check_period(period)
-    settings_or_exit()
+    settings = settings_or_exit()
+    period = period_of(period, settings)
+    _flow_server()
     from flows.monthly_report import monthly_service_quality_report
 
     result = monthly_service_quality_report(period=period)
@@ -220,6 +231,7 @@ def run_monthly_report(
 def run_outbox_delivery() -> None:
     """Deliver every pending email now."""
     settings_or_exit()
+    _flow_server()
     from flows.outbox import outbox_delivery
 
     typer.echo(json.dumps(outbox_delivery(), ensure_ascii=False))
@@ -229,6 +241,7 @@ def run_outbox_delivery() -> None:
 def run_complaint_watch() -> None:
     """Special complaints to the general manager; repeated categories become corrective actions."""
     settings_or_exit()
+    _flow_server()
     from flows.complaints import complaint_sla_watch
 
     typer.echo(json.dumps(complaint_sla_watch(), ensure_ascii=False, default=str))
@@ -254,6 +267,7 @@ def _today(value: Optional[str]):
 def run_reminders(today: Optional[str] = typer.Option(None, help="As if it were this day (YYYY-MM-DD).")) -> None:
     """Today's reminder digests and escalations (nothing on non-working days)."""
     settings_or_exit()
+    _flow_server()
     from flows.reminders import reminders
 
     typer.echo(json.dumps(reminders(today=_today(today)), ensure_ascii=False, default=str))
@@ -263,6 +277,7 @@ def run_reminders(today: Optional[str] = typer.Option(None, help="As if it were 
 def run_weekly_digest(today: Optional[str] = typer.Option(None, help="As if it were this day.")) -> None:
     """The quality manager's weekly digest (once per week)."""
     settings_or_exit()
+    _flow_server()
     from flows.reminders import weekly_digest
 
     typer.echo(json.dumps(weekly_digest(today=_today(today)), ensure_ascii=False, default=str))
@@ -275,6 +290,7 @@ def run_survey_campaigns(kind: Optional[str] = typer.Option(None, help="quarterl
     settings_or_exit()
     if kind not in (None, "quarterly", "annual"):
         fail(f"--kind {kind!r}: quarterly or annual")
+    _flow_server()
     from flows.surveys import survey_campaigns
 
     typer.echo(json.dumps(survey_campaigns(kind=kind), ensure_ascii=False, default=str))
@@ -285,6 +301,7 @@ def run_internal_audit(open_cycle: bool = typer.Option(False, "--open", help="Op
                        ) -> None:
     """Open (with --open) and advance the internal audit cycles that are due."""
     settings_or_exit()
+    _flow_server()
     from flows.audits import internal_audit
 
     typer.echo(json.dumps(internal_audit(open_cycle=open_cycle), ensure_ascii=False, default=str))
@@ -295,6 +312,7 @@ def run_management_review(open_review: bool = typer.Option(False, "--open", help
                                                                                   "review first.")) -> None:
     """Open (with --open) and advance the management reviews that are due."""
     settings_or_exit()
+    _flow_server()
     from flows.reviews import management_review
 
     typer.echo(json.dumps(management_review(open_review=open_review), ensure_ascii=False, default=str))

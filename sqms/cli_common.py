@@ -42,6 +42,42 @@ def cli_actor(person: str | None = None) -> str:
     return f"cli:{person or default_actor()}"
 
 
+def code_of(settings: Settings, kind: str, text: str | None, option: str) -> str | None:
+    """The code for what was typed after `option`: a code or any configured name (`电话`, `客服部`)."""
+    from sqms.codes import UnknownCode, resolve
+
+    if text is None:
+        return None
+    try:
+        return resolve(settings, kind, text)
+    except UnknownCode as exc:
+        fail(f"{option}: {exc}")
+
+
+EARLIEST_YEAR = 2000
+
+
+def period_of(text: str | None, settings: Settings | None = None, option: str = "--period") -> str | None:
+    """A month `YYYY-MM` checked at the door: full-width digits are read as digits, the year lies
+    in 2000..next year; anything else stops here with exit code 2 before a flow runs."""
+    import unicodedata
+
+    from sqms.calendar import parse_period, to_local, utcnow
+
+    if text is None:
+        return None
+    period = unicodedata.normalize("NFKC", text).strip()
+    try:
+        year, month = parse_period(period)
+    except ValueError:
+        fail(f"{option}: {text!r} is not a month YYYY-MM, e.g. 2026-10")
+    tz = settings.tz if settings is not None else None
+    latest = (to_local(utcnow(), tz) if tz else utcnow()).year + 1
+    if not EARLIEST_YEAR <= year <= latest:
+        fail(f"{option}: {text!r} is outside the years SQMS can report on ({EARLIEST_YEAR}–{latest})")
+    return f"{year:04d}-{month:02d}"
+
+
 def parse_moment(text: str | None, settings: Settings, option: str) -> datetime:
     """`2026-10-09 14:30`, `2026/10/09 14:30`, ISO 8601 with or without offset (local time); empty = now."""
     from sqms.calendar import to_utc, utcnow

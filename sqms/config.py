@@ -438,6 +438,7 @@ class Settings(BaseSettings):
     improvement: ImprovementSettings = ImprovementSettings()
     review: ReviewSettings = ReviewSettings()
     checklists_dir: Path = Path("config/checklists")
+    calendar_dir: Path = Path("config/calendar")  # <year>.yaml: official days the library does not know yet
     web: WebSettings = WebSettings()
     outbox: OutboxSettings = OutboxSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)
@@ -593,11 +594,18 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     data = read_config_file(path)
     token = _yaml_data.set(data)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(str(path), _format_errors(exc, data)) from None
     finally:
         _yaml_data.reset(token)
+    from sqms.calendar import CalendarFileError, use_declared
+
+    try:
+        use_declared(settings.calendar_dir)  # every deadline from here on counts the declared years
+    except CalendarFileError as exc:
+        raise ConfigError(str(settings.calendar_dir), exc.problems) from None
+    return settings
 
 
 @lru_cache(maxsize=1)

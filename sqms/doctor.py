@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable
 
-from sqms.calendar import is_covered, to_local, utcnow
+from sqms.calendar import declared_years, disagreements, is_covered, library_knows, source_of, to_local, utcnow
 from sqms.config import ConfigError, Settings
 
 
@@ -95,12 +95,54 @@ def check_calendar(settings: Settings, today: date | None = None) -> Check:
     today = today or to_local(utcnow(), settings.tz).date()
     soon = sorted({d.year for d in (today, today + timedelta(days=30)) if not is_covered(d)})
     if soon:
-        return Check("working-day calendar", False, f"chinesecalendar does not know {', '.join(map(str, soon))}: "
-                     "deadlines fall back to Monday–Friday; upgrade chinesecalendar")
+        return Check("working-day calendar", False, f"neither chinesecalendar nor {settings.calendar_dir}/ knows "
+                     f"{', '.join(map(str, soon))}: deadlines fall back to Monday–Friday; declare the year "
+                     f"({settings.calendar_dir}/README.md) or upgrade chinesecalendar")
     if today.month == 12 and not is_covered(date(today.year + 1, 1, 1)):
-        return Check("working-day calendar", False, f"{today.year + 1} is not known yet: upgrade chinesecalendar "
-                     "once the State Council has published the holidays", warning=True)
-    return Check("working-day calendar", True, f"official calendar known for {today.year}")
+        return Check("working-day calendar", False, f"{today.year + 1} is not known yet: declare it in "
+                     f"{settings.calendar_dir}/{today.year + 1}.yaml once the State Council has published the "
+                     "holidays (or upgrade chinesecalendar)", warning=True)
+    years = sorted({today.year, (today + timedelta(days=30)).year})
+    return Check("working-day calendar", True, "official calendar known for "
+                 + ", ".join(f"{y} ({'declared' if source_of(y) == 'declared' else 'chinesecalendar'})" for y in years))
+
+
+def check_calendar_files(settings: Settings) -> Check:
+    """A declared year the library also knows must agree with it day by day."""
+    declared = declared_years()
+    if not declared:
+        return Check("declared calendars", True, f"none in {settings.calendar_dir}/ (none needed while "
+                     "chinesecalendar knows the years in use)")
+    problems = []
+    for year in sorted(declared):
+        differ = disagreements(year)
+        if differ:
+            days = ", ".join(f"{d} ({'library: working' if lib else 'library: day off'}, file: "
+                             f"{'working' if ours else 'day off'})" for d, lib, ours in differ[:5])
+            problems.append(f"{year}.yaml disagrees with chinesecalendar on {len(differ)} day(s): {days}"
+                            + (" …" if len(differ) > 5 else ""))
+    if problems:
+        return Check("declared calendars", False, "; ".join(problems) + " — the file is used; check it against the "
+                     "State Council's notice")
+    return Check("declared calendars", True, ", ".join(
+        f"{y}.yaml ({len(d.holidays)} holiday days, {len(d.workdays)} make-up workdays"
+        + (", agrees with chinesecalendar)" if library_knows(y) else ")") for y, d in sorted(declared.items())))
+
+
+def check_open_deadlines(settings: Settings) -> Check:
+    """Fails when an open item's deadline falls in a year no calendar knows (it was counted Monday–Friday)."""
+    from sqms.db import UnitOfWork
+    from sqms.reminders.service import unknown_calendar_years
+
+    with UnitOfWork(settings.database_url) as uow:
+        years = unknown_calendar_years(uow.session, settings, utcnow())
+    years = {y: items for y, items in years.items() if items}
+    if years:
+        detail = "; ".join(f"{len(items)} open item(s) due in {year} ({', '.join(items[:3])}"
+                           f"{' …' if len(items) > 3 else ''})" for year, items in sorted(years.items()))
+        return Check("open deadlines", False, f"{detail}: no calendar knows that year, so those deadlines were "
+                     f"counted Monday–Friday; declare it in {settings.calendar_dir}/<year>.yaml")
+    return Check("open deadlines", True, "every open deadline falls in a year the calendar knows")
 
 
 def run_checks(settings: Settings, today: date | None = None) -> list[Check]:
@@ -109,4 +151,6 @@ def run_checks(settings: Settings, today: date | None = None) -> list[Check]:
         _guard("database", lambda: check_database(settings)),
         _guard("smtp", lambda: check_smtp(settings)),
         _guard("working-day calendar", lambda: check_calendar(settings, today)),
+        _guard("declared calendars", lambda: check_calendar_files(settings)),
+        _guard("open deadlines", lambda: check_open_deadlines(settings)),
     ]

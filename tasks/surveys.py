@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from sqms.calendar import to_local, utcnow
+from sqms.reporting.formatting import figure
 from sqms.surveys.service import advance_due, plan_campaign, previous_quarter, previous_year
 from tasks.common import RETRYING, settings, unit_of_work
 
@@ -35,11 +36,15 @@ def advance_campaigns() -> list[list]:
             from sqms.surveys.service import get
 
             figures = get(uow.session, code).analysis
-        create_markdown_artifact(
-            key="survey-report", description=f"survey {code}",
-            markdown=(f"# 满意度调查 {code}\n\n| 指标 | 数值 |\n|---|---:|\n"
-                      f"| 回收率 % | {figures.get('response_rate') or 0:.1f} |\n"
-                      f"| CSAT | {figures.get('csat_mean') or 0:.2f} |\n"
-                      f"| 满意比例 % | {figures.get('top2_pct') or 0:.1f} |\n"
-                      f"| NPS | {figures.get('nps') or 0:.1f} |\n| 不满意客户 | {figures.get('detractors', 0)} |\n"))
+        create_markdown_artifact(key="survey-report", description=f"survey {code}",
+                                 markdown=survey_markdown(code, figures))
     return [list(step) for step in done]
+
+
+def survey_markdown(code: str, figures: dict) -> str:
+    """The key figures of a reported campaign, rounded for reading ("—" when there is none)."""
+    return (f"# 满意度调查 {code}\n\n| 指标 | 数值 |\n|---|---:|\n"
+            f"| 回收率 % | {figure(figures.get('response_rate'))} |\n"
+            f"| CSAT | {figure(figures.get('csat_mean'), 'csat_mean')} |\n"
+            f"| 满意比例 % | {figure(figures.get('top2_pct'))} |\n"
+            f"| NPS | {figure(figures.get('nps'))} |\n| 不满意客户 | {figures.get('detractors', 0)} |\n")

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, fail, history_lines, local, parse_day, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, database_or_exit, fail, history_lines, local, parse_day, settings_or_exit
 
 app = typer.Typer(help="Corrective and preventive actions (CAPA, 纠正预防措施).", no_args_is_help=True)
 
@@ -14,8 +14,8 @@ app = typer.Typer(help="Corrective and preventive actions (CAPA, 纠正预防措
 @app.command("open")
 def open_(
     title: str = typer.Option(..., help="What is to be done, in one line."),
-    department: str = typer.Option(..., help="Department code."),
-    type_: str = typer.Option("corrective", "--type", help="immediate, corrective, preventive or improvement."),
+    department: str = typer.Option(..., help="Department code or name, e.g. CS or 客服部."),
+    type_: str = typer.Option("corrective", "--type", help="immediate, corrective, preventive or improvement (or 立即/纠正/预防/改进措施)."),
     source: str = typer.Option("manual", help="complaint, audit_finding, review_decision, improvement_cycle, "
                                               "kpi_miss, survey or manual."),
     problem: str = typer.Option("", help="The problem found."),
@@ -29,6 +29,8 @@ def open_(
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    department = code_of(settings, "department", department, "--department")
+    type_ = code_of(settings, "action_type", type_, "--type")
     database_or_exit(settings)
     links = []
     for item in link:
@@ -138,21 +140,20 @@ def show(action_id: str = typer.Argument(..., help="Action number.")) -> None:
 
 @app.command("list")
 def list_(
-    status: Optional[str] = typer.Option(None, help="open, in_progress, done or verified."),
+    status: Optional[str] = typer.Option(None, help="open, in_progress, done or verified (or 待实施, 实施中 …)."),
     department: Optional[str] = typer.Option(None, help="Only this department."),
     owner: Optional[str] = typer.Option(None, help="Only this owner (email)."),
     open_only: bool = typer.Option(False, "--open", help="Not yet verified."),
 ) -> None:
     """Actions by due date."""
-    from sqms.actions.models import STATES
     from sqms.actions.service import listing
     from sqms.calendar import to_local, utcnow
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
     database_or_exit(settings)
-    if status and status not in STATES:
-        fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
+    status = code_of(settings, "action_state", status, "--status")
+    department = code_of(settings, "department", department, "--department")
     today = to_local(utcnow(), settings.tz).date()
     with UnitOfWork(settings.database_url) as uow:
         rows = listing(uow.session, status=status, department=department, owner=owner, open_only=open_only)

@@ -41,7 +41,7 @@ def open_(
 @app.command()
 def checklist(
     code: str = typer.Argument(..., help="Cycle code."),
-    departments: List[str] = typer.Argument(None, help="Department codes (default: all in the plan)."),
+    departments: List[str] = typer.Argument(None, help="Department codes or names (default: all in the plan)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Workbook to write (default var/audits/<code>.xlsx)."),
 ) -> None:
     """Write the checklist workbook to fill in (one sheet per department)."""
@@ -51,6 +51,7 @@ def checklist(
 
     settings = settings_or_exit()
     database_or_exit(settings)
+    departments = [code_of(settings, "department", d, "DEPARTMENTS") for d in departments or []]
     with UnitOfWork(settings.database_url) as uow:
         try:
             cycle = get(uow.session, code)
@@ -110,9 +111,9 @@ def import_(
 @app.command()
 def finding(
     code: str = typer.Argument(..., help="Cycle code."),
-    department: str = typer.Argument(..., help="Department code."),
+    department: str = typer.Argument(..., help="Department code or name."),
     item: str = typer.Argument(..., help="Checklist item code."),
-    result: str = typer.Option(..., help="conforming, major, minor, observation or improvement."),
+    result: str = typer.Option(..., help="conforming, major, minor, observation or improvement (or 符合, 严重不符合 …)."),
     evidence: Optional[str] = typer.Option(None, help="What was seen."),
     notes: Optional[str] = typer.Option(None),
     actor: Optional[str] = typer.Option(None, "--as", help="The auditor."),
@@ -124,6 +125,8 @@ def finding(
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
+    department = code_of(settings, "department", department, "DEPARTMENT")
+    result = code_of(settings, "finding_result", result, "--result")
     database_or_exit(settings)
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:

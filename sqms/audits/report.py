@@ -28,11 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sqms.actions.models import DONE, IN_PROGRESS, OPEN, VERIFIED, Action
-from sqms.audits.checklists import AREA_LABELS
+from sqms.audits.checklists import AREA_LABELS, load_checklists
 from sqms.audits.models import NONCONFORMITIES, RESULTS, AuditCycle, AuditFinding, AuditSlot
 from sqms.calendar import to_local, utcnow
 from sqms.actions.models import ACTION_STATE_LABELS
-from sqms.config import Settings
+from sqms.config import ConfigError, Settings
 from sqms.reporting import charts
 from sqms.reporting.excel import Table, write_xlsx
 from sqms.reporting.formatting import local_datetime, md_text, organisation_name, records, t
@@ -66,7 +66,7 @@ class AuditReport:
     """Everything the internal audit report shows, as plain values and DataFrames.
 
     - `scope`: one row per audited department (slot): department, department_name, day, auditor,
-      auditor_name, checklist_code, items, changed_items, recorded (findings in), recorded_at
+      auditor_name, checklist_code, checklist (its title), items, changed_items, recorded (findings in), recorded_at
     - `by_department` / `by_area`: department (area) and its label, a count per result of `RESULTS`, total
     - `nonconformities`: major then minor findings (the columns of `_FINDING_COLUMNS`): the item, what
       was found, the corrective action (ref, owner, due_on, status, overdue), carried_over, repeat
@@ -169,6 +169,7 @@ class _Context:
     departments: dict[str, str]
     people: dict[str, str]
     order: dict[str, int]
+    checklists: dict[str, str] = field(default_factory=dict)  # code -> title in the report language
 
 
 def _item_of(slot: AuditSlot | None, code: str) -> dict[str, Any]:
@@ -225,11 +226,13 @@ def scope_table(slots: list[AuditSlot], findings: list[AuditFinding], ctx: _Cont
     rows = [{
         "department": s.department, "department_name": ctx.departments.get(s.department, s.department),
         "day": s.day, "auditor": s.auditor, "auditor_name": ctx.people.get(s.auditor, s.auditor),
-        "checklist_code": s.checklist_code, "items": len(s.items or []), "changed_items": len(s.changed_items or []),
+        "checklist_code": s.checklist_code, "checklist": ctx.checklists.get(s.checklist_code, s.checklist_code),
+        "items": len(s.items or []), "changed_items": len(s.changed_items or []),
         "recorded": recorded.get(s.id, 0), "recorded_at": s.recorded_at,
     } for s in slots]
     return pd.DataFrame(rows, columns=["department", "department_name", "day", "auditor", "auditor_name",
-                                       "checklist_code", "items", "changed_items", "recorded", "recorded_at"])
+                                       "checklist_code", "checklist", "items", "changed_items", "recorded",
+                                       "recorded_at"])
 
 
 def _count_matrix(rows: pd.DataFrame, key: str, keys: list[str], labels: list[str], label_column: str) -> pd.DataFrame:
@@ -417,7 +420,15 @@ def _context(settings: Settings, as_of: datetime) -> _Context:
     return _Context(locale=locale, today=to_local(as_of, settings.tz).date(),
                     departments={d.code: d.label(locale) for d in settings.departments},
                     people={p.email: p.name for p in settings.people},
-                    order={d.code: n for n, d in enumerate(settings.departments)})
+                    order={d.code: n for n, d in enumerate(settings.departments)},
+                    checklists=_checklist_titles(settings, locale))
+
+
+def _checklist_titles(settings: Settings, locale: str) -> dict[str, str]:
+    try:
+        return {code: c.title.get(locale) for code, c in load_checklists(settings.checklists_dir).items()}
+    except ConfigError:  # a broken checklist folder must not stop the report: codes are shown instead
+        return {}
 
 
 def _rows(session: Session, cycle: AuditCycle | None, ctx: _Context,
@@ -557,7 +568,7 @@ def excel_tables(report: AuditReport) -> list[Table]:
     scope = pd.DataFrame({
         t(loc, "部门", "department"): s["department_name"], t(loc, "审核日期", "day"): s["day"],
         t(loc, "内审员", "auditor"): s["auditor_name"], t(loc, "内审员邮箱", "auditor email"): s["auditor"],
-        t(loc, "检查表", "checklist"): s["checklist_code"], t(loc, "检查项", "items"): s["items"],
+        t(loc, "检查表", "checklist"): s["checklist"], t(loc, "检查项", "items"): s["items"],
         t(loc, "新增或修改的检查项", "new or changed items"): s["changed_items"],
         t(loc, "已记录结果", "recorded"): s["recorded"],
     })

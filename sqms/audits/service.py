@@ -25,7 +25,7 @@ from sqms.audits.checklists import load_checklists
 from sqms.audits.models import (CLOSED, CYCLE_STATES, FINDINGS_RECORDED, FOLLOW_UP, IN_PROGRESS, NONCONFORMITIES,
                                 NOTIFIED, PLANNED, REPORT_ISSUED, RESULTS, AuditCycle, AuditFinding, AuditSlot)
 from sqms.calendar import is_working_day, next_working_day, to_local, utcnow
-from sqms.config import Person, Settings
+from sqms.config import ConfigError, Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.reporting.service import mail_report
@@ -169,13 +169,22 @@ def _people_of_slots(settings: Settings, slots: Iterable[AuditSlot]) -> dict[str
     return mine
 
 
+def _checklist_title(settings: Settings, code: str) -> str:
+    """A checklist by its title in the mail language (its code when the file is gone)."""
+    try:
+        checklist = load_checklists(settings.checklists_dir).get(code)
+    except ConfigError:
+        checklist = None
+    return checklist.title.get(settings.locale) if checklist else code
+
+
 def notify(session: Session, settings: Settings, cycle: AuditCycle, now: datetime) -> int:
     """The plan to every auditor and auditee: the whole plan, their own audits first."""
     slots = slots_of(session, cycle)
     names = {p.email: p.name for p in settings.people}
     plan = [{"department": settings.department(s.department).label(settings.locale), "auditor": names.get(
-        s.auditor, s.auditor), "day": s.day, "checklist": s.checklist_code, "changed": len(s.changed_items)}
-        for s in slots]
+        s.auditor, s.auditor), "day": s.day, "checklist": _checklist_title(settings, s.checklist_code),
+        "changed": len(s.changed_items)} for s in slots]
     queued = 0
     for email, own in _people_of_slots(settings, slots).items():
         mail = compose(settings, "audit_plan", _person(settings, email), cycle=cycle, plan=plan, own=[
@@ -207,6 +216,7 @@ def remind_upcoming(session: Session, settings: Settings, cycle: AuditCycle, tod
             mail = compose(settings, "audit_reminder", _person(settings, email), cycle=cycle, slot=slot, days=days,
                            department=settings.department(slot.department).label(settings.locale),
                            auditor=names.get(slot.auditor, slot.auditor),
+                           checklist=_checklist_title(settings, slot.checklist_code),
                            role="auditor" if email == slot.auditor else "auditee")
             _, changed = enqueue(session, process=PROCESS, obj=f"{cycle.code}:{slot.department}:in-{stage}d",
                                  period=cycle.code, email=mail)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, local, parse_moment, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, database_or_exit, deliver_now, fail, history_lines, local, parse_moment, settings_or_exit
 
 app = typer.Typer(help="Complaints (投诉): register, show, advance along the lifecycle, list.",
                   no_args_is_help=True)
@@ -16,8 +16,8 @@ app = typer.Typer(help="Complaints (投诉): register, show, advance along the l
 @app.command()
 def register(
     department: str = typer.Option(..., help="Department code or name, e.g. CS or 客服部."),
-    channel: str = typer.Option(..., help="phone, online, email or onsite."),
-    severity: str = typer.Option("normal", help="normal (2 working days) or special (5, the GM is told at once)."),
+    channel: str = typer.Option(..., help="phone, online, email or onsite, or a name: 电话, 在线, 电子邮件, 现场."),
+    severity: str = typer.Option("normal", help="normal/一般 (2 working days) or special/重大 (5, the GM is told at once)."),
     category: str = typer.Option(..., help="Category, e.g. 服务态度."),
     description: Optional[str] = typer.Option(None, help="What the customer complains about."),
     customer: Optional[str] = typer.Option(None, "--customer", help="Customer id."),
@@ -30,12 +30,12 @@ def register(
     from sqms.complaints.service import ComplaintError, owner_of
     from sqms.complaints.service import register as register_complaint
     from sqms.db import UnitOfWork
-    from sqms.ingest import department_lookup
-
     settings = settings_or_exit()
+    code = code_of(settings, "department", department, "--department")
+    channel = code_of(settings, "channel", channel, "--channel")
+    severity = code_of(settings, "severity", severity, "--severity")
     database_or_exit(settings)
     received = parse_moment(received_at, settings, "--received-at")
-    code = department_lookup(settings).get(department.strip().lower(), department)
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:
             complaint = register_complaint(
@@ -124,21 +124,20 @@ def show(complaint_id: str = typer.Argument(..., help="The complaint.")) -> None
 
 @app.command("list")
 def list_(
-    status: Optional[str] = typer.Option(None, help="Only this state."),
-    department: Optional[str] = typer.Option(None, help="Only this department (code)."),
+    status: Optional[str] = typer.Option(None, help="Only this state (e.g. investigating or 调查中)."),
+    department: Optional[str] = typer.Option(None, help="Only this department (code or name)."),
     open_only: bool = typer.Option(False, "--open", help="Only complaints not yet settled."),
     limit: int = typer.Option(50, help="At most this many, newest first."),
 ) -> None:
     """Complaints, newest first, with their deadlines."""
     from sqms.calendar import utcnow
-    from sqms.complaints.models import STATES
     from sqms.complaints.service import listing
     from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
     database_or_exit(settings)
-    if status and status not in STATES:
-        fail(f"unknown state {status!r} (states: {', '.join(STATES)})")
+    status = code_of(settings, "complaint_state", status, "--status")
+    department = code_of(settings, "department", department, "--department")
     now = utcnow()
     with UnitOfWork(settings.database_url) as uow:
         rows = listing(uow.session, status=status, department=department, open_only=open_only, limit=limit)

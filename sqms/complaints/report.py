@@ -31,6 +31,7 @@ from sqms.actions.models import ACTION_STATE_LABELS, IN_PROGRESS, OPEN, VERIFIED
 from sqms.actions.models import STATES as ACTION_STATES
 from sqms.records.targets import effective_settings
 from sqms.calendar import month_bounds, parse_period, to_local, utcnow, working_days_between
+from sqms.codes import labels
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
 from sqms.db import read_frame
@@ -51,11 +52,8 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "department": ("责任部门", "Department"),
     "severity": ("投诉等级", "Severity"),
 }
-CHANNEL_LABELS: dict[str, tuple[str, str]] = {
-    "phone": ("电话", "Phone"), "online": ("在线", "Online"), "email": ("电子邮件", "Email"),
-    "onsite": ("现场", "On site"),
-}
-SEVERITY_LABELS: dict[str, tuple[str, str]] = {"normal": ("一般投诉", "Normal"), "special": ("重大投诉", "Special")}
+CHANNEL_LABELS = labels("channel")
+SEVERITY_LABELS = labels("severity")
 STATE_LABELS: dict[str, tuple[str, str]] = {
     "registered": ("已登记", "registered"), "acknowledged": ("已联系客户", "acknowledged"),
     "investigating": ("调查中", "investigating"), "solution_proposed": ("已提出处理方案", "solution proposed"),

@@ -20,6 +20,7 @@ from sqms.actions.models import Action
 from sqms.actions.service import NewAction, link, open_action
 from sqms.audit_trail import AuditEntry, record_change
 from sqms.calendar import UTC, deadline_after, month_bounds, to_local, utcnow
+from sqms.codes import label
 from sqms.complaints.models import (ACKNOWLEDGED, APPROVED, CLOSED, INVESTIGATING, OPEN_STATES, PROPOSED,
                                     REGISTERED, RESOLVED, STATES, VISITED, Complaint)
 from sqms.config import Person, Settings
@@ -460,7 +461,8 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
     items = []
     rows = session.scalars(select(Complaint).where(Complaint.status.in_(OPEN_STATES)))
     for c in rows:
-        title = f"{c.category}（{c.severity}）" if settings.locale.startswith("zh") else f"{c.category} ({c.severity})"
+        severity = label(settings, "severity", c.severity, settings.locale)
+        title = f"{c.category}（{severity}）" if settings.locale.startswith("zh") else f"{c.category} ({severity})"
         owner = owner_of(c, settings)
         if c.responded_at is None:
             items.append(DueItem("complaint-contact", c.complaint_id, title, owner, c.department,

@@ -27,8 +27,8 @@ from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
 from sqms.records.models import KpiComputation
 from sqms.records.service import history, results_frame, results_of
-from sqms.reporting.formatting import (fmt_target, fmt_value, is_missing, kpi_label, number, organisation_name,
-                                       period_words, t)
+from sqms.reporting.formatting import (fmt_target, fmt_value, is_missing, is_zh, kpi_label, number,
+                                       organisation_name, period_words, t)
 
 HISTORY_MONTHS = 13
 MAX_LISTED_MISSES = 12  # in the executive summary; the tables show them all
@@ -69,6 +69,7 @@ class MonthlyReport:
     previous_input_counts: dict[str, int] | None
     summary: list[str] = field(default_factory=list)
     improvement: list[dict[str, Any]] = field(default_factory=list)  # the PDCA status board
+    calendar_notice: str | None = None  # open deadlines in a year no working-day calendar knows
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -209,7 +210,25 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         previous_input_counts=previous_computation_counts,
     )
     report.summary = executive_summary(report)
+    report.calendar_notice = calendar_notice(session, settings, locale)
     return report
+
+
+def calendar_notice(session: Session, settings: Settings, locale: str) -> str | None:
+    """One line when open deadlines fall in a year neither chinesecalendar nor config/calendar knows."""
+    from sqms.reminders.service import unknown_calendar_years
+
+    years = {y: items for y, items in unknown_calendar_years(session, settings, utcnow()).items() if items}
+    if not years:
+        return None
+    count = sum(len(items) for items in years.values())
+    listed = "、".join(map(str, sorted(years))) if is_zh(locale) else ", ".join(map(str, sorted(years)))
+    return t(locale,
+             f"工作日日历提示：{count} 项未结事项的期限落在 {listed} 年，该年的法定节假日尚未配置"
+             f"（chinesecalendar 未收录，{settings.calendar_dir}/ 中也未声明），期限暂按周一至周五计算，可能有误。",
+             f"Working-day calendar: {count} open item(s) are due in {listed}, a year whose official holidays are "
+             f"not configured (not in chinesecalendar, not declared in {settings.calendar_dir}/); their deadlines "
+             "were counted Monday–Friday and may be wrong.")
 
 
 def _with_labels(frame: pd.DataFrame, locale: str) -> pd.DataFrame:

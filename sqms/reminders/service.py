@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Callable, Iterable
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from sqms.calendar import is_working_day, to_local, utcnow, working_days_between
+from sqms.calendar import is_covered, is_working_day, to_local, utcnow, working_days_between
 from sqms.config import Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
@@ -151,6 +151,7 @@ class RunResult:
     planned: int = 0
     new: int = 0
     digests: int = 0
+    calendar_warnings: int = 0
     by_recipient: dict[str, int] = field(default_factory=dict)
 
 
@@ -164,6 +165,8 @@ def send_reminders(session: Session, settings: Settings, *, today: date | None =
     now = now or utcnow()
     today = today or to_local(now, settings.tz).date()
     result = RunResult(day=today)
+    # before the working-day check: the warning must not wait for the next working day
+    result.calendar_warnings = warn_unknown_calendar_years(session, settings, now, sources, today)
     if not is_working_day(today):
         result.skipped = "not a working day"
         return result
@@ -191,6 +194,37 @@ def send_reminders(session: Session, settings: Settings, *, today: date | None =
     return result
 
 
+def unknown_calendar_years(session: Session, settings: Settings, now: datetime,
+                           sources: Iterable[Source] | None = None) -> dict[int, list[str]]:
+    """Years that neither chinesecalendar nor `config/calendar/<year>.yaml` knows, with the ids of the
+    open items whose deadline falls in them (their deadlines were counted Monday–Friday)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for item in collect(session, settings, now, sources):
+        day = to_local(item.due_at, settings.tz).date()
+        if not is_covered(day) and item.item_id not in found[day.year]:
+            found[day.year].append(item.item_id)
+    return dict(found)
+
+
+def warn_unknown_calendar_years(session: Session, settings: Settings, now: datetime,
+                                sources: Iterable[Source] | None = None, today: date | None = None) -> int:
+    """Mail the quality manager(s) once per unknown year (keyed by the year, through the outbox) when
+    open deadlines fall in it or it begins within 30 days of `today`; returns the mails queued."""
+    today = today or to_local(now, settings.tz).date()
+    years = unknown_calendar_years(session, settings, now, sources)
+    ahead = today + timedelta(days=30)
+    if not is_covered(ahead):
+        years.setdefault(ahead.year, [])
+    queued = 0
+    for year, items in sorted(years.items()):
+        for person in settings.people_with_role("quality_manager") or settings.admins():
+            email = compose(settings, "calendar_unknown", person, year=year, items=items[:20], count=len(items),
+                            today=today, calendar_dir=str(settings.calendar_dir))
+            _, changed = enqueue(session, process=PROCESS, obj=f"calendar:{year}", period=str(year), email=email)
+            queued += int(changed)
+    return queued
+
+
 def _already_sent(session: Session, planned: list[Reminder]) -> set[tuple[str, str, str, str]]:
     keys = [r.key for r in planned]
     found: set[tuple[str, str, str, str]] = set()
@@ -201,17 +235,39 @@ def _already_sent(session: Session, planned: list[Reminder]) -> set[tuple[str, s
     return found
 
 
+def _overdue_text(reminder: Reminder, settings: Settings) -> str:
+    """How late an overdue item is, in the digest language; "—" for an item not yet due.
+
+    On the first day after the due day no full working day has passed yet, which is still overdue."""
+    if reminder.stage.startswith("due-"):
+        return "—"
+    zh = settings.locale.startswith("zh")
+    late = reminder.late_working_days
+    if late:
+        return f"{late} 个工作日" if zh else f"{late} working day{'s' if late > 1 else ''}"
+    return "不足 1 个工作日" if zh else "less than 1 working day"
+
+
 def _line(reminder: Reminder, settings: Settings) -> dict:
+    from sqms.codes import person_name
+
     zh, en = KIND_LABELS.get(reminder.item.kind, (reminder.item.kind, reminder.item.kind))
+    department = reminder.item.department
+    try:
+        department_name = settings.department(department).label(settings.locale) if department else "—"
+    except KeyError:
+        department_name = department
     return {
         "kind": zh if settings.locale.startswith("zh") else en,
         "item_id": reminder.item.item_id,
         "title": reminder.item.title,
-        "owner": reminder.item.owner or "—",
-        "department": reminder.item.department or "—",
+        "owner": person_name(settings, reminder.item.owner),  # people are named, not addressed
+        "owner_email": reminder.item.owner or "",
+        "department": department_name,
         "due": to_local(reminder.item.due_at, settings.tz),
         "stage": reminder.stage,
         "late": reminder.late_working_days,
+        "overdue": _overdue_text(reminder, settings),
         "url": item_url(settings, reminder.item.kind, reminder.item.item_id),
     }
 

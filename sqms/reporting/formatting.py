@@ -130,6 +130,21 @@ def fmt_change(change: Any, kpi: str | KpiDefinition, locale: str | None = "zh_C
     return f"{sign}{text}{suffix}"
 
 
+FIGURE_DECIMALS: dict[str, int] = {"csat_mean": 2, "p_value": 3, "difference": 2}
+
+
+def figure(value: Any, name: str = "") -> str:
+    """A stored figure for people (CLI, Prefect artifacts): rounded by what it is — 2 decimals for
+    a CSAT mean, 3 for a p-value, 1 for rates, percentages and NPS; whole numbers as they are."""
+    if is_missing(value):
+        return NO_VALUE
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and name.endswith(("_n", "invited", "responded")):
+        return f"{int(value):,}"
+    return f"{float(value):.{FIGURE_DECIMALS.get(name, 1)}f}"
+
+
 def status_label(status: str, locale: str | None = "zh_CN") -> str:
     zh, en = STATUS_LABELS.get(status, (status, status))
     return t(locale, zh, en)

@@ -10,16 +10,18 @@
 
 Filters: `fmt_value(value, kpi)`, `fmt_target(target, kpi)`, `fmt_change(change, kpi)`, `fmt_interval(extra, kpi)`,
 `number(decimals)`, `percent(decimals)`, `local_dt(fmt)` (stored UTC → configured timezone),
-`status_label`, `kpi_label`, `dept_name`, `shorten(width)`.
+`status_label`, `kpi_label`, `dept_name`, `code_label(kind)`, `person_name`, `shorten(width)`.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.ext import Extension
 from jinja2.runtime import Context
 from markupsafe import Markup
 
@@ -105,6 +107,46 @@ def _dept_name(ctx: Context, code: str | None) -> str:
     return code
 
 
+_LINE_ENDS_IN_BLOCK_TAG = re.compile(r"^(?P<line>[^\n]*?%\})\n", re.MULTILINE)
+_ONLY_TAGS = re.compile(r"^\s*(\{%-?(?:[^%]|%(?!\}))*?-?%\}\s*|\{#(?:[^#]|#(?!\}))*?#\}\s*)*$")
+
+
+class KeepLineBreaks(Extension):
+    """Plain-text templates keep the line break after a block tag that ends a line with content.
+
+    `trim_blocks` (right for lines that hold only `{% for %}` or `{% endif %}`) also swallowed the
+    newline of `- item{% if late %}, late{% endif %}`, so list items ran together in every text part.
+    Such a line gets a second newline for `trim_blocks` to eat; tag-only lines are left alone.
+    """
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        if not (name or "").endswith(PLAIN_TEXT_SUFFIXES):
+            return source
+
+        def keep(match: re.Match) -> str:
+            line = match.group("line")
+            if _ONLY_TAGS.match(line) or line.endswith("-%}"):
+                return match.group(0)
+            return line + "\n\n"
+
+        return _LINE_ENDS_IN_BLOCK_TAG.sub(keep, source)
+
+
+@pass_context
+def _code_label(ctx: Context, code: str | None, kind: str) -> str:
+    """`{{ complaint.channel|code_label('channel') }}` → 现场: a stored code by its name (sqms.codes)."""
+    from sqms.codes import label
+
+    settings = ctx.get("settings")
+    return label(settings if isinstance(settings, Settings) else None, kind, code, _locale(ctx))
+
+
+@pass_context
+def _person_name(ctx: Context, email: str | None) -> str:
+    from sqms.codes import person_name
+
+    settings = ctx.get("settings")
+    return person_name(settings if isinstance(settings, Settings) else None, email)
 @pass_context
 def _item_url(ctx: Context, kind: str, ident: Any = "") -> str:
     """The workspace page of an item (`sqms.web.links`), for the links in mails."""
@@ -122,6 +164,7 @@ def _environment(folder: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=[KeepLineBreaks],
     )
     env.globals["t"] = _t
     env.globals["item_url"] = _item_url
@@ -136,6 +179,8 @@ def _environment(folder: str) -> Environment:
         "status_label": _status_label,
         "kpi_label": _kpi_label,
         "dept_name": _dept_name,
+        "code_label": _code_label,
+        "person_name": _person_name,
         "shorten": lambda text, width=24: f.shorten(str(text), width),
     })
     return env

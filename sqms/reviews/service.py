@@ -559,7 +559,8 @@ def record_outputs(session: Session, settings: Settings, review: ManagementRevie
 
 def _change_text(settings: Settings, entry: OutputIn) -> str:
     old = settings.kpi.target(entry.kpi, entry.department)  # `settings` as of the year the change is for
-    scope = entry.department or t(settings.locale, "组织整体", "organisation")
+    scope = (settings.department(entry.department).label(settings.locale) if entry.department
+             else t(settings.locale, "组织整体", "organisation"))
     return (f"{kpi_label(entry.kpi, settings.locale)}（{scope}）：{fmt_target(old, entry.kpi, settings.locale)} → "
             f"{fmt_target(entry.target, entry.kpi, settings.locale)}")
 

@@ -92,6 +92,7 @@ def list_() -> None:
     from sqlalchemy import select
 
     from sqms.db import UnitOfWork
+    from sqms.reporting.formatting import figure
     from sqms.surveys.models import SurveyCampaign
 
     settings = settings_or_exit()
@@ -101,8 +102,8 @@ def list_() -> None:
         typer.echo(f"{'campaign':<20} {'kind':<10} {'state':<10} {'period':<23} {'remind':<10} {'close':<10} result")
         for c in rows:
             a = c.analysis or {}
-            result = (f"rate {a.get('response_rate') or 0:.1f}%, CSAT {a.get('csat_mean') or 0:.2f}, "
-                      f"NPS {a.get('nps') or 0:.1f}") if a else ""
+            result = (f"rate {figure(a.get('response_rate'))}%, CSAT {figure(a.get('csat_mean'), 'csat_mean')}, "
+                      f"NPS {figure(a.get('nps'))}") if a else ""
             typer.echo(f"{c.code:<20} {c.kind:<10} {c.status:<10} {c.period_start}..{c.period_end} "
                        f"{c.remind_on or '—'!s:<10} {c.close_on or '—'!s:<10} {result}")
     if not rows:
@@ -115,6 +116,7 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
     from sqlalchemy import func, select
 
     from sqms.db import UnitOfWork
+    from sqms.reporting.formatting import figure
     from sqms.surveys.models import SurveyInvitation
     from sqms.surveys.service import SurveyError, get
 
@@ -136,7 +138,9 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
             lines.append(f"  {dept:<8} population {s['population']:>6}  sample {s['sample']:>5}")
         for key, value in (c.analysis or {}).items():
             if key not in ("dimensions", "changes"):
-                lines.append(f"  {key:<16} {value}")
+                lines.append(f"  {key:<16} {figure(value, key)}")
+        for key, value in ((c.analysis or {}).get("dimensions") or {}).items():
+            lines.append(f"  {'gap ' + key:<16} {figure(value, 'gap')}")
         lines += history_lines(uow.session, settings, "survey", c.code)
     typer.echo("\n".join(lines))
 
@@ -144,7 +148,7 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
 @app.command("import")
 def import_(
     code: str = typer.Argument(..., help="The campaign the answers belong to."),
-    file: Path = typer.Argument(..., help="CSV/XLSX in the survey-responses format (DESIGN.md §3)."),
+    file: Path = typer.Argument(..., help="CSV/XLSX in the survey-responses format (docs/DESIGN.md §3)."),
     mapping: Optional[Path] = typer.Option(None, "--mapping", help="Mapping YAML for a foreign file."),
     skip_invalid: bool = typer.Option(False, "--skip-invalid"),
 ) -> None:
