@@ -95,7 +95,8 @@ def test_digest_text_items_on_separate_lines(tmp_path: Path) -> None:
     settings = load_settings(CONFIG, database_url=f"sqlite:///{tmp_path}/x.db")
     items = [{"kind": "投诉", "item_id": f"CP-2026-000{n}", "title": f"标题{n}", "due": datetime(2026, 10, 9, 17, 0),
                   "late": n, "stage": "overdue", "owner": "张三", "department": "客服部",
-                  "overdue": f"{n} 个工作日"} for n in (1, 2)]
+                  "overdue": f"{n} 个工作日", "url": f"http://127.0.0.1:8000/app/complaints/CP-2026-000{n}"}
+             for n in (1, 2)]
     mail = compose(settings, "reminder_digest", "a@example.org", day=date(2026, 10, 12),
                    overdue=items, due_soon=[], escalated=[])
     lines = [line for line in mail.body_text.splitlines() if line.startswith("- ")]
@@ -174,9 +175,10 @@ def test_complaint_mails_and_digests_show_names_not_codes(sqlite_settings) -> No
     assert any("重大投诉" in s for s in subjects) and any("待办" in s or "提醒" in s for s in subjects), subjects
     for subject, text, html in mails:
         assert not _leaks(subject + text + html), (subject, _leaks(subject + text + html))
-    notice = next(text for subject, text, _ in mails if subject.startswith("[重大投诉]"))
+    notice = next(text for subject, text, _ in mails if subject.startswith("[重大投诉"))
     assert "受理渠道：现场" in notice and "处理人：刘洋" in notice
-    digests = [(text, html) for subject, text, html in mails if "CP-" in text and "已超期" in text]
+    digests = [(text, html) for subject, text, html in mails
+               if "CP-" in text and "已超期" in text and not subject.startswith("[重大投诉")]
     assert digests
     for text, html in digests:
         overdue = [line for line in text.splitlines() if line.startswith("- ") and "已超期" in line]
@@ -188,7 +190,7 @@ def test_checklist_clauses_cite_real_sections() -> None:
     """Every clause names a section of the company regulation or an article of the general one; no "3.x"."""
     import yaml
 
-    seeds = Path("/work/shared/seeds")
+    seeds = ROOT.parent / "shared" / "seeds"
     company = next(iter(seeds.glob("004_*.txt")), None) if seeds.is_dir() else None
     general = next(iter(seeds.glob("000_*.txt")), None) if seeds.is_dir() else None
     for path in (ROOT / "config" / "checklists").glob("*.yaml"):

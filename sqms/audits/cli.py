@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, fail, history_lines, run_due_steps, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, database_or_exit, fail, history_lines, run_due_steps, settings_or_exit
 
 app = typer.Typer(help="Internal audits (内部审核): plan, checklists, findings, report.", no_args_is_help=True)
 
