@@ -230,3 +230,16 @@ def web_server(sqms_env, sqlite_url, smtp_server):
     yield settings, base
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last, keeping their order.
+
+    Playwright's sync API leaves its event loop registered as the running loop of the main
+    thread; Prefect then takes every later synchronous call (`state.result()`, a flow call) for
+    an async one and hands back a coroutine. With the one session browser started after the
+    flow tests, both share a session without meeting.
+    """
+    uses_browser = {id(item): bool({"browser", "chromium"} & set(getattr(item, "fixturenames", ())))
+                    for item in items}
+    items.sort(key=lambda item: uses_browser[id(item)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -485,6 +485,8 @@ def open_audit(settings):
 
     with UnitOfWork(settings.database_url, actor=QM) as uow:
         cycle, _ = open_cycle(uow.session, settings, code="2026-H2")
+        for slot in slots_of(uow.session, cycle):  # findings are recorded on or after the audit day
+            slot.day = min(slot.day, date.today())
         slots = {s.department: s.auditor for s in slots_of(uow.session, cycle)}
         uow.commit()
         return cycle.code, slots
