@@ -31,6 +31,7 @@ from sqms.records.service import compute_and_store
 from sqms.reporting.complaints import KIND, produce_complaint_report
 from sqms.reporting.monthly import produce_monthly_report
 from sqms.reporting.service import files_checksum, report_dir, verify_report
+from tests.xlsx_checks import assert_print_ready, numeric
 from tests.factories import FORMULA, XSS
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -296,6 +297,11 @@ def test_complaint_report_files_and_versions(seeded: Settings) -> None:
     assert not any(c.data_type == "f" for ws in book.worksheets for row in ws.iter_rows() for c in row)
     departments = {r[0]: r for r in book["部门投诉办结"].iter_rows(min_row=2, values_only=True)}
     assert departments["客服部"][2:6] == (5, 0, 4, 80.0)
+    assert numeric(departments["客服部"][6]) and departments["客服部"][7] == "≥"  # target: number + direction
+    assert_print_ready(book, "投诉分析报告 2026-10")
+    summary = {r[0].value: r[1] for r in book["摘要"].iter_rows(min_row=2)}
+    assert numeric(summary["办结率"].value) and summary["办结率"].number_format == '0.0"%"'
+    assert numeric(summary["按期办结率"].value) and summary["生成时间"].is_date
 
     markdown = second.summary["markdown"]
     assert markdown.startswith("# 投诉分析报告 2026-10") and "| 客服部 | 5 | 80.0% | 40.0% | 3 | 3 |" in markdown
