@@ -243,7 +243,7 @@ def _write_sheet(workbook: Any, spec: Sheet, taken: set[str], header: Any, fmt: 
                  locale: str) -> None:
     sheet = workbook.add_worksheet(sheet_name(spec.name, taken))
     frame = spec.frame.reset_index(drop=True)
-    top = len(spec.preamble) + (1 if spec.preamble else 0)  # the header row (0-based)
+    top = len(spec.preamble)  # the header row (0-based)
     for row, line in enumerate(spec.preamble):
         sheet.write_string(row, 0, line, fmt(bold=True, font_size=14) if row == 0 else None)
     columns = [str(c) for c in frame.columns]
