@@ -28,6 +28,7 @@ from sqms.surveys.questionnaire import load_questionnaires
 from sqms.surveys.service import (Answer, advance, allocate, draw_sample, get, next_step, plan_campaign,
                                   previous_quarter, previous_year, record_answer, sampling_frame)
 from sqms.tokens import issue
+from tests.xlsx_checks import assert_print_ready
 from tests.conftest import ROOT
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -244,6 +245,12 @@ def test_whole_campaign(org, tmp_path):
     assert "满意度" in html and "SERVQUAL" in html
     book = openpyxl.load_workbook(xlsx_path)
     assert "摘要" in book.sheetnames and "客户意见" in book.sheetnames
+    assert_print_ready(book, "2026-Q3")
+    summary = {r[0].value: r[1] for r in book["摘要"].iter_rows(min_row=2)}
+    assert summary["回收率"].number_format == '0.0"%"' and summary["回收率"].value == 40
+    low, high = summary["满意比例 95% 区间下限"].value, summary["满意比例 95% 区间上限"].value
+    assert isinstance(low, float) and isinstance(high, float) and low < high  # the interval as two numbers
+    assert book["与上次比较"]["A2"].value.startswith("这是该问卷的第一次调查")  # empty, and says why
 
 
 def test_import_answers_into_a_campaign_with_a_mapping(org, tmp_path):
@@ -284,3 +291,21 @@ def test_campaign_dates_follow_the_configuration(org, tmp_path):
         assert (campaign.remind_on, campaign.close_on) == (date(2026, 10, 8), date(2026, 10, 10))
     with pytest.raises(Exception, match="remind_after_days must be less than close_after_days"):
         make_settings(org.database_url, tmp_path, surveys={"remind_after_days": 9, "close_after_days": 5})
+
+
+def test_survey_workbook_compares_with_the_previous_campaign(tmp_path):
+    from types import SimpleNamespace
+
+    from sqms.reporting.excel import write_xlsx
+    from sqms.surveys.report import excel_tables
+
+    q = load_questionnaires(ROOT / "config" / "questionnaires")["quarterly"]
+    now = pd.DataFrame([{"response_id": f"N{i}", "department": "CS", "customer_id": f"N{i}", "csat": 5.0,
+                         "nps": 9.0, "answers": {}, "comment": None} for i in range(40)])
+    before = now.assign(csat=[2.0] * 20 + [3.0] * 20, nps=[5.0] * 40)
+    invitations = pd.DataFrame({"department": ["CS"] * 50})
+    a = analyse_frames(now, invitations, q, "zh_CN", 30, previous=before)
+    path = write_xlsx(tmp_path / "s.xlsx", excel_tables(a, "zh_CN", SimpleNamespace(code="2026-Q2")))
+    rows = {r[0]: r for r in openpyxl.load_workbook(path)["与上次比较"].iter_rows(min_row=2, values_only=True)}
+    assert set(rows) == {"CSAT 均值", "满意比例", "NPS"}
+    assert rows["CSAT 均值"][1:5] == ("2026-Q2", 2.5, 5.0, 2.5) and rows["CSAT 均值"][6] == "是"
