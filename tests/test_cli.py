@@ -139,3 +139,18 @@ def test_audit_run_takes_the_due_steps(cli):
     assert opened.exit_code == 0, opened.output
     result = cli("audit", "run")
     assert result.exit_code == 0 and "2026-H2: notify" in result.output
+
+
+def test_survey_import_and_show_count_answers(cli, tmp_path):
+    """Issue 19 item 16 / issue 20 item 8: `sqms survey show` counts imported answers, not 0."""
+    assert cli("init").exit_code == 0
+    planned = cli("survey", "plan", "--kind", "adhoc", "--code", "paper-2026", "--from", "2026-07-01", "--to", "2026-09-30")
+    assert planned.exit_code == 0, planned.output
+    path = tmp_path / "answers.csv"
+    path.write_text("response_id,submitted_at,department,customer_id,nps,csat,comment\n"
+                    "A1,2026-10-06 10:00,CS,C1,9,5,\nA2,2026-10-06 11:00,OPS,C2,3,2,\n", encoding="utf-8")
+    imported = cli("survey", "import", "paper-2026", str(path))
+    assert imported.exit_code == 0, imported.output
+    assert "0 of 0 invitees answered (—); 2 answers in all" in imported.output
+    shown = cli("survey", "show", "paper-2026")
+    assert shown.exit_code == 0 and "answers 2" in shown.output, shown.output

@@ -309,3 +309,70 @@ def test_survey_workbook_compares_with_the_previous_campaign(tmp_path):
     rows = {r[0]: r for r in openpyxl.load_workbook(path)["与上次比较"].iter_rows(min_row=2, values_only=True)}
     assert set(rows) == {"CSAT 均值", "满意比例", "NPS"}
     assert rows["CSAT 均值"][1:5] == ("2026-Q2", 2.5, 5.0, 2.5) and rows["CSAT 均值"][6] == "是"
+
+
+def test_imported_answers_count_and_are_never_reminded(org, tmp_path):
+    """Issue 20 item 8: answers loaded with `sqms survey import` match their invitations (by customer id,
+    or by the form's response id), so the response rate counts them and the reminder skips them."""
+    from sqms.importers import spec_for
+    from sqms.ingest import import_file
+    from sqms.surveys.service import answer_counts, link_responses
+
+    customers = {f"CS{i:02d}": "CS" for i in range(6)} | {f"OP{i:02d}": "OPS" for i in range(4)}
+    served(org, customers, date(2026, 8, 10))
+    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign, _ = plan_campaign(uow.session, org, kind="quarterly", code="2026-Q3", seed=3, sample_total=10,
+                                    period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        advance(uow.session, org, campaign, "sample", day0)
+        advance(uow.session, org, campaign, "invite", day0)
+        invitations = list(uow.session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)))
+        uow.commit()
+        campaign_id = campaign.id
+    assert len(invitations) == 10
+    by_customer, by_id = invitations[0], invitations[1]
+    path = tmp_path / "answers.csv"
+    path.write_text("response_id,submitted_at,department,customer_id,nps,csat,comment\n"
+                    f"X1,2026-10-06 10:00,{by_customer.department},{by_customer.customer_id},9,5,\n"
+                    f"2026-Q3-{by_id.id},2026-10-06 11:00,{by_id.department},,8,4,\n"
+                    "X3,2026-10-06 12:00,CS,NOT-INVITED,7,4,\n", encoding="utf-8")
+    result = import_file(org, spec_for("survey-responses"), path, constants={"campaign_id": campaign_id},
+                         actor="test")
+    assert result.inserted == 3
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign = get(uow.session, "2026-Q3")
+        assert link_responses(uow.session, campaign) == 2 and link_responses(uow.session, campaign) == 0
+        assert answer_counts(uow.session, campaign) == {"answers": 3, "invited": 10, "answered": 2, "rate": 20.0}
+        uow.commit()
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign = get(uow.session, "2026-Q3")
+        assert advance(uow.session, org, campaign, "remind", day0 + timedelta(days=7)) == 8
+        uow.commit()
+    reminded = {m.recipient for m in outbox(org, "2026-Q3:survey_reminder")}
+    assert len(reminded) == 8
+    assert not {by_customer.email, by_id.email} & reminded
+
+
+def test_import_before_the_reminder_links_without_an_explicit_step(org, tmp_path):
+    """The reminder itself links answers imported by any route into the campaign first."""
+    from sqms.importers import spec_for
+    from sqms.ingest import import_file
+
+    served(org, {f"CS{i:02d}": "CS" for i in range(4)}, date(2026, 8, 10))
+    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign, _ = plan_campaign(uow.session, org, kind="quarterly", code="2026-Q3", seed=3, sample_total=4,
+                                    period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        advance(uow.session, org, campaign, "sample", day0)
+        advance(uow.session, org, campaign, "invite", day0)
+        first = uow.session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)).first()
+        uow.commit()
+        campaign_id = campaign.id
+    path = tmp_path / "answers.csv"
+    path.write_text("response_id,submitted_at,department,customer_id,nps,csat,comment\n"
+                    f"P1,2026-10-06 10:00,CS,{first.customer_id},9,5,\n", encoding="utf-8")
+    import_file(org, spec_for("survey-responses"), path, constants={"campaign_id": campaign_id}, actor="test")
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        assert advance(uow.session, org, get(uow.session, "2026-Q3"), "remind", day0 + timedelta(days=7)) == 3
+        uow.commit()
+    assert first.email not in {m.recipient for m in outbox(org, "2026-Q3:survey_reminder")}

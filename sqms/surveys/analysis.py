@@ -87,12 +87,22 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
     names = department_names or {}
     zh = locale.startswith("zh")
     invited, responded = len(invitations), len(responses)
+    # the rate counts invitees who answered (imported answers of customers never invited are answers,
+    # not returns); without the invitations' answer marks, every response is taken as a return
+    if "responded_at" in invitations:
+        answered = invitations["responded_at"].notna()
+    else:
+        answered = pd.Series([True] * min(responded, invited) + [False] * max(invited - responded, 0),
+                             index=invitations.index)
+        answered_by_dept = responses["department"].value_counts()
     departments = []
     for code in sorted(set(invitations["department"]) | set(responses["department"])):
         part = responses[responses["department"] == code]
-        asked = int((invitations["department"] == code).sum())
+        mask = invitations["department"] == code
+        asked = int(mask.sum())
+        returned = int(answered[mask].sum()) if "responded_at" in invitations else int(answered_by_dept.get(code, 0))
         departments.append({"department": code, "name": names.get(code, code), "invited": asked,
-                            "responded": len(part), "rate": 100 * len(part) / asked if asked else None,
+                            "responded": len(part), "rate": 100 * returned / asked if asked else None,
                             "scores": scores(part, low_n)})
     answers = _answers(responses)
     items, dimensions = [], []
@@ -123,7 +133,7 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
                            "gap": perception[0] - expectation[0] if None not in (perception[0], expectation[0])
                            else None})
     analysis = CampaignAnalysis(
-        response_rate=100 * responded / invited if invited else None, invited=invited, responded=responded,
+        response_rate=100 * int(answered.sum()) / invited if invited else None, invited=invited, responded=responded,
         overall=scores(responses, low_n), departments=departments, dimensions=dimensions, items=items,
         comments=[{"department": names.get(r.department, r.department), "csat": r.csat, "nps": r.nps,
                    "comment": r.comment} for r in responses.itertuples() if isinstance(r.comment, str) and r.comment],

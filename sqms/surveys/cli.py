@@ -112,11 +112,8 @@ def list_() -> None:
 @app.command()
 def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
     """A campaign: sample per department, answers so far, key figures, history."""
-    from sqlalchemy import func, select
-
     from sqms.db import UnitOfWork
-    from sqms.surveys.models import SurveyInvitation
-    from sqms.surveys.service import SurveyError, get
+    from sqms.surveys.service import SurveyError, answer_counts, get
 
     settings = settings_or_exit()
     database_or_exit(settings)
@@ -125,13 +122,14 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
             c = get(uow.session, code)
         except SurveyError as exc:
             fail(str(exc), 1)
-        answered = uow.session.scalar(select(func.count()).select_from(SurveyInvitation).where(
-            SurveyInvitation.campaign_id == c.id, SurveyInvitation.responded_at.is_not(None)))
+        counts = answer_counts(uow.session, c)
+        rate = "—" if counts["rate"] is None else f"{counts['rate']:.1f}%"
         lines = [f"{c.code}  [{c.status}]  {c.kind}  questionnaire {c.questionnaire}",
                  f"  service period  {c.period_start} .. {c.period_end}; seed {c.seed}; sample {c.sample_total} "
                  f"(min {c.min_per_stratum} per department)",
                  f"  invited {local(c.invited_at, settings)}, reminder {c.remind_on or '—'}, close {c.close_on or '—'}; "
-                 f"answers {answered}"]
+                 f"answers {counts['answers']}",
+                 f"  invited {counts['invited']}, of whom answered {counts['answered']}: response rate {rate}"]
         for dept, s in (c.sampling or {}).items():
             lines.append(f"  {dept:<8} population {s['population']:>6}  sample {s['sample']:>5}")
         for key, value in (c.analysis or {}).items():
@@ -152,7 +150,7 @@ def import_(
     from sqms.db import UnitOfWork
     from sqms.importers import spec_for
     from sqms.ingest import ImportFileError, import_file, load_mapping
-    from sqms.surveys.service import SurveyError, get
+    from sqms.surveys.service import SurveyError, answer_counts, get, link_responses
 
     settings = settings_or_exit()
     database_or_exit(settings)
@@ -171,3 +169,11 @@ def import_(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.summary())
+    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+        campaign = get(uow.session, code)
+        linked = link_responses(uow.session, campaign)
+        counts = answer_counts(uow.session, campaign)
+        uow.commit()
+    rate = "—" if counts["rate"] is None else f"{counts['rate']:.1f}%"
+    typer.echo(f"{code}: {linked} answers matched to invitations; {counts['answered']} of {counts['invited']} "
+               f"invitees answered ({rate}); {counts['answers']} answers in all")

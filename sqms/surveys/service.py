@@ -231,8 +231,55 @@ def invite(session: Session, settings: Settings, campaign: SurveyCampaign, now: 
     return len(invitations)
 
 
+def link_responses(session: Session, campaign: SurveyCampaign) -> int:
+    """Answers stored for the campaign (e.g. by `sqms survey import`) matched to its invitations not yet
+    answered: by the response id the web form gives (`<campaign>-<invitation id>`, or one already linked),
+    else by customer id (the earliest answer of a customer). A matched invitee counts as having answered
+    (response rate) and gets no reminder. Idempotent; returns the number newly linked."""
+    open_invitations = list(session.scalars(select(SurveyInvitation).where(
+        SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_(None))))
+    if not open_invitations:
+        return 0
+    taken = set(session.scalars(select(SurveyInvitation.response_id).where(
+        SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.response_id.is_not(None))))
+    responses = [r for r in session.execute(
+        select(SurveyResponse.response_id, SurveyResponse.customer_id, SurveyResponse.submitted_at)
+        .where(SurveyResponse.campaign_id == campaign.id).order_by(SurveyResponse.submitted_at,
+                                                                   SurveyResponse.response_id))
+        if r.response_id not in taken]
+    by_id = {r.response_id: r for r in responses}
+    by_customer: dict[str, object] = {}
+    for r in responses:
+        if r.customer_id:
+            by_customer.setdefault(str(r.customer_id), r)
+    linked = 0
+    for invitation in open_invitations:
+        match = by_id.get(f"{campaign.code}-{invitation.id}") or by_customer.get(invitation.customer_id)
+        if match is None or match.response_id in taken:
+            continue
+        taken.add(match.response_id)
+        invitation.responded_at = match.submitted_at
+        invitation.response_id = match.response_id
+        linked += 1
+    session.flush()
+    return linked
+
+
+def answer_counts(session: Session, campaign: SurveyCampaign) -> dict[str, int | float | None]:
+    """Answers stored for the campaign, invited, invitees who answered and the response rate (%)."""
+    answers = session.scalar(select(func.count()).select_from(SurveyResponse).where(
+        SurveyResponse.campaign_id == campaign.id)) or 0
+    invited = session.scalar(select(func.count()).select_from(SurveyInvitation).where(
+        SurveyInvitation.campaign_id == campaign.id)) or 0
+    answered = session.scalar(select(func.count()).select_from(SurveyInvitation).where(
+        SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_not(None))) or 0
+    return {"answers": answers, "invited": invited, "answered": answered,
+            "rate": round(100 * answered / invited, 1) if invited else None}
+
+
 def remind(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
-    """One reminder to those who neither answered nor opted out."""
+    """One reminder to those who neither answered (on the form or in imported answers) nor opted out."""
+    link_responses(session, campaign)
     pending = list(session.scalars(
         select(SurveyInvitation).join(Customer, Customer.customer_id == SurveyInvitation.customer_id, isouter=True)
         .where(SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_(None),
@@ -246,6 +293,7 @@ def remind(session: Session, settings: Settings, campaign: SurveyCampaign, now: 
 
 
 def close(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
+    link_responses(session, campaign)
     campaign.closed_at = now
     answered = session.scalar(select(func.count()).select_from(SurveyInvitation).where(
         SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_not(None)))
