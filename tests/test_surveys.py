@@ -133,9 +133,12 @@ def test_analysis_with_servqual_gaps_by_hand():
     assert reliability["gap"] == pytest.approx(-1)
     rel2 = next(i for i in a.items if i["code"] == "REL2")
     assert (rel2["mean"], rel2["n"], rel2["expectation"]) == (3.5, 2, 5.0)
-    assert [d["response_id"] for d in a.detractors] == ["R2", "R3"]  # CSAT 2; NPS 3
+    assert [d["response_id"] for d in a.detractors] == ["R2"]  # CSAT 2; R3 (CSAT 4, NPS 3) is satisfied
     assert [c["comment"] for c in a.comments] == ["<b>好</b>"]
-    assert is_detractor(6, 5) and is_detractor(None, 2) and not is_detractor(7, 3)
+    assert is_detractor(None, 2) and is_detractor(6, 3) and is_detractor(6, None) and not is_detractor(7, 3)
+    # issue 19 item 16: a customer who gave CSAT 5 (or 4) is never listed as unhappy, whatever the NPS
+    assert not is_detractor(6, 5) and not is_detractor(0, 4) and not is_detractor(float("nan"), 5.0)
+    assert is_detractor(float("nan"), 1.0) and not is_detractor(float("nan"), float("nan"))
     cs = next(d for d in a.departments if d["department"] == "CS")
     assert (cs["invited"], cs["responded"], cs["rate"]) == (4, 2, 50)
 

@@ -153,9 +153,14 @@ def _dimension_mean(answers: pd.DataFrame, codes: list[str]) -> tuple[float | No
 
 
 def is_detractor(nps: Any, csat: Any) -> bool:
-    """NPS 0–6 or CSAT 1–2: an unhappy customer who gets a return visit."""
-    return (nps is not None and not pd.isna(nps) and nps <= 6) or (csat is not None and not pd.isna(csat)
-                                                                    and csat <= 2)
+    """An unhappy customer (不满意客户) who gets a return visit: CSAT 1–2, or NPS 0–6 unless the
+    customer said they were satisfied (CSAT 4–5): someone who scores 5 but would not recommend
+    us is an NPS detractor in the NPS figure, not a dissatisfied customer to call back."""
+    has_csat = csat is not None and not pd.isna(csat)
+    has_nps = nps is not None and not pd.isna(nps)
+    if has_csat and csat <= 2:
+        return True
+    return has_nps and nps <= 6 and not (has_csat and csat >= 4)
 
 
 def changes(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, Change | None]:

@@ -462,7 +462,9 @@ def analyse(session: Session, settings: Settings, campaign: SurveyCampaign, now:
         ref = f"detractor:{d['response_id']}"
         if session.scalars(select(Action.id).where(Action.source == "survey", Action.source_ref == ref)).first():
             continue
-        score = f"CSAT {d['csat']:g}, NPS {d['nps']:g}" if d["nps"] is not None else f"CSAT {d['csat']:g}"
+        parts = [f"{name} {d[key]:g}" for name, key in (("CSAT", "csat"), ("NPS", "nps"))
+                 if d[key] is not None and not pd.isna(d[key])]
+        score = ", ".join(parts)
         open_action(session, settings, NewAction(
             source="survey", source_ref=ref, type="immediate", department=d["department"],
             title=(f"回访不满意客户 {d['customer_id']}（{campaign.code} 满意度调查，{score}）" if zh else
