@@ -154,3 +154,31 @@ def test_survey_import_and_show_count_answers(cli, tmp_path):
     assert "0 of 0 invitees answered (—); 2 answers in all" in imported.output
     shown = cli("survey", "show", "paper-2026")
     assert shown.exit_code == 0 and "answers 2" in shown.output, shown.output
+
+
+def test_survey_sample_keeps_to_the_number_asked_and_says_how(cli):
+    """Issue 20 item 9: `--sample 4` over 3 departments with a minimum of 20 each invites 4, not 60,
+    and the output says the minimum was reduced."""
+    from datetime import datetime, timezone
+
+    from sqms.db import UnitOfWork
+    from sqms.org.models import Customer
+    from sqms.records.models import ServiceRecord
+
+    assert cli("init").exit_code == 0
+    with UnitOfWork(cli.settings.database_url, actor="test") as uow:
+        for i, dept in enumerate(["CS"] * 5 + ["OPS"] * 5 + ["SALES"] * 5):
+            uow.session.add(Customer(customer_id=f"K{i:02d}", name=f"客户{i}", email=f"k{i}@example.net"))
+            opened = datetime(2026, 8, 10, 2, i, tzinfo=timezone.utc)
+            uow.session.add(ServiceRecord(record_id=f"RK{i:02d}", department=dept, channel="phone",
+                                          customer_id=f"K{i:02d}", opened_at=opened, first_response_at=opened,
+                                          resolved_at=opened, first_contact_resolved=True))
+        uow.commit()
+    planned = cli("survey", "plan", "--kind", "adhoc", "--code", "s4", "--from", "2026-07-01", "--to", "2026-09-30",
+                  "--sample", "4", "--seed", "1")
+    assert planned.exit_code == 0, planned.output
+    sampled = cli("survey", "advance", "s4", "sample")
+    assert sampled.exit_code == 0, sampled.output
+    assert "s4: sample (4)" in sampled.output
+    assert "sample 4 of 15 customers served (asked 4), at least 1 per department" in sampled.output
+    assert "minimum 20 per department was reduced" in sampled.output

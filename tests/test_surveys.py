@@ -25,7 +25,7 @@ from sqms.stats import mean_change, nps_change, nps_margin, proportion_change, w
 from sqms.surveys.analysis import analyse as analyse_frames, is_detractor
 from sqms.surveys.models import SurveyInvitation, SurveyResponse
 from sqms.surveys.questionnaire import load_questionnaires
-from sqms.surveys.service import (Answer, advance, allocate, draw_sample, get, next_step, plan_campaign,
+from sqms.surveys.service import (Answer, advance, allocate, draw_sample, effective_minimum, get, next_step, plan_campaign,
                                   previous_quarter, previous_year, record_answer, sampling_frame)
 from sqms.tokens import issue
 from tests.xlsx_checks import assert_print_ready
@@ -48,7 +48,9 @@ def test_allocation_by_hand():
     # min 20 each (OPS has only 8), then 400 − 48 = 352 in proportion to what is left: 880 : 280
     assert allocate({"CS": 900, "OPS": 8, "SALES": 300}, 400, 20) == {"CS": 287, "OPS": 8, "SALES": 105}
     assert allocate({"CS": 10, "OPS": 5}, 400, 20) == {"CS": 10, "OPS": 5}  # fewer than wanted: everybody
-    assert allocate({"CS": 100, "OPS": 100}, 10, 20) == {"CS": 20, "OPS": 20}  # the minimum wins over the total
+    # issue 20 item 9: the number asked is kept; the minimum per department shrinks to fit it
+    assert allocate({"CS": 100, "OPS": 100}, 10, 20) == {"CS": 5, "OPS": 5}
+    assert sum(allocate({"CS": 300, "OPS": 200, "SALES": 90, "HR": 40}, 40, 20).values()) == 40
 
 
 @hsettings(max_examples=200, deadline=None)
@@ -57,10 +59,11 @@ def test_allocation_by_hand():
 def test_allocation_properties(population, total, minimum):
     got = allocate(population, total, minimum)
     assert set(got) == set(population)
+    used = effective_minimum(population, total, minimum)
+    assert used <= minimum
     for k, n in population.items():
-        assert min(minimum, n) <= got[k] <= n
-    floor = sum(min(minimum, n) for n in population.values())
-    assert sum(got.values()) == max(floor, min(total, sum(population.values())))
+        assert min(used, n) <= got[k] <= n
+    assert sum(got.values()) == min(total, sum(population.values()))  # never more than asked
 
 
 def test_sample_is_reproducible_and_stratified():

@@ -62,7 +62,7 @@ def advance(
     from sqms.calendar import utcnow
     from sqms.db import UnitOfWork
     from sqms.statemachine import IllegalTransition
-    from sqms.surveys.service import SurveyError, get
+    from sqms.surveys.service import SurveyError, get, sampling_note
     from sqms.surveys.service import advance as advance_campaign
 
     settings = settings_or_exit()
@@ -75,6 +75,8 @@ def advance(
             fail(str(exc))
         uow.commit()
         typer.echo(f"{campaign.code}: {step} ({count}); now {campaign.status}")
+        if step == "sample":
+            typer.echo(f"  {sampling_note(campaign)}")
     deliver_now(settings, "surveys")
 
 
@@ -113,7 +115,7 @@ def list_() -> None:
 def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
     """A campaign: sample per department, answers so far, key figures, history."""
     from sqms.db import UnitOfWork
-    from sqms.surveys.service import SurveyError, answer_counts, get
+    from sqms.surveys.service import SurveyError, answer_counts, get, sampling_note
 
     settings = settings_or_exit()
     database_or_exit(settings)
@@ -132,6 +134,8 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
                  f"  invited {counts['invited']}, of whom answered {counts['answered']}: response rate {rate}"]
         for dept, s in (c.sampling or {}).items():
             lines.append(f"  {dept:<8} population {s['population']:>6}  sample {s['sample']:>5}")
+        if c.sampling:
+            lines.append(f"  {sampling_note(c)}")
         for key, value in (c.analysis or {}).items():
             if key not in ("dimensions", "changes"):
                 lines.append(f"  {key:<16} {value}")

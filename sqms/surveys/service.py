@@ -140,9 +140,21 @@ def sampling_frame(session: Session, settings: Settings, campaign: SurveyCampaig
     return frame.sort_values("customer_id").reset_index(drop=True)
 
 
+def effective_minimum(population: dict[str, int], total: int, minimum: int) -> int:
+    """The per-department minimum that keeps the sample within the number asked: `minimum`, or less
+    when the non-empty departments times the minimum would exceed `total`."""
+    strata = sum(1 for n in population.values() if n > 0)
+    if strata == 0 or sum(min(minimum, n) for n in population.values()) <= total:
+        return minimum
+    return total // strata
+
+
 def allocate(population: dict[str, int], total: int, minimum: int) -> dict[str, int]:
-    """Stratified allocation: every stratum gets min(minimum, its size), the rest goes in proportion
-    to what each stratum has left (largest remainder), never more than a stratum has."""
+    """Stratified allocation within `total` (never more customers than asked): every stratum gets
+    min(minimum, its size) — the minimum reduced when the strata would need more than `total` —, the
+    rest goes in proportion to what each stratum has left (largest remainder), never more than a
+    stratum has."""
+    minimum = effective_minimum(population, total, minimum)
     base = {k: min(minimum, n) for k, n in population.items()}
     remaining = max(0, total - sum(base.values()))
     left = {k: population[k] - base[k] for k in population}
@@ -182,9 +194,28 @@ def sample(session: Session, settings: Settings, campaign: SurveyCampaign, now: 
                          for d in sorted(population)}
     session.add_all([SurveyInvitation(campaign_id=campaign.id, customer_id=r.customer_id, department=r.department,
                                       email=r.email) for r in chosen.itertuples()])
-    LIFECYCLE.apply(session, campaign, "sample", at=now, data={"sample": len(chosen), "population": len(frame)})
+    LIFECYCLE.apply(session, campaign, "sample", at=now, data={
+        "sample": len(chosen), "population": len(frame), "asked": campaign.sample_total,
+        "min_per_department": effective_minimum(population, campaign.sample_total, campaign.min_per_stratum)})
     session.flush()
     return len(chosen)
+
+
+def sampling_note(campaign: SurveyCampaign) -> str:
+    """How the sample size came about, for the person who asked for it."""
+    sampling = campaign.sampling or {}
+    population = {d: s["population"] for d, s in sampling.items()}
+    drawn = sum(s["sample"] for s in sampling.values())
+    used = effective_minimum(population, campaign.sample_total, campaign.min_per_stratum)
+    text = (f"sample {drawn} of {sum(population.values())} customers served (asked {campaign.sample_total}), "
+            f"at least {min(used, campaign.min_per_stratum)} per department")
+    if used < campaign.min_per_stratum:
+        text += (f" (the configured minimum {campaign.min_per_stratum} per department was reduced to keep to "
+                 f"{campaign.sample_total} across {sum(1 for n in population.values() if n)} departments; "
+                 f"results of departments under {campaign.min_per_stratum} answers are flagged †)")
+    elif drawn < campaign.sample_total:
+        text += " (fewer customers were served than asked for: everybody is invited)"
+    return text
 
 
 # -- invitations, reminder, closing ---------------------------------------------------------------
