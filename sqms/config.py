@@ -375,6 +375,8 @@ class SmtpSettings(_Model):
     ssl: bool = False
     starttls: bool = False
     sender: str = "sqms@example.com"
+    sender_name: str = "SQMS"  # the From name of mails to staff
+    customer_sender_name: str | None = None  # the From name of mails to customers (default: the organisation's name)
     timeout_seconds: float = Field(default=30, gt=0)
 
     _sender = field_validator("sender")(classmethod(lambda cls, v: _check_email(v)))

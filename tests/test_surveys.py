@@ -382,3 +382,36 @@ def test_import_before_the_reminder_links_without_an_explicit_step(org, tmp_path
         assert advance(uow.session, org, get(uow.session, "2026-Q3"), "remind", day0 + timedelta(days=7)) == 3
         uow.commit()
     assert first.email not in {m.recipient for m in outbox(org, "2026-Q3:survey_reminder")}
+
+
+def test_customer_mails_come_from_the_organisation(db_url, tmp_path, smtp_server):
+    """Issue 20 item 7: a survey invitation (a customer mail) is sent in the organisation's name;
+    staff mails keep SQMS. Checked on the From header of the message the SMTP server received."""
+    from email.headerregistry import Address
+
+    from sqms.config import SmtpSettings
+    from sqms.notify.service import Email, deliver_pending, enqueue
+    from sqms.org.service import sync_organisation
+    from tests.conftest import make_settings
+
+    settings = make_settings(db_url, tmp_path, smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port,
+                                                                 sender="quality@huaxin.example"))
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        uow.commit()
+    served(settings, {"CS01": "CS"}, date(2026, 8, 10))
+    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        campaign, _ = plan_campaign(uow.session, settings, kind="quarterly", code="2026-Q3", seed=1, sample_total=1,
+                                    period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        advance(uow.session, settings, campaign, "sample", day0)
+        advance(uow.session, settings, campaign, "invite", day0)
+        enqueue(uow.session, process="test", obj="internal", period="x",
+                email=Email.to("staff@huaxin.example", subject="内部", body_text="x", body_html="<p>x</p>"))
+        uow.commit()
+    assert deliver_pending(settings).sent == 2
+    senders = {str(m["To"].addresses[0].addr_spec): m["From"].addresses[0] for m in smtp_server.messages}
+    customer, staff = senders["cs01@example.net"], senders["staff@huaxin.example"]
+    assert customer == Address(display_name=settings.organisation.name, addr_spec="quality@huaxin.example")
+    assert customer.display_name == "华信运营服务有限公司"
+    assert staff.display_name == "SQMS"

@@ -30,6 +30,19 @@ from sqms.notify.transports import Transport, transport_for
 log = logging.getLogger(__name__)
 
 
+AUDIENCE_HEADER = "X-SQMS-Audience"  # "customer" on mails to customers (see sender_name)
+
+
+def sender_name(settings: Settings, message: OutboxMessage) -> str:
+    """The From display name: the organisation's name (`smtp.customer_sender_name`, default the
+    organisation's name in the mail language) for customer mails, `smtp.sender_name` (SQMS) for staff."""
+    if (message.extra_headers or {}).get(AUDIENCE_HEADER) == "customer":
+        org = settings.organisation
+        return settings.smtp.customer_sender_name or (
+            org.name_en if settings.locale == "en" and org.name_en else org.name)
+    return settings.smtp.sender_name
+
+
 def outbox_key(process: str, obj: str, period: str, recipient: str) -> str:
     return ":".join(header_safe(part) for part in (process, obj, period, recipient.lower()))
 
@@ -140,7 +153,7 @@ def _deliver_one(settings: Settings, message_id: int, transport: Transport, repo
             return True
         message = uow.session.get(OutboxMessage, message_id)
         try:
-            transport.send(build_mime(message, settings.smtp.sender))
+            transport.send(build_mime(message, settings.smtp.sender, sender_name(settings, message)))
         except Exception as exc:
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if _is_permanent(exc):
