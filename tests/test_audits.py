@@ -281,3 +281,29 @@ def test_checklist_workbook_prints_as_a_form(org, tmp_path, soffice):
     # printed: one or two pages per department, never question and result on different sheets
     pages = pdf_pages(soffice, path, tmp_path)
     assert len(slots) <= pages <= 2 * len(slots), (pages, len(slots))
+
+
+def test_english_checklist_uses_name_en_and_adding_it_flags_nothing(org, tmp_path):
+    """Issue 20 item 10: a checklist item may carry its question in English (`name_en`), shown in English
+    workbooks; adding an English wording does not mark the item as changed for the next cycle."""
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        open_cycle(uow.session, org, today=date(2026, 6, 1))
+        uow.commit()
+    edited = tmp_path / "checklists"
+    shutil.copytree(ROOT / "config" / "checklists", edited)
+    text = (edited / "service-operations.yaml").read_text(encoding="utf-8")
+    text = text.replace("    evidence: 岗位说明书、培训记录、考核成绩\n",
+                        "    evidence: 岗位说明书、培训记录、考核成绩\n"
+                        "    name_en: Are duties defined, and was every agent trained and assessed before starting?\n", 1)
+    (edited / "service-operations.yaml").write_text(text, encoding="utf-8")
+    later = make_settings(org.database_url, tmp_path, checklists_dir=edited)
+    english = later.model_copy(update={"organisation": later.organisation.model_copy(update={"locale": "en"})})
+    with UnitOfWork(later.database_url, actor="test") as uow:
+        cycle, _ = open_cycle(uow.session, later, today=date(2026, 12, 1))
+        cs = slot_of(uow.session, cycle, "CS")
+        assert cs.changed_items == []
+        path = write_workbook(english, cycle, [cs], tmp_path / "en.xlsx")
+    sheet = openpyxl.load_workbook(path)["Customer Service"]
+    questions = {sheet.cell(r, 1).value: sheet.cell(r, 4).value for r in range(HEADER_ROW + 1, sheet.max_row + 1)}
+    assert questions["P01"].startswith("Are duties defined")
+    assert sheet["A2"].value == "Checklist: Internal audit checklist — operating departments"

@@ -317,6 +317,11 @@ def test_english_report(seeded: Settings) -> None:
                     "settled on time 50.0% (4 of 8 due)"):
         assert heading in html
     assert "投诉分析报告" not in html and "一、" not in html and "Operations" in html
+    # categories with a configured name_en read in English; the others as stored
+    assert "Staff attitude" in html and "服务态度" not in html and "Slow response" in html
+    categories = [r[0] for r in openpyxl.load_workbook(report.files["xlsx"])["Complaint categories"].iter_rows(
+        min_row=2, values_only=True)]
+    assert "Staff attitude" in categories and XSS in categories
     assert openpyxl.load_workbook(report.files["xlsx"]).sheetnames == [
         "Summary", "Volumes", "Complaints by department", "Ageing", "Open complaints", "Complaint categories",
         "Repeat complainants", "Return visits", "Complaint actions"]
