@@ -516,7 +516,7 @@ def analysis_summary(analysis: ComplaintAnalysis) -> list[str]:
         items = t(loc, "、", ", ").join(f"{c['category']} {c['count']} 件" if loc.startswith("zh")
                                         else f"{c['category']} ({c['count']})" for c in top)
         sentences.append(t(loc, f"主要投诉类别：{items}；前 {k['vital_categories']} 类累计占 80% 以上，是改进的重点。",
-                           f"Main categories: {items}; the first {k['vital_categories']} make up 80 % or more "
+                           f"Main categories: {items}; the first {k['vital_categories']} make up 80% or more "
                            "and are where improvement pays most."))
     if k["repeat_customers"] or k["returning_customers"]:
         sentences.append(t(

@@ -384,12 +384,13 @@ def _transition_sentence(report: MonthlyReport) -> str | None:
     parts = []
     if newly:
         parts.append(t(loc, f"由达标转为未达标：{_joined([moved(r) for r in newly], loc)}",
-                       f"fell below target: {_joined([moved(r) for r in newly], loc)}"))
+                       f"these organisation-wide KPIs fell below target: {_joined([moved(r) for r in newly], loc)}"))
     if back:
         parts.append(t(loc, f"恢复达标：{_joined([moved(r) for r in back], loc)}",
-                       f"back on target: {_joined([moved(r) for r in back], loc)}"))
+                       f"{'these are' if newly else 'these organisation-wide KPIs are'} back on target: "
+                       f"{_joined([moved(r) for r in back], loc)}"))
     return t(loc, "与上月相比，组织整体" + "；".join(parts) + "。",
-             "Compared with last month, organisation-wide " + "; ".join(parts) + ".")
+             "Compared with last month, " + "; ".join(parts) + ".")
 
 
 def _low_confidence_sentence(report: MonthlyReport) -> str | None:
