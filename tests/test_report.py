@@ -343,3 +343,24 @@ def test_xlsx_neutralises_formulas(tmp_path: Path) -> None:
     assert all(c.quotePrefix for c in values[:6]) and not values[6].quotePrefix
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
     assert sheet.column_dimensions["A"].width >= 10
+
+
+def test_monthly_workbook_has_the_pdca_board(sqlite_settings: Settings, tmp_path: Path) -> None:
+    """Issue 19 item 26: the monthly XLSX carries the PDCA status board, figures as numbers."""
+    seed_mixed(sqlite_settings)
+    report = build(sqlite_settings)
+    report.improvement = [{
+        "ref": "PDCA-0001", "department": "运营部", "kpi": "response_within_target_pct", "kpi_label": "响应及时率",
+        "status": "check", "iteration": 2, "owner": "li.na@example.com", "opened": "2026-01", "baseline": 75.0,
+        "target": 90.0, "check_period": "2026-03", "check_value": 87.5, "check_met": False, "actions": 3,
+        "actions_done": 2, "standard": None, "standard_version": None}]
+    files = render_monthly_report(report, sqlite_settings, tmp_path / "out", version=3)
+    book = openpyxl.load_workbook(files["xlsx"])
+    sheet = book["持续改进PDCA"]
+    header = [c.value for c in sheet[1]]
+    row = {h: c for h, c in zip(header, sheet[2])}
+    assert row["循环"].value == "PDCA-0001" and row["阶段"].value == "检查" and row["轮次"].value == 2
+    assert row["基线"].value == 75.0 and row["目标"].value == 90 and row["目标方向"].value == "≥"
+    assert row["检查值"].number_format == '0.0"%"' and row["检查结果"].value == "未达标"
+    assert (row["措施数"].value, row["已完成措施"].value) == (3, 2)
+    assert "第 3 版" in sheet.oddHeader.right.text and "2026-03" in sheet.oddHeader.center.text

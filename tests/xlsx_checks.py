@@ -5,10 +5,13 @@ from __future__ import annotations
 from openpyxl.workbook import Workbook
 
 
-def assert_print_ready(book: Workbook, title: str | None = None) -> None:
+def assert_print_ready(book: Workbook, title: str | None = None, font: str | None = "等线") -> None:
     """A4, fitted to one page wide, the header row repeated, margins, header with the title and a
-    footer with page numbers, on every sheet; no empty-string cell; no formula; no TRUE/FALSE."""
+    footer with page numbers, on every sheet; no empty-string cell; no formula; no TRUE/FALSE; the
+    declared font (a CJK font for Chinese workbooks, so WPS/Excel do not fall back to Calibri)."""
     for sheet in book.worksheets:
+        if font is not None:
+            assert sheet["A1"].font.name == font, f"sheet {sheet.title}: font {sheet['A1'].font.name}"
         where = f"sheet {sheet.title}"
         assert int(sheet.page_setup.paperSize) == 9, where
         assert sheet.page_setup.orientation in ("portrait", "landscape"), where
