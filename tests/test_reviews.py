@@ -290,6 +290,7 @@ def test_pack_and_invitation_go_to_every_participant_and_a_resend_updates_the_ev
         assert "客服部报告 &lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
         pack_book = openpyxl.load_workbook(next(a for a in mails[0].attachments if a.endswith(".xlsx")))
         assert_print_ready(pack_book, "2025年度管理评审输入材料")
+        assert "第 1 版" in pack_book.worksheets[0].oddHeader.right.text
         by_kpi = pack_book["目标完成-按指标"]
         header = [c.value for c in by_kpi[1]]
         first = [c for c in next(by_kpi.iter_rows(min_row=2))]
