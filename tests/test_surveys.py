@@ -283,6 +283,13 @@ def test_import_answers_into_a_campaign_with_a_mapping(org, tmp_path):
                                                                                             {"REL1": 5.0})
     # 0 means "not answered" for the items; on the NPS scale 0 is an answer
     assert (rows["W2"].csat, rows["W2"].nps, rows["W2"].answers) == (1.0, 0, {})
+    # the report of a campaign without invitations: no rate, shown as "—" (never "—%")
+    from sqms.surveys.report import produce_survey_report
+
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        generated = produce_survey_report(uow.session, org, get(uow.session, "paper-2026"))
+        html = Path(generated.files["html"]).read_text(encoding="utf-8")
+    assert "—%" not in html and "—</div>" in html
 
 
 def test_campaign_dates_follow_the_configuration(org, tmp_path):
