@@ -59,3 +59,22 @@ def test_monthly_transition_sentence_names_its_subject():
     assert sentence.startswith("Compared with last month, these organisation-wide KPIs fell below target: "
                                "First-contact resolution (91.0% → 85.0%)"), sentence
     assert "organisation-wide fell" not in sentence and "these are back on target: NPS" in sentence
+
+
+def test_pareto_share_axis_title_is_not_clipped(browser):
+    from sqms.reporting.charts import pareto_chart
+
+    svg = pareto_chart(["Staff attitude", "Slow response", "Billing dispute"], [12, 7, 3], title="Pareto",
+                       locale="en")
+    page = browser.new_page(viewport={"width": 800, "height": 600})
+    try:
+        page.set_content(f"<div style='width:560px'>{svg}</div>")
+        inside = page.evaluate("""() => {
+            const svg = document.querySelector('svg').getBoundingClientRect();
+            const label = [...document.querySelectorAll('svg text')].find(t => t.textContent.includes('cumulative'));
+            const box = label.getBoundingClientRect();
+            return box.left >= svg.left && box.right <= svg.right && box.top >= svg.top && box.bottom <= svg.bottom;
+        }""")
+    finally:
+        page.close()
+    assert inside
