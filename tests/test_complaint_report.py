@@ -355,3 +355,21 @@ def test_monthly_section_and_mail(seeded: Settings) -> None:
     book = openpyxl.load_workbook(monthly.files["xlsx"])
     actions = list(book["投诉纠正措施"].iter_rows(min_row=2, values_only=True))
     assert [r[0] for r in actions] == ["CAPA-00004", "CAPA-00003", "CAPA-00001", "CAPA-00002"]  # by due day
+
+
+def test_open_complaints_table_keeps_names_whole(seeded: Settings, browser) -> None:
+    """Issue 20 item 10: in the Chinese open-complaints table a department name is never broken
+    (客服/部), even on a narrow page."""
+    html = Path(produce(seeded).files["html"]).read_text(encoding="utf-8")
+    page = browser.new_page(viewport={"width": 700, "height": 900})
+    try:
+        page.set_content(html)
+        broken = page.evaluate("""() => [...document.querySelectorAll('td.nowrap')].filter(td => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+        }).map(td => td.textContent)""")
+        names = page.evaluate("[...document.querySelectorAll('td.nowrap')].map(td => td.textContent)")
+    finally:
+        page.close()
+    assert "客服部" in names and broken == []

@@ -313,15 +313,15 @@ def test_survey_workbook_compares_with_the_previous_campaign(tmp_path):
     from sqms.surveys.report import excel_tables
 
     q = load_questionnaires(ROOT / "config" / "questionnaires")["quarterly"]
-    now = pd.DataFrame([{"response_id": f"N{i}", "department": "CS", "customer_id": f"N{i}", "csat": 5.0,
-                         "nps": 9.0, "answers": {}, "comment": None} for i in range(40)])
+    now = pd.DataFrame([{"response_id": f"N{i}", "department": "CS", "customer_id": f"N{i}", "csat": 4.0 + i % 2,
+                         "nps": 9.0 + i % 2, "answers": {}, "comment": None} for i in range(40)])
     before = now.assign(csat=[2.0] * 20 + [3.0] * 20, nps=[5.0] * 40)
     invitations = pd.DataFrame({"department": ["CS"] * 50})
     a = analyse_frames(now, invitations, q, "zh_CN", 30, previous=before)
     path = write_xlsx(tmp_path / "s.xlsx", excel_tables(a, "zh_CN", SimpleNamespace(code="2026-Q2")))
     rows = {r[0]: r for r in openpyxl.load_workbook(path)["与上次比较"].iter_rows(min_row=2, values_only=True)}
     assert set(rows) == {"CSAT 均值", "满意比例", "NPS"}
-    assert rows["CSAT 均值"][1:5] == ("2026-Q2", 2.5, 5.0, 2.5) and rows["CSAT 均值"][6] == "是"
+    assert rows["CSAT 均值"][1:5] == ("2026-Q2", 2.5, 4.5, 2.0) and rows["CSAT 均值"][6] == "是"
 
 
 def test_imported_answers_count_and_are_never_reminded(org, tmp_path):
