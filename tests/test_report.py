@@ -130,7 +130,7 @@ def test_english_summary(sqlite_settings: Settings) -> None:
     report = build(sqlite_settings, locale="en")
     text = " ".join(report.summary)
     assert "Organisation-wide, 4 of 6 KPIs with a target were met" in text
-    assert "Operations — Responses within target 75.0% (target ≥90%)" in text
+    assert "Operations: Responses within target 75.0% (target ≥90%)" in text and " — " not in text
     assert report.organisation == "Huaxin Operations Services Co., Ltd."
 
 
