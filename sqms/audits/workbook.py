@@ -72,7 +72,8 @@ def write_workbook(settings: Settings, cycle: AuditCycle, slots: list[AuditSlot]
                     t(locale, "结果填写：", "Result: ") + " / ".join(labels)]
         sheets.append(Sheet(department_sheet_name(settings, slot.department),
                             pd.DataFrame(rows, columns=headings, dtype=object), preamble=preamble,
-                            choices={headings[6]: labels}, widths=dict(zip(headings, WIDTHS)), landscape=True))
+                            choices={headings[6]: labels}, widths=dict(zip(headings, WIDTHS)), landscape=True,
+                            min_lines=3))  # room to write what was seen by hand
     title = t(locale, f"{cycle.code} 内部审核检查表", f"Internal audit {cycle.code} — checklist")
     return write_xlsx(path, sheets, PrintInfo(title, cycle.code, None, locale))
 

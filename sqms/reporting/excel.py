@@ -49,6 +49,7 @@ DATE = "yyyy-mm-dd"
 DATETIME = "yyyy-mm-dd hh:mm"
 LOW_N_FLAG = "†"  # the mark the reports explain as "n < 30, low confidence"
 
+CELL = {"border": 1, "border_color": "#b8c2cc", "valign": "top"}  # every table cell boxed, on screen and paper
 LINE_HEIGHT = 15.0  # points per line of 11-pt text (CJK glyphs are a little taller than Latin)
 CJK_FONT = "等线"
 _PORTRAIT_WIDTH = 110  # column-width units that still read well on portrait A4 when fitted to width
@@ -83,7 +84,8 @@ class Sheet:
 
     formats: column → number format; empty_note: what an empty table says (a default otherwise);
     preamble: lines above the table (a form's title block); choices: column → allowed entries
-    (a drop-down that refuses others); widths: column → fixed width; landscape: None decides by width.
+    (a drop-down that refuses others); widths: column → fixed width; landscape: None decides by width;
+    min_lines: the least height of a data row, in lines (room to write by hand on a printed form).
     """
     name: str
     frame: pd.DataFrame
@@ -93,6 +95,7 @@ class Sheet:
     choices: Mapping[str, Sequence[str]] = field(default_factory=dict)
     widths: Mapping[str, int] = field(default_factory=dict)
     landscape: bool | None = None
+    min_lines: int = 1
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,6 @@ def _page_setup(sheet: Any, info: PrintInfo | None, header_row: int, total_width
     sheet.fit_to_pages(1, 0)  # one page wide, as many tall as needed
     sheet.repeat_rows(header_row)
     sheet.set_margins(left=0.5, right=0.5, top=0.8, bottom=0.7)
-    sheet.hide_gridlines(0)  # gridlines printed: a table on paper keeps its cells
     locale = info.locale if info else "zh_CN"
     if info is not None:
         version = (t(locale, f"第 {info.version} 版", f"version {info.version}")
@@ -246,6 +248,8 @@ def _write_sheet(workbook: Any, spec: Sheet, taken: set[str], header: Any, fmt: 
     top = len(spec.preamble)  # the header row (0-based)
     for row, line in enumerate(spec.preamble):
         sheet.write_string(row, 0, line, fmt(bold=True, font_size=14) if row == 0 else None)
+    if spec.preamble:
+        sheet.set_row(0, 22)  # the title line's larger font
     columns = [str(c) for c in frame.columns]
     if not is_zh(locale):  # English headings start with a capital, whatever the frame's column says
         frame.columns = columns = [c[:1].upper() + c[1:] for c in columns]
@@ -287,30 +291,32 @@ def _write_sheet(workbook: Any, spec: Sheet, taken: set[str], header: Any, fmt: 
             if isinstance(value, Cell):
                 value, code = value.value, value.num_format or column_format
             if is_missing(value) or (isinstance(value, str) and not value):
-                sheet.write_blank(row, col, None)
+                sheet.write_blank(row, col, None, fmt(**CELL))  # blank, but boxed like its row on paper
                 continue
             if isinstance(value, str):
                 lines = wrapped_lines(value, width)
                 heights[row] = max(heights.get(row, 1), lines)
                 wrap = lines > 1 or "\n" in value
-                sheet.write_string(row, col, value, fmt(text_wrap=wrap or None, valign="top" if wrap else None,
+                sheet.write_string(row, col, value, fmt(**CELL, text_wrap=wrap or None,
                                                         quote_prefix=is_formula_like(value) or None))
             elif isinstance(value, bool):
-                sheet.write_boolean(row, col, value)
+                sheet.write_boolean(row, col, value, fmt(**CELL))
             elif isinstance(value, (int, float)):
                 if isinstance(value, float) and math.isinf(value):
-                    sheet.write_string(row, col, str(value))
+                    sheet.write_string(row, col, str(value), fmt(**CELL))
                 else:
-                    sheet.write_number(row, col, value, fmt(num_format=code) if code else None)
+                    sheet.write_number(row, col, value, fmt(**CELL, num_format=code))
             elif isinstance(value, (datetime, pd.Timestamp)):
                 moment = _naive(value.to_pydatetime() if isinstance(value, pd.Timestamp) else value)
-                sheet.write_datetime(row, col, moment, fmt(num_format=code or DATETIME))
+                sheet.write_datetime(row, col, moment, fmt(**CELL, num_format=code or DATETIME))
             elif isinstance(value, date):
-                sheet.write_datetime(row, col, datetime.combine(value, time()), fmt(num_format=code or DATE))
+                sheet.write_datetime(row, col, datetime.combine(value, time()), fmt(**CELL, num_format=code or DATE))
             else:  # lists, dicts, decimals ...: their text, still never a formula
                 text = str(value)
-                sheet.write_string(row, col, text, fmt(quote_prefix=True) if is_formula_like(text) else None)
+                sheet.write_string(row, col, text, fmt(**CELL, quote_prefix=is_formula_like(text) or None))
         sheet.set_column(col, col, width)
+    for row in range(top + 1, top + 1 + len(frame)):
+        heights[row] = max(heights.get(row, 1), spec.min_lines)
     for row, lines in heights.items():
         if lines > 1:
             sheet.set_row(row, LINE_HEIGHT * lines)
