@@ -186,6 +186,8 @@ def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None
     # figures and targets are numbers with their unit as number format; the direction beside the target
     assert row[2] == 87.5 and row[4] == 90 and row[5] == "≥" and row[6] == "未达标"
     assert line[2].number_format == line[4].number_format == '0.0"%"'
+    # a percentage KPI's month-over-month change is in percentage points, signed
+    assert numeric(line[10].value) and line[10].number_format == '+0.0"个百分点";-0.0"个百分点";0.0"个百分点"'
     hours = next(r for r in kpis.iter_rows(min_row=2) if r[1].value == "avg_handling_hours")
     assert hours[4].number_format == '0.0"小时"' and hours[5].value == "≤" and numeric(hours[4].value)
     assert all(r[8] in (None, "†") for r in kpis.iter_rows(min_row=2, values_only=True))  # n<30: † or blank

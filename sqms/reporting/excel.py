@@ -350,6 +350,21 @@ def kpi_cell(value: Any, kpi: str, locale: str | None = "zh_CN") -> Cell | None:
     return Cell(round(float(value), definition.decimals), unit_format(definition.unit, definition.decimals, locale))
 
 
+def change_cell(value: Any, kpi: str, locale: str | None = "zh_CN") -> Cell | None:
+    """A month-over-month difference, signed; a percentage KPI's change is in percentage points."""
+    if is_missing(value):
+        return None
+    definition = KPI_BY_CODE[kpi]
+    if definition.unit == "%":
+        digits = ("." + "0" * definition.decimals) if definition.decimals else ""
+        unit = t(locale, '"个百分点"', '" pp"')
+        code = f"+0{digits}{unit};-0{digits}{unit};0{digits}{unit}"
+    else:
+        base = unit_format(definition.unit, definition.decimals, locale)
+        code = f"+{base};-{base};{base}"
+    return Cell(round(float(value), definition.decimals), code)
+
+
 def target_cells(target: Any, kpi: str, locale: str | None = "zh_CN") -> tuple[Cell | None, str | None]:
     """A target as (numeric value with the KPI's unit, direction `≥`/`≤`); blanks without a target."""
     if is_missing(target) or KPI_BY_CODE[kpi].better is None:

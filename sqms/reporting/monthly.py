@@ -26,7 +26,7 @@ from sqms.kpi_catalog import KPIS
 from sqms.records.models import KpiComputation
 from sqms.records.report import MonthlyReport, build_monthly_report
 from sqms.reporting import charts, complaints
-from sqms.reporting.excel import (DATETIME, Cell, PrintInfo, Sheet, Table, flag, kpi_cell, target_cells,
+from sqms.reporting.excel import (DATETIME, Cell, PrintInfo, Sheet, Table, change_cell, flag, kpi_cell, target_cells,
                                   write_xlsx)
 from sqms.reporting.formatting import (fmt_change, fmt_target, fmt_value, is_missing, local_datetime, local_moment,
                                        md_text, percent, records, status_label, t)
@@ -151,6 +151,9 @@ def excel_tables(report: MonthlyReport) -> list[Table]:
     def cells(frame: pd.DataFrame, column: str) -> list[Any]:
         return [kpi_cell(v, k, loc) for v, k in zip(frame[column], frame["kpi"])]
 
+    def changes(frame: pd.DataFrame) -> list[Any]:
+        return [change_cell(v, k, loc) for v, k in zip(frame["change"], frame["kpi"])]
+
     def targets(frame: pd.DataFrame) -> tuple[list[Any], list[Any]]:
         pairs = [target_cells(v, k, loc) for v, k in zip(frame["target"], frame["kpi"])]
         return [p[0] for p in pairs], [p[1] for p in pairs]
@@ -170,7 +173,7 @@ def excel_tables(report: MonthlyReport) -> list[Table]:
         c["unit"]: kpis["unit"], c["target"]: kpi_targets, c["direction"]: kpi_directions,
         c["status"]: [status_label(s, loc) for s in kpis["status"]], c["n"]: kpis["n"].astype("int64"),
         c["low"]: [flag(x) for x in kpis["low_confidence"]], c["prev"]: cells(kpis, "previous_value"),
-        c["change"]: cells(kpis, "change"),
+        c["change"]: changes(kpis),
     })
     dept = report.department_kpis
     dept_targets, dept_directions = targets(dept)
@@ -180,7 +183,7 @@ def excel_tables(report: MonthlyReport) -> list[Table]:
         c["target"]: dept_targets, c["direction"]: dept_directions,
         c["status"]: [status_label(s, loc) for s in dept["status"]], c["n"]: dept["n"].astype("int64"),
         c["low"]: [flag(x) for x in dept["low_confidence"]], c["prev"]: cells(dept, "previous_value"),
-        c["change"]: cells(dept, "change"),
+        c["change"]: changes(dept),
     })
     org_history = report.history[report.history["department"].isna()]
     trend = org_history.pivot(index="kpi", columns="period", values="value").reindex(
@@ -194,7 +197,7 @@ def excel_tables(report: MonthlyReport) -> list[Table]:
     change_sheet = pd.DataFrame({
         c["dept"]: [text(n) or t(loc, "组织整体", "Organisation") for n in ch["department_name"]],
         c["kpi"]: ch["label"], c["prev"]: cells(ch, "previous_value"), c["value"]: cells(ch, "value"),
-        c["change"]: cells(ch, "change"),
+        c["change"]: changes(ch),
         t(loc, "上月状态", "Last month's status"): [status_label(s, loc) for s in ch["previous_status"]],
         c["status"]: [status_label(s, loc) for s in ch["status"]],
         t(loc, "状态变化", "Status change"): [
