@@ -289,7 +289,8 @@ def test_import_answers_into_a_campaign_with_a_mapping(org, tmp_path):
     with UnitOfWork(org.database_url, actor="test") as uow:
         generated = produce_survey_report(uow.session, org, get(uow.session, "paper-2026"))
         html = Path(generated.files["html"]).read_text(encoding="utf-8")
-    assert "—%" not in html and "—</div>" in html
+    assert "—%" not in html and "—</div>" in html and "（2/0）" not in html
+    assert "回收率：无邀请名单（2 份答卷均为导入）" in html
 
 
 def test_campaign_dates_follow_the_configuration(org, tmp_path):

@@ -67,11 +67,13 @@ class CampaignAnalysis:
     changes: dict[str, Change | None] = field(default_factory=dict)  # csat_mean, top2_pct, nps
     comments: list[dict[str, Any]] = field(default_factory=list)
     detractors: list[dict[str, Any]] = field(default_factory=list)
+    answered: int = 0  # invitees who answered (the response rate's numerator)
 
     def key_figures(self) -> dict[str, Any]:
         """JSON-ready figures kept with the campaign (for the management review)."""
         overall = asdict(self.overall)
         return {"response_rate": self.response_rate, "invited": self.invited, "responded": self.responded,
+                "answered": self.answered,
                 **{k: overall[k] for k in ("csat_mean", "top2_pct", "nps", "nps_margin", "csat_n", "nps_n")},
                 "dimensions": {d["dimension"]: d["gap"] if d["gap"] is not None else d["perception"]
                                for d in self.dimensions},
@@ -133,7 +135,7 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
                            "gap": perception[0] - expectation[0] if None not in (perception[0], expectation[0])
                            else None})
     analysis = CampaignAnalysis(
-        response_rate=100 * int(answered.sum()) / invited if invited else None, invited=invited, responded=responded,
+        response_rate=100 * int(answered.sum()) / invited if invited else None, answered=int(answered.sum()), invited=invited, responded=responded,
         overall=scores(responses, low_n), departments=departments, dimensions=dimensions, items=items,
         comments=[{"department": names.get(r.department, r.department), "csat": r.csat, "nps": r.nps,
                    "comment": r.comment} for r in responses.itertuples() if isinstance(r.comment, str) and r.comment],

@@ -72,11 +72,12 @@ def excel_tables(a: CampaignAnalysis, locale: str, previous: SurveyCampaign | No
     low, high = overall.top2_ci if overall.top2_ci else (None, None)
     summary = pd.DataFrame({
         t(locale, "项目", "item"): [t(locale, "邀请", "invited"), t(locale, "回复", "responded"),
+                                   t(locale, "其中受邀客户回复", "invitees who answered"),
                                    t(locale, "回收率", "response rate"), "CSAT", t(locale, "满意比例", "top-2 share"),
                                    t(locale, "满意比例 95% 区间下限", "top-2 95% CI lower"),
                                    t(locale, "满意比例 95% 区间上限", "top-2 95% CI upper"),
                                    "NPS", t(locale, "NPS ±", "NPS margin"), t(locale, "不满意客户", "detractors")],
-        t(locale, "数值", "value"): [a.invited, a.responded, pct(a.response_rate), Cell(r(overall.csat_mean), DECIMAL2),
+        t(locale, "数值", "value"): [a.invited, a.responded, a.answered, pct(a.response_rate), Cell(r(overall.csat_mean), DECIMAL2),
                                     pct(overall.top2_pct), pct(low), pct(high), Cell(r(overall.nps, 1), DECIMAL1),
                                     Cell(r(overall.nps_margin, 1), DECIMAL1), len(a.detractors)]}, dtype=object)
     departments = pd.DataFrame([{
