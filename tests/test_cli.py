@@ -182,3 +182,13 @@ def test_survey_sample_keeps_to_the_number_asked_and_says_how(cli):
     assert "s4: sample (4)" in sampled.output
     assert "sample 4 of 15 customers served (asked 4), at least 1 per department" in sampled.output
     assert "minimum 20 per department was reduced" in sampled.output
+
+
+def test_survey_list_shows_a_missing_rate_as_a_dash(cli, tmp_path):
+    test_survey_import_and_show_count_answers(cli, tmp_path)
+    assert cli("survey", "advance", "paper-2026", "sample").exit_code == 0
+    for step in ("invite", "close", "analyse"):
+        result = cli("survey", "advance", "paper-2026", step)
+        assert result.exit_code == 0, result.output
+    listed = cli("survey", "list")
+    assert "rate —, CSAT 3.50" in listed.output and "rate 0.0%" not in listed.output, listed.output

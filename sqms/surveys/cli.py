@@ -88,6 +88,11 @@ def run() -> None:
     run_due_steps(advance_due, "surveys")
 
 
+def _shown(figures: dict, key: str, fmt: str, unit: str = "") -> str:
+    """A stored figure rounded for the terminal; `—` when there is none (never a misleading 0)."""
+    return "—" if figures.get(key) is None else format(figures[key], fmt) + unit
+
+
 @app.command("list")
 def list_() -> None:
     """Campaigns, newest first."""
@@ -103,8 +108,8 @@ def list_() -> None:
         typer.echo(f"{'campaign':<20} {'kind':<10} {'state':<10} {'period':<23} {'remind':<10} {'close':<10} result")
         for c in rows:
             a = c.analysis or {}
-            result = (f"rate {a.get('response_rate') or 0:.1f}%, CSAT {a.get('csat_mean') or 0:.2f}, "
-                      f"NPS {a.get('nps') or 0:.1f}") if a else ""
+            result = (f"rate {_shown(a, 'response_rate', '.1f', '%')}, CSAT {_shown(a, 'csat_mean', '.2f')}, "
+                      f"NPS {_shown(a, 'nps', '.1f')}") if a else ""
             typer.echo(f"{c.code:<20} {c.kind:<10} {c.status:<10} {c.period_start}..{c.period_end} "
                        f"{c.remind_on or '—'!s:<10} {c.close_on or '—'!s:<10} {result}")
     if not rows:
