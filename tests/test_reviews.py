@@ -291,6 +291,8 @@ def test_pack_and_invitation_go_to_every_participant_and_a_resend_updates_the_ev
         pack_book = openpyxl.load_workbook(next(a for a in mails[0].attachments if a.endswith(".xlsx")))
         assert_print_ready(pack_book, "2025年度管理评审输入材料")
         assert "第 1 版" in pack_book.worksheets[0].oddHeader.right.text
+        meeting = {r[0].value: r[1] for r in pack_book["摘要"].iter_rows(min_row=2)}["会议日期"]
+        assert meeting.is_date and meeting.value == datetime(2026, 2, 6, 9, 30)
         by_kpi = pack_book["目标完成-按指标"]
         header = [c.value for c in by_kpi[1]]
         first = [c for c in next(by_kpi.iter_rows(min_row=2))]

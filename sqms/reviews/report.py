@@ -13,7 +13,7 @@ figures kept with the pack, so the report quotes exactly the inputs the particip
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,14 @@ def _sheet(frame: pd.DataFrame, columns: dict[str, tuple[str, str]], loc: str) -
 
 def _yes(values: pd.Series, loc: str) -> list[str | None]:
     return [t(loc, "是", "yes") if v is True or v == 1 else None for v in values]
+
+
+def _meeting(day: date, at: str) -> Cell | str:
+    """The meeting's date and time as a spreadsheet date (as written when the time is not HH:MM)."""
+    try:
+        return Cell(datetime.combine(day, time.fromisoformat(at)), DATETIME)
+    except ValueError:
+        return f"{day.isoformat()} {at}"
 
 
 def _kpi_figures(frame: pd.DataFrame, columns: tuple[str, ...], loc: str) -> pd.DataFrame:
@@ -152,7 +160,7 @@ def pack_excel_tables(pack: ReviewPack) -> list[Table]:
                                 t(loc, "生成时间", "generated at"),
                                 *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(pack.summary) + 1)]],
         t(loc, "内容", "value"): [pack_title(pack), pack.organisation, pack.year,
-                                 f"{pack.meeting_on.isoformat()} {pack.meeting_time}", pack.meeting_place,
+                                 _meeting(pack.meeting_on, pack.meeting_time), pack.meeting_place,
                                  Cell(local_moment(pack.generated_at, pack.timezone), DATETIME), *pack.summary],
     }, dtype=object)
     counts = {"judged": ("评价月次", "judged"), "met": ("达标", "met"), "missed": ("未达标", "missed"),
@@ -433,7 +441,7 @@ def report_excel_tables(report: ReviewReport) -> list[Table]:
                                 *[t(loc, f"评审输入 {i}", f"input {i}") for i in range(1, len(report.inputs) + 1)],
                                 t(loc, "会议纪要", "minutes")],
         t(loc, "内容", "value"): [report_title(report), report.organisation, report.year,
-                                 f"{report.meeting_on.isoformat()} {report.meeting_time}", report.meeting_place,
+                                 _meeting(report.meeting_on, report.meeting_time), report.meeting_place,
                                  *report.summary, *report.inputs, report.minutes],
     }, dtype=object)
     outputs = {"text": ("内容", "text"), "owner_name": ("负责人", "owner"), "due_on": ("完成期限", "due on"),
