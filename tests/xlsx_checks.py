@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from openpyxl.workbook import Workbook
+
+# a figure written as text: "86.1%", "7 / 9", "66.0–77.8", "≥95%", "≤24小时", "3.2‰", "12"
+PERIOD = re.compile(r"^\d{4}(-\d{2}|-H[12]|-Q[1-4])?$")  # 2026-03, 2026-H1, 2025: labels, not figures
+FIGURE_AS_TEXT = re.compile(r"^\s*[≥≤<>+\-−]?\s*\d[\d,]*(\.\d+)?\s*(%|‰|小时|h|/\s*\d+|[–-]\s*\d[\d.]*)?\s*$")
 
 
 def assert_print_ready(book: Workbook, title: str | None = None, font: str | None = "等线") -> None:
@@ -26,6 +32,10 @@ def assert_print_ready(book: Workbook, title: str | None = None, font: str | Non
             for cell in row:
                 assert cell.value != "", f"{where} {cell.coordinate}: empty string instead of a blank cell"
                 assert cell.data_type not in ("f", "b"), f"{where} {cell.coordinate}: {cell.value!r}"
+                heading = str(sheet.cell(1, cell.column).value or "")
+                bucket = "账龄" in heading or "age" in heading.lower()  # an ageing bucket "0–2" is a label
+                if isinstance(cell.value, str) and cell.row > 1 and not PERIOD.match(cell.value) and not bucket:
+                    assert not FIGURE_AS_TEXT.match(cell.value), f"{where} {cell.coordinate}: figure as text {cell.value!r}"
         assert sheet.max_row >= 2, f"{where}: an empty sheet says why it is empty"
 
 
