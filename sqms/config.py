@@ -151,6 +151,12 @@ class KpiSettings(_Model):
         return self.targets.get(kpi)
 
 
+class ComplaintCategory(_Model):
+    """A complaint category's English name (categories themselves come with the data)."""
+    name: str = Field(min_length=1)
+    name_en: str | None = None
+
+
 class ComplaintSettings(_Model):
     deadline_working_days: dict[Literal["normal", "special"], int] = Field(
         default_factory=lambda: {"normal": 2, "special": 5}
@@ -167,6 +173,14 @@ class ComplaintSettings(_Model):
     feedback_link_days: int = Field(default=14, ge=1)
     # only complaints resolved this recently get a feedback mail (never the history of an import)
     feedback_within_days: int = Field(default=7, ge=1)
+    # optional English names of categories, shown in English reports: [{name: 服务态度, name_en: Staff attitude}]
+    categories: tuple[ComplaintCategory, ...] = ()
+
+    def category_label(self, name: str, locale: str) -> str:
+        """A category as an English report shows it (its `name_en` when configured), else as stored."""
+        if locale.startswith("zh"):
+            return name
+        return next((c.name_en for c in self.categories if c.name == name and c.name_en), name)
 
     _recipients = field_validator("notify_special_to")(classmethod(lambda cls, v: _check_selectors(v)))
 
@@ -401,6 +415,8 @@ class SmtpSettings(_Model):
     ssl: bool = False
     starttls: bool = False
     sender: str = "sqms@example.com"
+    sender_name: str = "SQMS"  # the From name of mails to staff
+    customer_sender_name: str | None = None  # the From name of mails to customers (default: the organisation's name)
     timeout_seconds: float = Field(default=30, gt=0)
 
     _sender = field_validator("sender")(classmethod(lambda cls, v: _check_email(v)))

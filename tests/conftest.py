@@ -202,6 +202,22 @@ def browser(chromium):
         instance.close()
 
 
+@pytest.fixture(scope="session")
+def soffice() -> str:
+    """LibreOffice Calc headless (Debian `libreoffice-calc-nogui`, pdfinfo from `poppler-utils`) to print
+    workbooks as a person would; installed when missing (apt), a failure under CI if it cannot be."""
+    if (shutil.which("soffice") is None or shutil.which("pdfinfo") is None) and shutil.which("apt-get"):
+        import subprocess
+
+        subprocess.run("apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                       "libreoffice-calc-nogui poppler-utils", shell=True, check=False, capture_output=True,
+                       timeout=1800)
+    path = shutil.which("soffice")
+    if path is None or shutil.which("pdfinfo") is None:
+        missing("LibreOffice Calc", "soffice/pdfinfo not installed and apt-get could not install them")
+    return path
+
+
 ARTIFACTS = ROOT / "test-artifacts"
 
 

@@ -36,6 +36,7 @@ from sqms.config import Settings
 from sqms.db import UnitOfWork
 from sqms.reporting.formatting import records
 from sqms.reporting.service import report_dir, verify_report
+from tests.xlsx_checks import assert_print_ready
 from tests.factories import FORMULA, XSS
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -63,7 +64,8 @@ def _cycle(session, code: str, first: date, last: date, status: str) -> AuditCyc
 
 
 def _slot(session, cycle: AuditCycle, dept: str, auditor: str, day: date, changed: tuple[str, ...] = ()) -> AuditSlot:
-    slot = AuditSlot(cycle_id=cycle.id, department=dept, auditor=auditor, day=day, checklist_code="test-list",
+    checklist = "service-operations" if dept in ("CS", "OPS", "SALES") else "support-functions"
+    slot = AuditSlot(cycle_id=cycle.id, department=dept, auditor=auditor, day=day, checklist_code=checklist,
                      items=ITEMS, changed_items=list(changed), recorded_at=None)
     session.add(slot)
     session.flush()
@@ -313,6 +315,9 @@ def test_report_files_versions_and_escaping(seeded) -> None:
     follow_up = {(r[0], r[1]): r for r in book["上次不符合项整改情况"].iter_rows(min_row=2, values_only=True)}
     assert follow_up["运营部", "Q01"][-1] == "" or follow_up["运营部", "Q01"][-1] is None  # not verified
     assert follow_up["客服部", "Q04"][-1] == "是"
+    assert_print_ready(book, "内审报告 2026-H1")
+    scope = {r[0]: r for r in book["审核范围"].iter_rows(min_row=2, values_only=True)}
+    assert scope["客服部"][4] == "运营服务实施部门内审检查表"  # the checklist's title, not service-operations
 
 
 def test_markdown_artifact(seeded) -> None:

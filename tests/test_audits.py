@@ -123,8 +123,8 @@ def test_workbook_round_trip_and_actions(org, tmp_path):
         path = write_workbook(org, cycle, [cs, hr], tmp_path / "audit.xlsx")
         answers = conforming(cs) | {"C01": ("严重不符合", "3 件投诉超期未回访", "<script>x</script>"),
                                     "P02": ("minor", "2 名新员工未培训", None), "R02": ("观察项", None, "=1+1")}
-        fill(path, {"CS": answers, "HR": conforming(hr)})
-        read = read_workbook(cycle, slots_of(uow.session, cycle), path)
+        fill(path, {"客服部": answers, "人力资源部": conforming(hr)})
+        read = read_workbook(cycle, slots_of(uow.session, cycle), path, org)
         assert read.errors == []
         for department, findings in read.by_department.items():
             record_findings(uow.session, org, cycle, slot_of(uow.session, cycle, department), findings,
@@ -153,22 +153,23 @@ def test_a_badly_filled_workbook_records_nothing(org, tmp_path):
         answers["P01"] = ("很好", None, None)
         answers["P02"] = (None, None, None)
         answers["C01"] = ("major", None, None)  # a nonconformity without evidence
-        fill(path, {"CS": answers})
+        fill(path, {"客服部": answers})
         book = openpyxl.load_workbook(path)
+        sheet = book["客服部"]
         row = {i["code"]: HEADER_ROW + 1 + n for n, i in enumerate(cs.items)}
         for col in range(1, 10):  # the R01 line emptied
-            book["CS"].cell(row["R01"], col).value = None
-        book["CS"].cell(book["CS"].max_row + 1, 1, "Z99")
+            sheet.cell(row["R01"], col).value = None
+        sheet.cell(sheet.max_row + 1, 1, "Z99")
         book.create_sheet("XX")
         book.save(path)
-        read = read_workbook(cycle, slots_of(uow.session, cycle), path)
+        read = read_workbook(cycle, slots_of(uow.session, cycle), path, org)
         text = "\n".join(read.errors)
-        assert f"sheet CS, row {row['P01']}, column G: '很好' is not a result" in text
-        assert f"sheet CS, row {row['P02']}, column G: the result is required" in text
-        assert f"sheet CS, row {row['C01']}, column H: a nonconformity needs the evidence seen" in text
+        assert f"sheet 客服部, row {row['P01']}, column G: '很好' is not a result" in text
+        assert f"sheet 客服部, row {row['P02']}, column G: the result is required" in text
+        assert f"sheet 客服部, row {row['C01']}, column H: a nonconformity needs the evidence seen" in text
         assert "column A: item 'Z99' is not on checklist service-operations" in text
         assert "sheet XX: not a department of 2026-H1's plan" in text
-        assert "sheet CS: item R01 is missing" in text
+        assert "sheet 客服部: item R01 is missing" in text
         broken = tmp_path / "not.xlsx"
         broken.write_bytes(b"not a workbook")
         assert "cannot read the workbook" in read_workbook(cycle, [cs], broken).errors[0]
@@ -238,3 +239,71 @@ def test_cycle_from_plan_to_close(org):
         carry_over(uow.session, fin, "需下半年预算，转入 2026-H2 跟踪", actor="test")
         uow.commit()
     assert run(day + timedelta(days=1)) == ["close"]
+
+
+# -- the printed form (issue 20) --------------------------------------------------------------------------
+
+
+def pdf_pages(soffice: str, workbook, out_dir) -> int:
+    """Convert with LibreOffice headless (its own profile, so parallel runs do not share one) and count pages."""
+    import subprocess
+
+    profile = out_dir / "lo-profile"
+    subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
+                    "--outdir", str(out_dir), str(workbook)], check=True, capture_output=True, timeout=300)
+    info = subprocess.run(["pdfinfo", str(out_dir / (workbook.stem + ".pdf"))], check=True, capture_output=True,
+                          text=True).stdout
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+def test_checklist_workbook_prints_as_a_form(org, tmp_path, soffice):
+    from tests.xlsx_checks import assert_print_ready
+
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        cycle, _ = open_cycle(uow.session, org, today=date(2026, 6, 1))
+        slots = slots_of(uow.session, cycle)
+        path = write_workbook(org, cycle, slots, tmp_path / "audit.xlsx")
+    book = openpyxl.load_workbook(path)
+    names = {s.department: org.department(s.department).name for s in slots}
+    assert book.sheetnames == [names[s.department] for s in slots]  # Chinese titles, not CS / OPS
+    assert_print_ready(book, f"{cycle.code} 内部审核检查表")
+    sheet = book["客服部"]
+    assert sheet["A2"].value == "检查表: 运营服务实施部门内审检查表"  # the checklist's title, not its YAML code
+    assert sheet.page_setup.orientation == "landscape" and sheet.print_title_rows == "$6:$6"
+    assert [c.value for c in sheet[HEADER_ROW]][:4] == ["编号", "领域", "条款", "检查内容"]
+    first = HEADER_ROW + 1
+    assert sheet.row_dimensions[first].height >= 30  # a wrapped question is not cut to one line
+    assert sheet.cell(first, 6).value is None  # blank, not an empty string
+    (validation,) = sheet.data_validations.dataValidation
+    assert validation.showErrorMessage and validation.errorStyle in (None, "stop")
+    assert "符合" in validation.formula1 and "请从下拉列表中选择" in validation.error
+    assert str(validation.sqref) == f"G{first}:G{first + len(slots[0].items) - 1}"
+    # printed: one or two pages per department, never question and result on different sheets
+    pages = pdf_pages(soffice, path, tmp_path)
+    assert len(slots) <= pages <= 2 * len(slots), (pages, len(slots))
+
+
+def test_english_checklist_uses_name_en_and_adding_it_flags_nothing(org, tmp_path):
+    """Issue 20 item 10: a checklist item may carry its question in English (`name_en`), shown in English
+    workbooks; adding an English wording does not mark the item as changed for the next cycle."""
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        open_cycle(uow.session, org, today=date(2026, 6, 1))
+        uow.commit()
+    edited = tmp_path / "checklists"
+    shutil.copytree(ROOT / "config" / "checklists", edited)
+    text = (edited / "service-operations.yaml").read_text(encoding="utf-8")
+    text = text.replace("    evidence: 岗位说明书、培训记录、考核成绩\n",
+                        "    evidence: 岗位说明书、培训记录、考核成绩\n"
+                        "    name_en: Are duties defined, and was every agent trained and assessed before starting?\n", 1)
+    (edited / "service-operations.yaml").write_text(text, encoding="utf-8")
+    later = make_settings(org.database_url, tmp_path, checklists_dir=edited)
+    english = later.model_copy(update={"organisation": later.organisation.model_copy(update={"locale": "en"})})
+    with UnitOfWork(later.database_url, actor="test") as uow:
+        cycle, _ = open_cycle(uow.session, later, today=date(2026, 12, 1))
+        cs = slot_of(uow.session, cycle, "CS")
+        assert cs.changed_items == []
+        path = write_workbook(english, cycle, [cs], tmp_path / "en.xlsx")
+    sheet = openpyxl.load_workbook(path)["Customer Service"]
+    questions = {sheet.cell(r, 1).value: sheet.cell(r, 4).value for r in range(HEADER_ROW + 1, sheet.max_row + 1)}
+    assert questions["P01"].startswith("Are duties defined")
+    assert sheet["A2"].value == "Checklist: Internal audit checklist — operating departments"

@@ -188,3 +188,56 @@ def test_audit_run_takes_the_due_steps(cli):
     assert opened.exit_code == 0, opened.output
     result = cli("audit", "run")
     assert result.exit_code == 0 and "2026-H2: notify" in result.output
+
+
+def test_survey_import_and_show_count_answers(cli, tmp_path):
+    """Issue 19 item 16 / issue 20 item 8: `sqms survey show` counts imported answers, not 0."""
+    assert cli("init").exit_code == 0
+    planned = cli("survey", "plan", "--kind", "adhoc", "--code", "paper-2026", "--from", "2026-07-01", "--to", "2026-09-30")
+    assert planned.exit_code == 0, planned.output
+    path = tmp_path / "answers.csv"
+    path.write_text("response_id,submitted_at,department,customer_id,nps,csat,comment\n"
+                    "A1,2026-10-06 10:00,CS,C1,9,5,\nA2,2026-10-06 11:00,OPS,C2,3,2,\n", encoding="utf-8")
+    imported = cli("survey", "import", "paper-2026", str(path))
+    assert imported.exit_code == 0, imported.output
+    assert "0 of 0 invitees answered (—); 2 answers in all" in imported.output
+    shown = cli("survey", "show", "paper-2026")
+    assert shown.exit_code == 0 and "answers 2" in shown.output, shown.output
+
+
+def test_survey_sample_keeps_to_the_number_asked_and_says_how(cli):
+    """Issue 20 item 9: `--sample 4` over 3 departments with a minimum of 20 each invites 4, not 60,
+    and the output says the minimum was reduced."""
+    from datetime import datetime, timezone
+
+    from sqms.db import UnitOfWork
+    from sqms.org.models import Customer
+    from sqms.records.models import ServiceRecord
+
+    assert cli("init").exit_code == 0
+    with UnitOfWork(cli.settings.database_url, actor="test") as uow:
+        for i, dept in enumerate(["CS"] * 5 + ["OPS"] * 5 + ["SALES"] * 5):
+            uow.session.add(Customer(customer_id=f"K{i:02d}", name=f"客户{i}", email=f"k{i}@example.net"))
+            opened = datetime(2026, 8, 10, 2, i, tzinfo=timezone.utc)
+            uow.session.add(ServiceRecord(record_id=f"RK{i:02d}", department=dept, channel="phone",
+                                          customer_id=f"K{i:02d}", opened_at=opened, first_response_at=opened,
+                                          resolved_at=opened, first_contact_resolved=True))
+        uow.commit()
+    planned = cli("survey", "plan", "--kind", "adhoc", "--code", "s4", "--from", "2026-07-01", "--to", "2026-09-30",
+                  "--sample", "4", "--seed", "1")
+    assert planned.exit_code == 0, planned.output
+    sampled = cli("survey", "advance", "s4", "sample")
+    assert sampled.exit_code == 0, sampled.output
+    assert "s4: sample (4)" in sampled.output
+    assert "sample 4 of 15 customers served (asked 4), at least 1 per department" in sampled.output
+    assert "minimum 20 per department was reduced" in sampled.output
+
+
+def test_survey_list_shows_a_missing_rate_as_a_dash(cli, tmp_path):
+    test_survey_import_and_show_count_answers(cli, tmp_path)
+    assert cli("survey", "advance", "paper-2026", "sample").exit_code == 0
+    for step in ("invite", "close", "analyse"):
+        result = cli("survey", "advance", "paper-2026", step)
+        assert result.exit_code == 0, result.output
+    listed = cli("survey", "list")
+    assert "rate —, CSAT 3.50" in listed.output and "rate 0.0%" not in listed.output, listed.output

@@ -31,6 +31,7 @@ from sqms.records.service import compute_and_store
 from sqms.reporting.complaints import KIND, produce_complaint_report
 from sqms.reporting.monthly import produce_monthly_report
 from sqms.reporting.service import files_checksum, report_dir, verify_report
+from tests.xlsx_checks import assert_print_ready, numeric
 from tests.factories import FORMULA, XSS
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -296,6 +297,11 @@ def test_complaint_report_files_and_versions(seeded: Settings) -> None:
     assert not any(c.data_type == "f" for ws in book.worksheets for row in ws.iter_rows() for c in row)
     departments = {r[0]: r for r in book["部门投诉办结"].iter_rows(min_row=2, values_only=True)}
     assert departments["客服部"][2:6] == (5, 0, 4, 80.0)
+    assert numeric(departments["客服部"][6]) and departments["客服部"][7] == "≥"  # target: number + direction
+    assert_print_ready(book, "投诉分析报告 2026-10")
+    summary = {r[0].value: r[1] for r in book["摘要"].iter_rows(min_row=2)}
+    assert numeric(summary["办结率"].value) and summary["办结率"].number_format == '0.0"%"'
+    assert numeric(summary["按期办结率"].value) and summary["生成时间"].is_date
 
     markdown = second.summary["markdown"]
     assert markdown.startswith("# 投诉分析报告 2026-10") and "| 客服部 | 5 | 80.0% | 40.0% | 3 | 3 |" in markdown
@@ -311,6 +317,11 @@ def test_english_report(seeded: Settings) -> None:
                     "settled on time 50.0% (4 of 8 due)"):
         assert heading in html
     assert "投诉分析报告" not in html and "一、" not in html and "Operations" in html
+    # categories with a configured name_en read in English; the others as stored
+    assert "Staff attitude" in html and "服务态度" not in html and "Slow response" in html
+    categories = [r[0] for r in openpyxl.load_workbook(report.files["xlsx"])["Complaint categories"].iter_rows(
+        min_row=2, values_only=True)]
+    assert "Staff attitude" in categories and XSS in categories
     assert openpyxl.load_workbook(report.files["xlsx"]).sheetnames == [
         "Summary", "Volumes", "Complaints by department", "Ageing", "Open complaints", "Complaint categories",
         "Repeat complainants", "Return visits", "Complaint actions"]
@@ -344,3 +355,21 @@ def test_monthly_section_and_mail(seeded: Settings) -> None:
     book = openpyxl.load_workbook(monthly.files["xlsx"])
     actions = list(book["投诉纠正措施"].iter_rows(min_row=2, values_only=True))
     assert [r[0] for r in actions] == ["CAPA-00004", "CAPA-00003", "CAPA-00001", "CAPA-00002"]  # by due day
+
+
+def test_open_complaints_table_keeps_names_whole(seeded: Settings, browser) -> None:
+    """Issue 20 item 10: in the Chinese open-complaints table a department name is never broken
+    (客服/部), even on a narrow page."""
+    html = Path(produce(seeded).files["html"]).read_text(encoding="utf-8")
+    page = browser.new_page(viewport={"width": 700, "height": 900})
+    try:
+        page.set_content(html)
+        broken = page.evaluate("""() => [...document.querySelectorAll('td.nowrap')].filter(td => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1;
+        }).map(td => td.textContent)""")
+        names = page.evaluate("[...document.querySelectorAll('td.nowrap')].map(td => td.textContent)")
+    finally:
+        page.close()
+    assert "客服部" in names and broken == []

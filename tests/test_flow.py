@@ -349,10 +349,10 @@ def test_internal_audit_flow(prefect_harness, db_url, sqms_env, smtp_server, tmp
         for sheet in book.worksheets:
             for row in range(HEADER_ROW + 1, sheet.max_row + 1):
                 sheet.cell(row, 7, "符合")
-        book["OPS"].cell(HEADER_ROW + 1, 7, "一般不符合")
-        book["OPS"].cell(HEADER_ROW + 1, 8, "两名新员工无培训记录")
+        book["运营部"].cell(HEADER_ROW + 1, 7, "一般不符合")  # sheets are named after the departments
+        book["运营部"].cell(HEADER_ROW + 1, 8, "两名新员工无培训记录")
         book.save(path)
-        read = read_workbook(cycle, slots, path)
+        read = read_workbook(cycle, slots, path, settings)
         assert read.errors == []
         for slot in slots:
             record_findings(uow.session, settings, cycle, slot, read.by_department[slot.department], actor=slot.auditor)

@@ -30,6 +30,7 @@ from sqms.reporting.monthly import (
     render_monthly_report,
 )
 from sqms.reporting.render import environment, render_template
+from tests.xlsx_checks import assert_print_ready, numeric
 from sqms.reporting.service import (
     files_checksum,
     latest_report,
@@ -129,7 +130,7 @@ def test_english_summary(sqlite_settings: Settings) -> None:
     report = build(sqlite_settings, locale="en")
     text = " ".join(report.summary)
     assert "Organisation-wide, 4 of 6 KPIs with a target were met" in text
-    assert "Operations — Responses within target 75.0% (target ≥90%)" in text
+    assert "Operations: Responses within target 75.0% (target ≥90%)" in text and " — " not in text
     assert report.organisation == "Huaxin Operations Services Co., Ltd."
 
 
@@ -168,7 +169,8 @@ def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None
 
     book = openpyxl.load_workbook(files["xlsx"])
     assert book.sheetnames == ["摘要", "组织指标", "部门指标", "13个月趋势", "投诉类别", "部门投诉办结", "投诉纠正措施",
-                               "环比变化"]
+                               "环比变化", "持续改进PDCA"]
+    assert_print_ready(book, "服务质量月报 2026-03")
     categories = book["投诉类别"]
     cells = {row[0].value: row[0] for row in categories.iter_rows(min_row=2)}
     assert set(cells) == {"服务态度", XSS, FORMULA}
@@ -178,8 +180,24 @@ def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None
     kpis = book["组织指标"]
     header = [c.value for c in kpis[1]]
     assert header[:4] == ["指标", "代码", "本月", "单位"]
-    row = next(r for r in kpis.iter_rows(min_row=2, values_only=True) if r[1] == "response_within_target_pct")
-    assert row[2] == 87.5 and row[4] == "≥90%" and row[5] == "未达标"
+    assert header[4:7] == ["目标", "目标方向", "状态"]
+    line = next(r for r in kpis.iter_rows(min_row=2) if r[1].value == "response_within_target_pct")
+    row = [c.value for c in line]
+    # figures and targets are numbers with their unit as number format; the direction beside the target
+    assert row[2] == 87.5 and row[4] == 90 and row[5] == "≥" and row[6] == "未达标"
+    assert line[2].number_format == line[4].number_format == '0.0"%"'
+    # a percentage KPI's month-over-month change is in percentage points, signed
+    assert numeric(line[10].value) and line[10].number_format == '+0.0"个百分点";-0.0"个百分点";0.0"个百分点"'
+    hours = next(r for r in kpis.iter_rows(min_row=2) if r[1].value == "avg_handling_hours")
+    assert hours[4].number_format == '0.0"小时"' and hours[5].value == "≤" and numeric(hours[4].value)
+    assert all(r[8] in (None, "†") for r in kpis.iter_rows(min_row=2, values_only=True))  # n<30: † or blank
+    assert "†" in [r[10] for r in book["部门指标"].iter_rows(min_row=2, values_only=True)]
+    summary = {r[0].value: r[1] for r in book["摘要"].iter_rows(min_row=2)}
+    assert summary["组织整体达标指标数"].value == 4 and summary["组织整体考核指标数"].value == 6
+    assert isinstance(summary["生成时间"].value, datetime) and summary["生成时间"].is_date
+    long_row = next(r[1].row for r in book["摘要"].iter_rows(min_row=2) if r[0].value == "摘要 1")
+    assert book["摘要"].row_dimensions[long_row].height >= 30  # a wrapped sentence gets its lines
+    assert book["持续改进PDCA"]["A2"].value.startswith("目前没有改进循环")
     trend = book["13个月趋势"]
     assert [c.value for c in trend[1]][-1] == PERIOD
 
@@ -207,7 +225,7 @@ def test_english_report_headings(sqlite_settings: Settings, tmp_path: Path) -> N
     assert "No complaints in this period" in html
     assert openpyxl.load_workbook(files["xlsx"]).sheetnames == [
         "Summary", "KPIs", "Departments", "13-month trend", "Complaint categories", "Complaints by department",
-        "Complaint actions", "Changes"]
+        "Complaint actions", "Changes", "Improvement (PDCA)"]
 
 
 # -- versions ---------------------------------------------------------------------------
@@ -327,3 +345,24 @@ def test_xlsx_neutralises_formulas(tmp_path: Path) -> None:
     assert all(c.quotePrefix for c in values[:6]) and not values[6].quotePrefix
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
     assert sheet.column_dimensions["A"].width >= 10
+
+
+def test_monthly_workbook_has_the_pdca_board(sqlite_settings: Settings, tmp_path: Path) -> None:
+    """Issue 19 item 26: the monthly XLSX carries the PDCA status board, figures as numbers."""
+    seed_mixed(sqlite_settings)
+    report = build(sqlite_settings)
+    report.improvement = [{
+        "ref": "PDCA-0001", "department": "运营部", "kpi": "response_within_target_pct", "kpi_label": "响应及时率",
+        "status": "check", "iteration": 2, "owner": "li.na@example.com", "opened": "2026-01", "baseline": 75.0,
+        "target": 90.0, "check_period": "2026-03", "check_value": 87.5, "check_met": False, "actions": 3,
+        "actions_done": 2, "standard": None, "standard_version": None}]
+    files = render_monthly_report(report, sqlite_settings, tmp_path / "out", version=3)
+    book = openpyxl.load_workbook(files["xlsx"])
+    sheet = book["持续改进PDCA"]
+    header = [c.value for c in sheet[1]]
+    row = {h: c for h, c in zip(header, sheet[2])}
+    assert row["循环"].value == "PDCA-0001" and row["阶段"].value == "检查" and row["轮次"].value == 2
+    assert row["基线"].value == 75.0 and row["目标"].value == 90 and row["目标方向"].value == "≥"
+    assert row["检查值"].number_format == '0.0"%"' and row["检查结果"].value == "未达标"
+    assert (row["措施数"].value, row["已完成措施"].value) == (3, 2)
+    assert "第 3 版" in sheet.oddHeader.right.text and "2026-03" in sheet.oddHeader.center.text

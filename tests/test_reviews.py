@@ -32,6 +32,7 @@ from sqms.reviews.service import (PROCESS, ReviewError, advance_due, due_items, 
                                   record_outputs, reports_of, send_pack, submit_report)
 from sqms.statemachine import IllegalTransition
 from sqms.surveys.models import SurveyCampaign
+from tests.xlsx_checks import assert_print_ready
 from tests.conftest import ROOT
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -287,6 +288,16 @@ def test_pack_and_invitation_go_to_every_participant_and_a_resend_updates_the_ev
         assert "尚未提交年度工作报告的部门" in mails[0].body_text and "客服部、" not in mails[0].body_text
         html = open(next(a for a in mails[0].attachments if a.endswith(".html")), encoding="utf-8").read()
         assert "客服部报告 &lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
+        pack_book = openpyxl.load_workbook(next(a for a in mails[0].attachments if a.endswith(".xlsx")))
+        assert_print_ready(pack_book, "2025年度管理评审输入材料")
+        assert "第 1 版" in pack_book.worksheets[0].oddHeader.right.text
+        meeting = {r[0].value: r[1] for r in pack_book["摘要"].iter_rows(min_row=2)}["会议日期"]
+        assert meeting.is_date and meeting.value == datetime(2026, 2, 6, 9, 30)
+        by_kpi = pack_book["目标完成-按指标"]
+        header = [c.value for c in by_kpi[1]]
+        first = [c for c in next(by_kpi.iter_rows(min_row=2))]
+        assert isinstance(first[header.index("年度目标")].value, (int, float))
+        assert first[header.index("目标方向")].value in ("≥", "≤")
 
         calendar = _ics(org, mails[0])
         [event] = calendar.walk("VEVENT")
@@ -383,6 +394,12 @@ def test_outputs_become_actions_and_target_changes_are_recorded(org):
         assert decisions[0][:3] == ["内容", "负责人", "完成期限"]
         assert [r[1] for r in decisions[1:]] == ["王芳", "刘洋"]
         assert [r[0] for r in book["目标调整"].iter_rows(values_only=True)][1:] == ["首次解决率", "平均处理时长"]
+        assert_print_ready(book)
+        changes = list(book["目标调整"].iter_rows(min_row=2))
+        header = [c.value for c in book["目标调整"][1]]
+        fcr = changes[0][header.index("2026年目标")]
+        assert isinstance(fcr.value, (int, float)) and fcr.number_format == '0.0"%"'
+        assert changes[0][header.index("目标方向")].value == "≥" and changes[1][header.index("目标方向")].value == "≤"
         html = open(generated.files["html"], encoding="utf-8").read()
         assert "&lt;b&gt;不是标记&lt;/b&gt;" in html and "≥78%" in html
         with pytest.raises(ReviewError, match="report is issued"):

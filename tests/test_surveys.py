@@ -25,9 +25,10 @@ from sqms.stats import mean_change, nps_change, nps_margin, proportion_change, w
 from sqms.surveys.analysis import analyse as analyse_frames, is_detractor
 from sqms.surveys.models import SurveyInvitation, SurveyResponse
 from sqms.surveys.questionnaire import load_questionnaires
-from sqms.surveys.service import (Answer, advance, allocate, draw_sample, get, next_step, plan_campaign,
+from sqms.surveys.service import (Answer, advance, allocate, draw_sample, effective_minimum, get, next_step, plan_campaign,
                                   previous_quarter, previous_year, record_answer, sampling_frame)
 from sqms.tokens import issue
+from tests.xlsx_checks import assert_print_ready
 from tests.conftest import ROOT
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -47,7 +48,9 @@ def test_allocation_by_hand():
     # min 20 each (OPS has only 8), then 400 − 48 = 352 in proportion to what is left: 880 : 280
     assert allocate({"CS": 900, "OPS": 8, "SALES": 300}, 400, 20) == {"CS": 287, "OPS": 8, "SALES": 105}
     assert allocate({"CS": 10, "OPS": 5}, 400, 20) == {"CS": 10, "OPS": 5}  # fewer than wanted: everybody
-    assert allocate({"CS": 100, "OPS": 100}, 10, 20) == {"CS": 20, "OPS": 20}  # the minimum wins over the total
+    # issue 20 item 9: the number asked is kept; the minimum per department shrinks to fit it
+    assert allocate({"CS": 100, "OPS": 100}, 10, 20) == {"CS": 5, "OPS": 5}
+    assert sum(allocate({"CS": 300, "OPS": 200, "SALES": 90, "HR": 40}, 40, 20).values()) == 40
 
 
 @hsettings(max_examples=200, deadline=None)
@@ -56,10 +59,11 @@ def test_allocation_by_hand():
 def test_allocation_properties(population, total, minimum):
     got = allocate(population, total, minimum)
     assert set(got) == set(population)
+    used = effective_minimum(population, total, minimum)
+    assert used <= minimum
     for k, n in population.items():
-        assert min(minimum, n) <= got[k] <= n
-    floor = sum(min(minimum, n) for n in population.values())
-    assert sum(got.values()) == max(floor, min(total, sum(population.values())))
+        assert min(used, n) <= got[k] <= n
+    assert sum(got.values()) == min(total, sum(population.values()))  # never more than asked
 
 
 def test_sample_is_reproducible_and_stratified():
@@ -132,9 +136,12 @@ def test_analysis_with_servqual_gaps_by_hand():
     assert reliability["gap"] == pytest.approx(-1)
     rel2 = next(i for i in a.items if i["code"] == "REL2")
     assert (rel2["mean"], rel2["n"], rel2["expectation"]) == (3.5, 2, 5.0)
-    assert [d["response_id"] for d in a.detractors] == ["R2", "R3"]  # CSAT 2; NPS 3
+    assert [d["response_id"] for d in a.detractors] == ["R2"]  # CSAT 2; R3 (CSAT 4, NPS 3) is satisfied
     assert [c["comment"] for c in a.comments] == ["<b>好</b>"]
-    assert is_detractor(6, 5) and is_detractor(None, 2) and not is_detractor(7, 3)
+    assert is_detractor(None, 2) and is_detractor(6, 3) and is_detractor(6, None) and not is_detractor(7, 3)
+    # issue 19 item 16: a customer who gave CSAT 5 (or 4) is never listed as unhappy, whatever the NPS
+    assert not is_detractor(6, 5) and not is_detractor(0, 4) and not is_detractor(float("nan"), 5.0)
+    assert is_detractor(float("nan"), 1.0) and not is_detractor(float("nan"), float("nan"))
     cs = next(d for d in a.departments if d["department"] == "CS")
     assert (cs["invited"], cs["responded"], cs["rate"]) == (4, 2, 50)
 
@@ -244,6 +251,12 @@ def test_whole_campaign(org, tmp_path):
     assert "满意度" in html and "SERVQUAL" in html
     book = openpyxl.load_workbook(xlsx_path)
     assert "摘要" in book.sheetnames and "客户意见" in book.sheetnames
+    assert_print_ready(book, "2026-Q3")
+    summary = {r[0].value: r[1] for r in book["摘要"].iter_rows(min_row=2)}
+    assert summary["回收率"].number_format == '0.0"%"' and summary["回收率"].value == 40
+    low, high = summary["满意比例 95% 区间下限"].value, summary["满意比例 95% 区间上限"].value
+    assert isinstance(low, float) and isinstance(high, float) and low < high  # the interval as two numbers
+    assert book["与上次比较"]["A2"].value.startswith("这是该问卷的第一次调查")  # empty, and says why
 
 
 def test_import_answers_into_a_campaign_with_a_mapping(org, tmp_path):
@@ -270,6 +283,14 @@ def test_import_answers_into_a_campaign_with_a_mapping(org, tmp_path):
                                                                                             {"REL1": 5.0})
     # 0 means "not answered" for the items; on the NPS scale 0 is an answer
     assert (rows["W2"].csat, rows["W2"].nps, rows["W2"].answers) == (1.0, 0, {})
+    # the report of a campaign without invitations: no rate, shown as "—" (never "—%")
+    from sqms.surveys.report import produce_survey_report
+
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        generated = produce_survey_report(uow.session, org, get(uow.session, "paper-2026"))
+        html = Path(generated.files["html"]).read_text(encoding="utf-8")
+    assert "—%" not in html and "—</div>" in html and "（2/0）" not in html
+    assert "回收率：无邀请名单（2 份答卷均为导入）" in html
 
 
 def test_campaign_dates_follow_the_configuration(org, tmp_path):
@@ -284,3 +305,121 @@ def test_campaign_dates_follow_the_configuration(org, tmp_path):
         assert (campaign.remind_on, campaign.close_on) == (date(2026, 10, 8), date(2026, 10, 10))
     with pytest.raises(Exception, match="remind_after_days must be less than close_after_days"):
         make_settings(org.database_url, tmp_path, surveys={"remind_after_days": 9, "close_after_days": 5})
+
+
+def test_survey_workbook_compares_with_the_previous_campaign(tmp_path):
+    from types import SimpleNamespace
+
+    from sqms.reporting.excel import write_xlsx
+    from sqms.surveys.report import excel_tables
+
+    q = load_questionnaires(ROOT / "config" / "questionnaires")["quarterly"]
+    now = pd.DataFrame([{"response_id": f"N{i}", "department": "CS", "customer_id": f"N{i}", "csat": 4.0 + i % 2,
+                         "nps": 9.0 + i % 2, "answers": {}, "comment": None} for i in range(40)])
+    before = now.assign(csat=[2.0] * 20 + [3.0] * 20, nps=[5.0] * 40)
+    invitations = pd.DataFrame({"department": ["CS"] * 50})
+    a = analyse_frames(now, invitations, q, "zh_CN", 30, previous=before)
+    path = write_xlsx(tmp_path / "s.xlsx", excel_tables(a, "zh_CN", SimpleNamespace(code="2026-Q2")))
+    rows = {r[0]: r for r in openpyxl.load_workbook(path)["与上次比较"].iter_rows(min_row=2, values_only=True)}
+    assert set(rows) == {"CSAT 均值", "满意比例", "NPS"}
+    assert rows["CSAT 均值"][1:5] == ("2026-Q2", 2.5, 4.5, 2.0) and rows["CSAT 均值"][6] == "是"
+
+
+def test_imported_answers_count_and_are_never_reminded(org, tmp_path):
+    """Issue 20 item 8: answers loaded with `sqms survey import` match their invitations (by customer id,
+    or by the form's response id), so the response rate counts them and the reminder skips them."""
+    from sqms.importers import spec_for
+    from sqms.ingest import import_file
+    from sqms.surveys.service import answer_counts, link_responses
+
+    customers = {f"CS{i:02d}": "CS" for i in range(6)} | {f"OP{i:02d}": "OPS" for i in range(4)}
+    served(org, customers, date(2026, 8, 10))
+    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign, _ = plan_campaign(uow.session, org, kind="quarterly", code="2026-Q3", seed=3, sample_total=10,
+                                    period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        advance(uow.session, org, campaign, "sample", day0)
+        advance(uow.session, org, campaign, "invite", day0)
+        invitations = list(uow.session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)))
+        uow.commit()
+        campaign_id = campaign.id
+    assert len(invitations) == 10
+    by_customer, by_id = invitations[0], invitations[1]
+    path = tmp_path / "answers.csv"
+    path.write_text("response_id,submitted_at,department,customer_id,nps,csat,comment\n"
+                    f"X1,2026-10-06 10:00,{by_customer.department},{by_customer.customer_id},9,5,\n"
+                    f"2026-Q3-{by_id.id},2026-10-06 11:00,{by_id.department},,8,4,\n"
+                    "X3,2026-10-06 12:00,CS,NOT-INVITED,7,4,\n", encoding="utf-8")
+    result = import_file(org, spec_for("survey-responses"), path, constants={"campaign_id": campaign_id},
+                         actor="test")
+    assert result.inserted == 3
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign = get(uow.session, "2026-Q3")
+        assert link_responses(uow.session, campaign) == 2 and link_responses(uow.session, campaign) == 0
+        assert answer_counts(uow.session, campaign) == {"answers": 3, "invited": 10, "answered": 2, "rate": 20.0}
+        uow.commit()
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign = get(uow.session, "2026-Q3")
+        assert advance(uow.session, org, campaign, "remind", day0 + timedelta(days=7)) == 8
+        uow.commit()
+    reminded = {m.recipient for m in outbox(org, "2026-Q3:survey_reminder")}
+    assert len(reminded) == 8
+    assert not {by_customer.email, by_id.email} & reminded
+
+
+def test_import_before_the_reminder_links_without_an_explicit_step(org, tmp_path):
+    """The reminder itself links answers imported by any route into the campaign first."""
+    from sqms.importers import spec_for
+    from sqms.ingest import import_file
+
+    served(org, {f"CS{i:02d}": "CS" for i in range(4)}, date(2026, 8, 10))
+    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        campaign, _ = plan_campaign(uow.session, org, kind="quarterly", code="2026-Q3", seed=3, sample_total=4,
+                                    period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        advance(uow.session, org, campaign, "sample", day0)
+        advance(uow.session, org, campaign, "invite", day0)
+        first = uow.session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)).first()
+        uow.commit()
+        campaign_id = campaign.id
+    path = tmp_path / "answers.csv"
+    path.write_text("response_id,submitted_at,department,customer_id,nps,csat,comment\n"
+                    f"P1,2026-10-06 10:00,CS,{first.customer_id},9,5,\n", encoding="utf-8")
+    import_file(org, spec_for("survey-responses"), path, constants={"campaign_id": campaign_id}, actor="test")
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        assert advance(uow.session, org, get(uow.session, "2026-Q3"), "remind", day0 + timedelta(days=7)) == 3
+        uow.commit()
+    assert first.email not in {m.recipient for m in outbox(org, "2026-Q3:survey_reminder")}
+
+
+def test_customer_mails_come_from_the_organisation(db_url, tmp_path, smtp_server):
+    """Issue 20 item 7: a survey invitation (a customer mail) is sent in the organisation's name;
+    staff mails keep SQMS. Checked on the From header of the message the SMTP server received."""
+    from email.headerregistry import Address
+
+    from sqms.config import SmtpSettings
+    from sqms.notify.service import Email, deliver_pending, enqueue
+    from sqms.org.service import sync_organisation
+    from tests.conftest import make_settings
+
+    settings = make_settings(db_url, tmp_path, smtp=SmtpSettings(host=smtp_server.host, port=smtp_server.port,
+                                                                 sender="quality@huaxin.example"))
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        uow.commit()
+    served(settings, {"CS01": "CS"}, date(2026, 8, 10))
+    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        campaign, _ = plan_campaign(uow.session, settings, kind="quarterly", code="2026-Q3", seed=1, sample_total=1,
+                                    period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
+        advance(uow.session, settings, campaign, "sample", day0)
+        advance(uow.session, settings, campaign, "invite", day0)
+        enqueue(uow.session, process="test", obj="internal", period="x",
+                email=Email.to("staff@huaxin.example", subject="内部", body_text="x", body_html="<p>x</p>"))
+        uow.commit()
+    assert deliver_pending(settings).sent == 2
+    senders = {str(m["To"].addresses[0].addr_spec): m["From"].addresses[0] for m in smtp_server.messages}
+    customer, staff = senders["cs01@example.net"], senders["staff@huaxin.example"]
+    assert customer == Address(display_name=settings.organisation.name, addr_spec="quality@huaxin.example")
+    assert customer.display_name == "华信运营服务有限公司"
+    assert staff.display_name == "SQMS"

@@ -27,10 +27,14 @@ class ChecklistItem(BaseModel):
     clause: str = Field(min_length=1)
     question: str = Field(min_length=1)
     evidence: str = ""
+    name_en: str | None = None  # the question in English (English checklists and reports)
+    evidence_en: str | None = None
 
     def fingerprint(self) -> str:
-        """Changes when anything an auditor reads changes (to flag edited items between cycles)."""
-        return hashlib.sha1(json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+        """Changes when anything an auditor reads changes (to flag edited items between cycles); an
+        English wording added later does not flag the item as changed."""
+        content = {k: v for k, v in self.model_dump().items() if k not in ("name_en", "evidence_en")}
+        return hashlib.sha1(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
 
 
 class Checklist(BaseModel):

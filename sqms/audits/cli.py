@@ -92,7 +92,7 @@ def import_(
     with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
         try:
             cycle = get(uow.session, code)
-            read = read_workbook(cycle, slots_of(uow.session, cycle), file)
+            read = read_workbook(cycle, slots_of(uow.session, cycle), file, settings)
             if read.errors:
                 typer.echo(f"{file}: nothing was recorded:\n" + "\n".join(f"  {e}" for e in read.errors), err=True)
                 raise typer.Exit(1)

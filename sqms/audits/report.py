@@ -34,8 +34,8 @@ from sqms.calendar import to_local, utcnow
 from sqms.actions.models import ACTION_STATE_LABELS
 from sqms.config import ConfigError, Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import Table, write_xlsx
-from sqms.reporting.formatting import local_datetime, md_text, organisation_name, records, t
+from sqms.reporting.excel import DATETIME, Cell, PrintInfo, Sheet, Table, write_xlsx
+from sqms.reporting.formatting import local_moment, md_text, organisation_name, records, t
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
 from sqms.reporting.service import next_version, report_dir, save_report
@@ -190,7 +190,8 @@ def _finding_row(finding: AuditFinding, slot: AuditSlot | None, action: Action |
         "department": finding.department,
         "department_name": ctx.departments.get(finding.department, finding.department),
         "item_code": finding.item_code, "area": area, "area_label": _label(_AREA_LABELS, area, ctx.locale),
-        "clause": item.get("clause"), "question": item.get("question"),
+        "clause": item.get("clause"),
+        "question": (item.get("name_en") if not ctx.locale.startswith("zh") else None) or item.get("question"),
         "result": finding.result, "result_label": result_label(finding.result, ctx.locale),
         "evidence": finding.evidence, "notes": finding.notes,
         "carried_over": bool(finding.carried_over), "carry_over_reason": finding.carry_over_reason,
@@ -426,8 +427,8 @@ def _context(settings: Settings, as_of: datetime) -> _Context:
 
 def _checklist_titles(settings: Settings, locale: str) -> dict[str, str]:
     try:
-        return {code: c.title.get(locale) for code, c in load_checklists(settings.checklists_dir).items()}
-    except ConfigError:  # a broken checklist folder must not stop the report: codes are shown instead
+        return {c.code: c.title.get(locale) for c in load_checklists(settings.checklists_dir).values()}
+    except ConfigError:  # a broken checklist file must not stop the report: codes are shown then
         return {}
 
 
@@ -520,8 +521,8 @@ def html_context(report: AuditReport) -> dict[str, Any]:
     }
 
 
-def _yes(flag: Any, loc: str) -> str:
-    return t(loc, "是", "yes") if flag is True else ""
+def _yes(flag: Any, loc: str) -> str | None:
+    return t(loc, "是", "yes") if flag is True else None
 
 
 def _findings_sheet(frame: pd.DataFrame, loc: str, *, previous: bool = False) -> pd.DataFrame:
@@ -561,10 +562,10 @@ def excel_tables(report: AuditReport) -> list[Table]:
                                 t(loc, "生成时间", "generated at"), t(loc, "受审核部门", "departments audited"),
                                 *[result_label(r, loc) for r in RESULTS], t(loc, "重复发现", "repeat findings"),
                                 *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(report.summary) + 1)]],
-        t(loc, "内容", "value"): [title(report), report.organisation, _period(report), report.previous_code or "—",
-                                 local_datetime(report.generated_at, report.timezone), k["departments"],
+        t(loc, "内容", "value"): [title(report), report.organisation, _period(report), report.previous_code,
+                                 Cell(local_moment(report.generated_at, report.timezone), DATETIME), k["departments"],
                                  *[k[r] for r in RESULTS], k["repeat"], *report.summary],
-    })
+    }, dtype=object)
     scope = pd.DataFrame({
         t(loc, "部门", "department"): s["department_name"], t(loc, "审核日期", "day"): s["day"],
         t(loc, "内审员", "auditor"): s["auditor_name"], t(loc, "内审员邮箱", "auditor email"): s["auditor"],
@@ -577,18 +578,26 @@ def excel_tables(report: AuditReport) -> list[Table]:
                             t(loc, "上次", "previous"): c["previous"].astype("Int64"),
                             t(loc, "本次", "current"): c["current"], t(loc, "变化", "change"): c["change"].astype("Int64")})
     others = pd.concat([report.observations, report.improvements], ignore_index=True)
+    none_found = t(loc, "本次审核没有此类发现。", "No finding of this kind in this audit.")
+    no_previous = t(loc, "没有上次内审可以比较。", "There is no previous audit to compare with.")
     return [
-        (t(loc, "摘要", "Summary"), summary),
-        (t(loc, "审核范围", "Scope"), scope),
+        Sheet(t(loc, "摘要", "Summary"), summary),
+        Sheet(t(loc, "审核范围", "Scope"), scope, empty_note=t(loc, "审核计划中没有部门。", "No department is planned.")),
         (t(loc, "按部门统计", "By department"),
          _matrix_sheet(report.by_department, "department_name", t(loc, "部门", "department"), loc)),
         (t(loc, "按审核要素统计", "By area"), _matrix_sheet(report.by_area, "area_label", t(loc, "审核要素", "area"), loc)),
-        (t(loc, "不符合项", "Nonconformities"), _findings_sheet(report.nonconformities, loc)),
-        (t(loc, "观察项与改进机会", "Observations, improvements"), _findings_sheet(others, loc)),
-        (t(loc, "与上次比较", "Comparison"), compare),
-        (t(loc, "重复发现", "Repeat findings"), _findings_sheet(report.repeat_findings, loc)),
-        (t(loc, "上次不符合项整改情况", "Previous follow-up"),
-         _findings_sheet(report.previous_nonconformities, loc, previous=True)),
+        Sheet(t(loc, "不符合项", "Nonconformities"), _findings_sheet(report.nonconformities, loc),
+              empty_note=t(loc, "本次审核没有不符合项。", "No nonconformity was found in this audit.")),
+        Sheet(t(loc, "观察项与改进机会", "Observations, improvements"), _findings_sheet(others, loc),
+              empty_note=none_found),
+        Sheet(t(loc, "与上次比较", "Comparison"), compare, empty_note=no_previous),
+        Sheet(t(loc, "重复发现", "Repeat findings"), _findings_sheet(report.repeat_findings, loc),
+              empty_note=t(loc, "没有与上次内审重复的发现。", "No finding repeats one of the previous audit.")),
+        Sheet(t(loc, "上次不符合项整改情况", "Previous follow-up"),
+              _findings_sheet(report.previous_nonconformities, loc, previous=True),
+              empty_note=t(loc, "上次内审没有不符合项需要跟踪。" if report.previous_code else "没有上次内审。",
+                           "The previous audit left no nonconformity to follow up." if report.previous_code
+                           else "There is no previous audit.")),
     ]
 
 
@@ -596,13 +605,15 @@ def file_stem(report: AuditReport) -> str:
     return f"{KIND}-{report.cycle_code}"
 
 
-def render_audit_report(report: AuditReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_audit_report(report: AuditReport, settings: Settings, out_dir: str | Path,
+                        version: int | None = None) -> dict[str, Path]:
     """Write `audit-report-<code>.html` (self-contained) and `.xlsx` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(report)}.html"
     html_path.write_text(render_template(settings, TEMPLATE, **html_context(report)), encoding="utf-8")
-    xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report))
+    xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report),
+                           PrintInfo(title(report), _period(report), version, report.locale))
     return {"html": html_path, "xlsx": xlsx_path}
 
 
@@ -612,7 +623,7 @@ def produce_audit_report(session: Session, settings: Settings, cycle: AuditCycle
     `GeneratedReport` (flushed, not committed; linking it to the cycle is the caller's business)."""
     report = build_audit_report(session, settings, cycle, as_of=as_of)
     version = next_version(session, KIND, cycle.code)
-    files = render_audit_report(report, settings, report_dir(settings, KIND, cycle.code, version))
+    files = render_audit_report(report, settings, report_dir(settings, KIND, cycle.code, version), version)
     return save_report(session, kind=KIND, period=cycle.code, version=version, files=files, locale=report.locale,
                        summary={**report.key_figures(), "markdown": audit_report_markdown(report)})
 

@@ -12,22 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+import pandas as pd
+from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
-from sqms.audits.checklists import AREA_LABELS
+from sqms.audits.checklists import AREA_LABELS, load_checklists
 from sqms.audits.models import RESULTS, AuditCycle, AuditSlot
 from sqms.audits.service import FindingIn
-from sqms.config import Settings
-from sqms.reporting.excel import is_formula_like
+from sqms.config import ConfigError, Settings
+from sqms.reporting.excel import PrintInfo, Sheet, sheet_name, write_xlsx
 from sqms.reporting.formatting import t
 
 RESULT_LABELS = {"conforming": ("符合", "conforming"), "major": ("严重不符合", "major nonconformity"),
                  "minor": ("一般不符合", "minor nonconformity"), "observation": ("观察项", "observation"),
                  "improvement": ("改进机会", "opportunity for improvement")}
-HEADER_ROW = 6
+HEADER_ROW = 6  # under five lines of title block (1-based)
+WIDTHS = (7, 8, 12, 40, 26, 7, 13, 32, 18)  # fit landscape A4 with wrapped question and evidence
 COLUMNS = ("code", "area", "clause", "question", "evidence_expected", "changed", "result", "evidence", "notes")
 
 
@@ -38,49 +38,54 @@ def _headings(locale: str) -> list[str]:
             t(locale, "审核记录（所见证据）", "What was seen (evidence)"), t(locale, "备注", "Notes")]
 
 
-def _safe(text: str) -> str:
-    return "'" + text if is_formula_like(text) else text
+def department_sheet_name(settings: Settings, department: str) -> str:
+    """A department's sheet: its name in the report language (the code when no name is usable)."""
+    return sheet_name(settings.department(department).label(settings.locale), set())
 
 
 def write_workbook(settings: Settings, cycle: AuditCycle, slots: list[AuditSlot], path: str | Path) -> Path:
-    """One sheet per slot, ready to fill in."""
+    """One sheet per slot, named after the department, ready to fill in and to print as a paper form
+    (landscape A4, one page wide, the heading row on every page, the result a drop-down that refuses
+    anything not on its list)."""
     locale = settings.locale
     zh = locale.startswith("zh")
     names = {p.email: p.name for p in settings.people}
-    book = Workbook()
-    book.remove(book.active)
+    try:
+        titles = {c.code: c.title.get(locale) for c in load_checklists(settings.checklists_dir).values()}
+    except ConfigError:  # the checklist changed since the plan: the slot's own snapshot still holds
+        titles = {}
     labels = [RESULT_LABELS[r][0 if zh else 1] for r in RESULTS]
+    headings = _headings(locale)
+    sheets = []
     for slot in slots:
-        sheet = book.create_sheet(slot.department)
         department = settings.department(slot.department).label(locale)
-        sheet["A1"] = t(locale, f"{cycle.code} 内部审核检查表", f"Internal audit {cycle.code} — checklist")
-        sheet["A1"].font = Font(bold=True, size=14)
-        sheet["A2"] = t(locale, "受审部门", "Department") + f": {department} ({slot.department})"
-        sheet["A3"] = t(locale, "内审员", "Auditor") + f": {names.get(slot.auditor, slot.auditor)} <{slot.auditor}>"
-        sheet["A4"] = t(locale, "审核日期", "Date") + f": {slot.day.isoformat()}"
-        sheet["A5"] = t(locale, "结果填写：", "Result: ") + " / ".join(labels)
-        for col, heading in enumerate(_headings(locale), 1):
-            cell = sheet.cell(HEADER_ROW, col, heading)
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DCE6F1")
-        for row, item in enumerate(slot.items, HEADER_ROW + 1):
-            values = [item["code"], AREA_LABELS[item["area"]][0 if zh else 1], _safe(item["clause"]),
-                      _safe(item["question"]), _safe(item.get("evidence") or ""),
-                      t(locale, "是", "yes") if item["code"] in slot.changed_items else ""]
-            for col, value in enumerate(values, 1):
-                sheet.cell(row, col, value).alignment = Alignment(wrap_text=True, vertical="top")
-        last = HEADER_ROW + len(slot.items)
-        choice = DataValidation(type="list", formula1='"' + ",".join(labels) + '"', allow_blank=True)
-        choice.error = t(locale, "请从下拉列表中选择", "Choose from the list")
-        sheet.add_data_validation(choice)
-        choice.add(f"G{HEADER_ROW + 1}:G{last}")
-        for col, width in enumerate((8, 8, 14, 44, 28, 8, 16, 36, 24), 1):
-            sheet.column_dimensions[get_column_letter(col)].width = width
-        sheet.freeze_panes = f"A{HEADER_ROW + 1}"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
+        checklist = titles.get(slot.checklist_code, slot.checklist_code)
+        rows = [[item["code"], AREA_LABELS[item["area"]][0 if zh else 1], item["clause"],
+                 item_question(item, locale), item_evidence(item, locale),
+                 t(locale, "是", "yes") if item["code"] in slot.changed_items else None, None, None, None]
+                for item in slot.items]
+        preamble = [t(locale, f"{cycle.code} 内部审核检查表", f"Internal audit {cycle.code} — checklist"),
+                    t(locale, "检查表", "Checklist") + f": {checklist}",
+                    t(locale, "受审部门", "Department") + f": {department} ({slot.department})",
+                    t(locale, "内审员", "Auditor") + f": {names.get(slot.auditor, slot.auditor)} <{slot.auditor}>"
+                    + "    " + t(locale, "审核日期", "Date") + f": {slot.day.isoformat()}",
+                    t(locale, "结果填写：", "Result: ") + " / ".join(labels)]
+        sheets.append(Sheet(department_sheet_name(settings, slot.department),
+                            pd.DataFrame(rows, columns=headings, dtype=object), preamble=preamble,
+                            choices={headings[6]: labels}, widths=dict(zip(headings, WIDTHS)), landscape=True,
+                            min_lines=3))  # room to write what was seen by hand
+    title = t(locale, f"{cycle.code} 内部审核检查表", f"Internal audit {cycle.code} — checklist")
+    return write_xlsx(path, sheets, PrintInfo(title, cycle.code, None, locale))
+
+
+def item_question(item: dict, locale: str) -> str:
+    """A checklist item's question in the report language (`name_en` in English when configured)."""
+    return item.get("name_en") or item["question"] if not locale.startswith("zh") else item["question"]
+
+
+def item_evidence(item: dict, locale: str) -> str | None:
+    text = item.get("evidence_en") if not locale.startswith("zh") else None
+    return text or item.get("evidence") or None
 
 
 @dataclass
@@ -103,8 +108,10 @@ def _cell_text(value) -> str:
     return str(value).strip()
 
 
-def read_workbook(cycle: AuditCycle, slots: list[AuditSlot], path: str | Path) -> WorkbookFindings:
-    """The findings of a filled-in workbook, or every problem found in it."""
+def read_workbook(cycle: AuditCycle, slots: list[AuditSlot], path: str | Path,
+                  settings: Settings | None = None) -> WorkbookFindings:
+    """The findings of a filled-in workbook, or every problem found in it. A sheet is found by the
+    department's name (as written) or its code."""
     out = WorkbookFindings()
     try:
         # formulas come back as the text typed (a note "=1+1" stays that, not an empty cached value)
@@ -113,12 +120,15 @@ def read_workbook(cycle: AuditCycle, slots: list[AuditSlot], path: str | Path) -
         out.errors.append(f"{Path(path).name}: cannot read the workbook ({exc.__class__.__name__})")
         return out
     by_department = {s.department: s for s in slots}
+    by_sheet = dict(by_department)
+    if settings is not None:
+        by_sheet |= {department_sheet_name(settings, s.department): s for s in slots}
     letters = {name: get_column_letter(i) for i, name in enumerate(COLUMNS, 1)}
     for sheet in book.worksheets:
-        slot = by_department.get(sheet.title)
+        slot = by_sheet.get(sheet.title)
         if slot is None:
             out.errors.append(f"sheet {sheet.title}: not a department of {cycle.code}'s plan "
-                              f"({', '.join(by_department)})")
+                              f"({', '.join(k for k, v in by_sheet.items() if settings is None or k != v.department)})")
             continue
         expected = [i["code"] for i in slot.items]
         seen: dict[str, int] = {}

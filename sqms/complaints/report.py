@@ -160,9 +160,9 @@ def build_complaint_analysis(session: Session, settings: Settings, period: str, 
     received = table.c.received_at
 
     departments = [(d.code, d.label(locale)) for d in settings.departments]
-    complaints = _complaints(session, locale, received >= start, received < end)
+    complaints = _complaints(session, locale, received >= start, received < end, settings=settings)
     backlog = _complaints(session, locale, received < min(end, as_of),
-                          or_(table.c.resolved_at.is_(None), table.c.resolved_at > as_of))
+                          or_(table.c.resolved_at.is_(None), table.c.resolved_at > as_of), settings=settings)
     open_complaints = open_at(backlog, as_of, settings, period, dict(departments), locale)
     earlier = read_frame(session.connection(), [table.c.customer_id, table.c.complaint_id],
                          received >= start - timedelta(days=REPEAT_LOOKBACK_DAYS), received < start,
@@ -203,17 +203,25 @@ def _naive_utc(moment: datetime) -> pd.Timestamp:
     return pd.Timestamp(moment).tz_convert("UTC").tz_localize(None)
 
 
-def _complaints(session: Session, locale: str, *where: Any) -> pd.DataFrame:
-    """Complaints as a frame, typed for computing: numbers numeric, an empty category named, an
-    empty customer id missing (it cannot make anyone a repeat complainant)."""
+def _complaints(session: Session, locale: str, *where: Any, settings: Settings | None = None) -> pd.DataFrame:
+    """Complaints as a frame, typed for computing: numbers numeric, an empty category named (in English
+    by its configured `name_en`), an empty customer id missing (it cannot make anyone a repeat
+    complainant)."""
     table = Complaint.__table__
     frame = read_frame(session.connection(), [table.c[c] for c in _COLUMNS], *where)
     frame["feedback_score"] = pd.to_numeric(frame["feedback_score"]).astype("float64")
     frame["reopen_count"] = pd.to_numeric(frame["reopen_count"]).fillna(0).astype("int64")
     unnamed = t(locale, "（未分类）", "(uncategorised)")
-    frame["category"] = [(c or "").strip() or unnamed for c in frame["category"]]
+    frame["category"] = [_category(c, unnamed, settings, locale) for c in frame["category"]]
     frame["customer_id"] = [(c or "").strip() or None for c in frame["customer_id"]]
     return frame.sort_values(["received_at", "complaint_id"]).reset_index(drop=True)
+
+
+def _category(stored: str | None, unnamed: str, settings: Settings | None, locale: str) -> str:
+    name = (stored or "").strip()
+    if not name:
+        return unnamed
+    return settings.complaints.category_label(name, locale) if settings is not None else name
 
 
 def complaint_categories(session: Session, settings: Settings, period: str, locale: str = "zh_CN") -> pd.DataFrame:
@@ -227,7 +235,7 @@ def complaint_categories(session: Session, settings: Settings, period: str, loca
     unnamed = t(locale, "（未分类）", "(uncategorised)")
     counts: dict[str, int] = {}
     for category, count in rows:
-        name = (category or "").strip() or unnamed
+        name = _category(category, unnamed, settings, locale)
         counts[name] = counts.get(name, 0) + int(count)
     frame = pd.DataFrame(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), columns=["category", "count"])
     total = frame["count"].sum()
@@ -506,7 +514,7 @@ def analysis_summary(analysis: ComplaintAnalysis) -> list[str]:
         items = t(loc, "、", ", ").join(f"{c['category']} {c['count']} 件" if loc.startswith("zh")
                                         else f"{c['category']} ({c['count']})" for c in top)
         sentences.append(t(loc, f"主要投诉类别：{items}；前 {k['vital_categories']} 类累计占 80% 以上，是改进的重点。",
-                           f"Main categories: {items}; the first {k['vital_categories']} make up 80 % or more "
+                           f"Main categories: {items}; the first {k['vital_categories']} make up 80% or more "
                            "and are where improvement pays most."))
     if k["repeat_customers"] or k["returning_customers"]:
         sentences.append(t(

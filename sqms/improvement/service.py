@@ -107,7 +107,7 @@ def misses(session: Session, settings: Settings, period: str) -> list[Miss]:
                        f"missed {rule.consecutive_misses} months in a row")
         elif short > rule.margin_pct:
             reason = t(settings.locale, f"未达标幅度 {short:.1f}%（超过目标的 {rule.margin_pct:g}%）",
-                       f"missed by {short:.1f} % of the target (> {rule.margin_pct:g} %)")
+                       f"missed by {short:.1f}% of the target (more than {rule.margin_pct:g}%)")
         else:
             continue
         found.append(Miss(department, kpi, v.value, v.target, reason))

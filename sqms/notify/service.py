@@ -38,6 +38,19 @@ log = logging.getLogger(__name__)
 SENDING_TIMEOUT = timedelta(minutes=15)
 
 
+AUDIENCE_HEADER = "X-SQMS-Audience"  # "customer" on mails to customers (see sender_name)
+
+
+def sender_name(settings: Settings, message: OutboxMessage) -> str:
+    """The From display name: the organisation's name (`smtp.customer_sender_name`, default the
+    organisation's name in the mail language) for customer mails, `smtp.sender_name` (SQMS) for staff."""
+    if (message.extra_headers or {}).get(AUDIENCE_HEADER) == "customer":
+        org = settings.organisation
+        return settings.smtp.customer_sender_name or (
+            org.name_en if settings.locale == "en" and org.name_en else org.name)
+    return settings.smtp.sender_name
+
+
 def outbox_key(process: str, obj: str, period: str, recipient: str) -> str:
     return ":".join(header_safe(part) for part in (process, obj, period, recipient.lower()))
 
@@ -237,7 +250,7 @@ def _deliver_one(settings: Settings, message_id: int, transport: Transport, repo
         key, recipient = message.key, message.recipient
         sealed = isinstance(message.body_text, Sealed)
         try:
-            mime = build_mime(message, settings.smtp.sender)
+            mime = build_mime(message, settings.smtp.sender, sender_name(settings, message))
         except Exception as exc:  # an attachment gone, a body that cannot be opened: this message only
             message.status = PENDING
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -377,14 +377,16 @@ def _department_sentence(report: MonthlyReport) -> str:
         rows = rows[: MAX_LISTED_MISSES - listed]
         listed += len(rows)
         items = _joined([_value_and_target(r, loc) for r in rows], loc)
-        parts.append(t(loc, f"{name} {items}", f"{name} — {items}"))
+        parts.append(t(loc, f"{name} {items}", f"{name}: {items}"))
     text = t(loc, "；", "; ").join(parts)
     depts = missed["department"].nunique()
     rest = len(missed) - listed
     more = t(loc, f"……另有 {rest} 项，详见部门指标对比" if rest else "",
              f"; and {rest} more (see the department comparison)" if rest else "")
     return t(loc, f"部门层面：{depts} 个部门共 {len(missed)} 项未达标——{text}{more}。",
-             f"By department: {len(missed)} values missed their target in {depts} departments — {text}{more}.")
+             f"By department, {len(missed)} value{'s' if len(missed) != 1 else ''} missed "
+             f"{'their' if len(missed) != 1 else 'its'} target in {depts} department{'s' if depts != 1 else ''}. "
+             f"{text}{more}.")
 
 
 def _transition_sentence(report: MonthlyReport) -> str | None:
@@ -403,12 +405,13 @@ def _transition_sentence(report: MonthlyReport) -> str | None:
     parts = []
     if newly:
         parts.append(t(loc, f"由达标转为未达标：{_joined([moved(r) for r in newly], loc)}",
-                       f"fell below target: {_joined([moved(r) for r in newly], loc)}"))
+                       f"these organisation-wide KPIs fell below target: {_joined([moved(r) for r in newly], loc)}"))
     if back:
         parts.append(t(loc, f"恢复达标：{_joined([moved(r) for r in back], loc)}",
-                       f"back on target: {_joined([moved(r) for r in back], loc)}"))
+                       f"{'these are' if newly else 'these organisation-wide KPIs are'} back on target: "
+                       f"{_joined([moved(r) for r in back], loc)}"))
     return t(loc, "与上月相比，组织整体" + "；".join(parts) + "。",
-             "Compared with last month, organisation-wide " + "; ".join(parts) + ".")
+             "Compared with last month, " + "; ".join(parts) + ".")
 
 
 def _low_confidence_sentence(report: MonthlyReport) -> str | None:

@@ -38,7 +38,7 @@ PROCESS = "reminders"
 # what a kind of item is called in a digest: zh_CN, en
 KIND_LABELS: dict[str, tuple[str, str]] = {
     "complaint-contact": ("投诉首次联系", "complaint: first contact"),
-    "complaint": ("投诉办结", "complaint: settle"),
+    "complaint": ("投诉办结", "complaint: to settle"),
     "action": ("纠正预防措施", "corrective action"),
     "action-verification": ("措施有效性验证", "action: verify effectiveness"),
     "review-report": ("管理评审年度工作报告", "management review: annual report"),

@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from sqms.complaints.report import DIMENSIONS, REPEAT_LOOKBACK_DAYS, ComplaintAnalysis, build_complaint_analysis
 from sqms.config import Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import Table, write_xlsx
-from sqms.reporting.formatting import (fmt_target, local_datetime, md_text, number, percent, records, status_label,
-                                       t)
+from sqms.reporting.excel import DATETIME, DECIMAL2, PCT, Cell, PrintInfo, Sheet, Table, target_cells, write_xlsx
+from sqms.reporting.formatting import is_missing, local_moment, md_text, percent, records, status_label, t
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
 from sqms.reporting.service import next_version, report_dir, save_report
@@ -167,48 +166,57 @@ def _local(series: pd.Series, analysis: ComplaintAnalysis) -> pd.Series:
     return series.dt.tz_localize("UTC").dt.tz_convert(analysis.tz).dt.tz_localize(None)
 
 
+def _cell(value: Any, num_format: str) -> Cell | None:
+    return None if is_missing(value) else Cell(round(float(value), 2), num_format)
+
+
 def _yes_no(values: pd.Series, loc: str) -> list[str]:
-    return [t(loc, "是", "yes") if v else "" for v in values]
+    return [t(loc, "是", "yes") if v else None for v in values]
 
 
 def category_sheet(analysis: ComplaintAnalysis) -> Table:
     loc, cats = analysis.locale, analysis.categories
-    return (t(loc, "投诉类别", "Complaint categories"), pd.DataFrame({
+    return Sheet(t(loc, "投诉类别", "Complaint categories"), pd.DataFrame({
         t(loc, "投诉类别", "category"): cats["category"], t(loc, "件数", "count"): cats["count"],
-        t(loc, "占比 %", "share %"): cats["share_pct"].round(1),
-        t(loc, "累计占比 %", "cumulative %"): cats["cumulative_pct"].round(1),
-    }))
+        t(loc, "占比", "share"): cats["share_pct"].round(1),
+        t(loc, "累计占比", "cumulative share"): cats["cumulative_pct"].round(1),
+    }), {t(loc, "占比", "share"): PCT, t(loc, "累计占比", "cumulative share"): PCT},
+        empty_note=t(loc, "本期没有受理投诉。", "No complaints were received in this period."))
 
 
 def department_sheet(analysis: ComplaintAnalysis) -> Table:
     loc, d = analysis.locale, analysis.departments_table
-    return (t(loc, "部门投诉办结", "Complaints by department"), pd.DataFrame({
+    closure = [target_cells(v, "complaint_closure_pct", loc) for v in d["closure_target"]]
+    on_time = [target_cells(v, "complaint_on_time_pct", loc) for v in d["on_time_target"]]
+    return Sheet(t(loc, "部门投诉办结", "Complaints by department"), pd.DataFrame({
         t(loc, "部门", "department"): d["department_name"], t(loc, "部门代码", "code"): d["department"],
         t(loc, "受理件数", "received"): d["received"], t(loc, "重大投诉", "special"): d["special"],
-        t(loc, "已办结", "settled"): d["resolved"], t(loc, "办结率 %", "closure %"): d["closure_pct"].round(1),
-        t(loc, "办结率目标", "closure target"): [fmt_target(v, "complaint_closure_pct", loc)
-                                            for v in d["closure_target"]],
+        t(loc, "已办结", "settled"): d["resolved"], t(loc, "办结率", "closure"): d["closure_pct"].round(1),
+        t(loc, "办结率目标", "closure target"): [p[0] for p in closure],
+        t(loc, "办结率目标方向", "closure target direction"): [p[1] for p in closure],
         t(loc, "应办结", "due"): d["due"], t(loc, "按期办结", "on time"): d["on_time"],
-        t(loc, "按期办结率 %", "on time %"): d["on_time_pct"].round(1),
-        t(loc, "按期办结率目标", "on-time target"): [fmt_target(v, "complaint_on_time_pct", loc)
-                                               for v in d["on_time_target"]],
+        t(loc, "按期办结率", "on time"): d["on_time_pct"].round(1),
+        t(loc, "按期办结率目标", "on-time target"): [p[0] for p in on_time],
+        t(loc, "按期办结率目标方向", "on-time target direction"): [p[1] for p in on_time],
         t(loc, "按期办结状态", "on-time status"): [status_label(s, loc) for s in d["on_time_status"]],
         t(loc, "重新处理", "reopened"): d["reopened"], t(loc, "未结（全部）", "open (all months)"): d["open"],
         t(loc, "其中超期", "of which overdue"): d["overdue_open"],
         t(loc, "回访均分", "return-visit mean"): d["feedback_mean"].round(2),
-    }))
+    }), {t(loc, "办结率", "closure"): PCT, t(loc, "按期办结率", "on time"): PCT,
+         t(loc, "回访均分", "return-visit mean"): DECIMAL2},
+        empty_note=t(loc, "未配置部门。", "No departments are configured."))
 
 
 def actions_sheet(analysis: ComplaintAnalysis) -> Table:
     loc, a = analysis.locale, analysis.actions
-    return (t(loc, "投诉纠正措施", "Complaint actions"), pd.DataFrame({
+    return Sheet(t(loc, "投诉纠正措施", "Complaint actions"), pd.DataFrame({
         t(loc, "措施编号", "action"): a["ref"], t(loc, "措施", "title"): a["title"],
         t(loc, "部门", "department"): a["department_name"], t(loc, "负责人", "owner"): a["owner_name"].fillna(a["owner"]),
         t(loc, "负责人邮箱", "owner email"): a["owner"], t(loc, "状态", "status"): a["status_label"],
         t(loc, "完成期限", "due on"): a["due_on"], t(loc, "逾期", "overdue"): _yes_no(a["overdue"], loc),
         t(loc, "逾期工作日", "working days late"): a["late_working_days"],
         t(loc, "关联投诉", "complaints"): a["complaints"],
-    }))
+    }), empty_note=t(loc, "没有由投诉引发的纠正措施。", "No corrective action arose from complaints."))
 
 
 def excel_tables(analysis: ComplaintAnalysis) -> list[Table]:
@@ -219,7 +227,7 @@ def excel_tables(analysis: ComplaintAnalysis) -> list[Table]:
         t(loc, "项目", "item"): [
             t(loc, "报告", "report"), t(loc, "组织", "organisation"), t(loc, "统计期", "period"),
             t(loc, "受理投诉", "complaints received"), t(loc, "重大投诉", "special"),
-            t(loc, "已办结", "settled"), t(loc, "办结率", "closure"), t(loc, "按期办结率", "settled on time"),
+            t(loc, "已办结", "settled"), t(loc, "办结率", "closure rate"), t(loc, "按期办结率", "settled on time"),
             t(loc, "未结投诉（全部）", "open complaints (all months)"), t(loc, "其中超期", "of which overdue"),
             t(loc, "重复投诉客户", "repeat complainants"), t(loc, "回访均分", "return-visit mean"),
             t(loc, "未完成纠正措施", "actions open or in progress"), t(loc, "逾期纠正措施", "overdue actions"),
@@ -228,9 +236,10 @@ def excel_tables(analysis: ComplaintAnalysis) -> list[Table]:
         ],
         t(loc, "内容", "value"): [
             title(analysis), analysis.organisation, analysis.period, k["received"], k["special"], k["resolved"],
-            percent(k["closure_pct"]), percent(k["on_time_pct"]), k["open"], k["open_overdue"],
-            k["repeat_customers"], number(k["feedback_mean"], 2), k["actions_open"], k["actions_overdue"],
-            local_datetime(analysis.generated_at, analysis.timezone), local_datetime(analysis.as_of, analysis.timezone),
+            _cell(k["closure_pct"], PCT), _cell(k["on_time_pct"], PCT), k["open"], k["open_overdue"],
+            k["repeat_customers"], _cell(k["feedback_mean"], DECIMAL2), k["actions_open"], k["actions_overdue"],
+            Cell(local_moment(analysis.generated_at, analysis.timezone), DATETIME),
+            Cell(local_moment(analysis.as_of, analysis.timezone), DATETIME),
             *analysis.summary,
         ],
     })
@@ -269,10 +278,13 @@ def excel_tables(analysis: ComplaintAnalysis) -> list[Table]:
         (t(loc, "受理分布", "Volumes"), volumes),
         department_sheet(analysis),
         (t(loc, "未结投诉账龄", "Ageing"), ageing),
-        (t(loc, "未结投诉明细", "Open complaints"), open_sheet),
+        Sheet(t(loc, "未结投诉明细", "Open complaints"), open_sheet,
+              empty_note=t(loc, "没有未结投诉。", "No complaint is open.")),
         category_sheet(analysis),
-        (t(loc, "重复投诉客户", "Repeat complainants"), repeat),
-        (t(loc, "回访满意度", "Return visits"), visits),
+        Sheet(t(loc, "重复投诉客户", "Repeat complainants"), repeat,
+              empty_note=t(loc, "本期没有重复投诉的客户。", "No customer complained repeatedly in this period.")),
+        Sheet(t(loc, "回访满意度", "Return visits"), visits,
+              empty_note=t(loc, "本期没有回访记录。", "No return visit was recorded in this period.")),
         actions_sheet(analysis),
     ]
 
@@ -280,13 +292,15 @@ def excel_tables(analysis: ComplaintAnalysis) -> list[Table]:
 # -- the files and the recorded version ---------------------------------------------------------
 
 
-def render_complaint_report(analysis: ComplaintAnalysis, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_complaint_report(analysis: ComplaintAnalysis, settings: Settings, out_dir: str | Path,
+                            version: int | None = None) -> dict[str, Path]:
     """Write `complaint-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(analysis)}.html"
     html_path.write_text(render_template(settings, TEMPLATE, **html_context(analysis, settings)), encoding="utf-8")
-    xlsx_path = write_xlsx(out_dir / f"{file_stem(analysis)}.xlsx", excel_tables(analysis))
+    xlsx_path = write_xlsx(out_dir / f"{file_stem(analysis)}.xlsx", excel_tables(analysis),
+                           PrintInfo(title(analysis), analysis.period, version, analysis.locale))
     return {"html": html_path, "xlsx": xlsx_path}
 
 
@@ -296,7 +310,7 @@ def produce_complaint_report(session: Session, settings: Settings, period: str, 
     version's folder, and the recorded `GeneratedReport` (flushed, not committed)."""
     analysis = build_complaint_analysis(session, settings, period, as_of=as_of, locale=locale)
     version = next_version(session, KIND, period)
-    files = render_complaint_report(analysis, settings, report_dir(settings, KIND, period, version))
+    files = render_complaint_report(analysis, settings, report_dir(settings, KIND, period, version), version)
     return save_report(session, kind=KIND, period=period, version=version, files=files, locale=analysis.locale,
                        summary={**analysis.summary_dict(), "markdown": complaint_report_markdown(analysis)})
 

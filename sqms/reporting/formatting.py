@@ -168,6 +168,17 @@ def local_datetime(moment: datetime | date | None, tz: ZoneInfo | str | None = N
     return moment.astimezone(tz or timezone.utc).strftime(fmt)
 
 
+def local_moment(moment: datetime | None, tz: ZoneInfo | str | None = None) -> datetime | None:
+    """A stored (UTC; naive means UTC) moment as a naive local datetime, for a spreadsheet cell."""
+    if moment is None:
+        return None
+    if isinstance(tz, str):
+        tz = ZoneInfo(tz)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(tz or timezone.utc).replace(tzinfo=None)
+
+
 def shorten(text: str, width: int) -> str:
     """At most `width` characters (a CJK character counts as two), ending with `…` when cut."""
     out, used = [], 0

@@ -22,13 +22,14 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from sqms.config import Settings
-from sqms.kpi_catalog import KPI_BY_CODE, KPIS
+from sqms.kpi_catalog import KPIS
 from sqms.records.models import KpiComputation
 from sqms.records.report import MonthlyReport, build_monthly_report
 from sqms.reporting import charts, complaints
-from sqms.reporting.excel import Table, write_xlsx
-from sqms.reporting.formatting import (fmt_change, fmt_interval, fmt_target, fmt_value, is_missing, local_datetime, md_text,
-                                       percent, records, status_label, t)
+from sqms.reporting.excel import (DATETIME, Cell, PrintInfo, Sheet, Table, change_cell, flag, kpi_cell, target_cells,
+                                  write_xlsx)
+from sqms.reporting.formatting import (fmt_change, fmt_interval, fmt_target, fmt_value, is_missing, local_datetime,
+                                       local_moment, md_text, percent, records, status_label, t)
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
 from sqms.reporting.service import next_version, report_dir, save_report
@@ -143,99 +144,141 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
 
 def excel_tables(report: MonthlyReport) -> list[Table]:
     """The report's tables for the workbook: summary, KPIs, departments, trend, the complaint analysis
-    (categories, departments, actions: the complaint report's own sheets), changes."""
+    (categories, departments, actions: the complaint report's own sheets), changes, PDCA cycles.
+
+    Every figure is a number with its unit as number format; a target is a number plus its
+    direction (≥/≤) in the next column; n < threshold is the † the report explains."""
     loc = report.locale
 
     def text(value: Any) -> Any:
         return None if is_missing(value) else value
 
-    def rounded(frame: pd.DataFrame, column: str) -> list[Any]:
-        return [None if is_missing(v) else round(float(v), KPI_BY_CODE[k].decimals)
-                for v, k in zip(frame[column], frame["kpi"])]
+    def cells(frame: pd.DataFrame, column: str) -> list[Any]:
+        return [kpi_cell(v, k, loc) for v, k in zip(frame[column], frame["kpi"])]
+
+    def changes(frame: pd.DataFrame) -> list[Any]:
+        return [change_cell(v, k, loc) for v, k in zip(frame["change"], frame["kpi"])]
+
+    def targets(frame: pd.DataFrame) -> tuple[list[Any], list[Any]]:
+        pairs = [target_cells(v, k, loc) for v, k in zip(frame["target"], frame["kpi"])]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
 
     c = {  # column headings
-        "kpi": t(loc, "指标", "KPI"), "code": t(loc, "代码", "code"), "value": t(loc, "本月", "this month"),
-        "target": t(loc, "目标", "target"), "status": t(loc, "状态", "status"), "n": t(loc, "样本量 n", "n"),
+        "kpi": t(loc, "指标", "KPI"), "code": t(loc, "代码", "Code"), "value": t(loc, "本月", "This month"),
+        "target": t(loc, "目标", "Target"), "direction": t(loc, "目标方向", "Direction"),
+        "status": t(loc, "状态", "Status"), "n": t(loc, "样本量 n", "n"),
         "low": t(loc, f"n<{report.low_confidence_n}", f"n<{report.low_confidence_n}"),
-        "prev": t(loc, "上月", "last month"), "change": t(loc, "环比变化", "change"),
-        "unit": t(loc, "单位", "unit"), "dept": t(loc, "部门", "department"),
+        "prev": t(loc, "上月", "Last month"), "change": t(loc, "环比变化", "Change"),
+        "unit": t(loc, "单位", "Unit"), "dept": t(loc, "部门", "Department"),
     }
     kpis = report.kpis
+    kpi_targets, kpi_directions = targets(kpis)
     kpi_sheet = pd.DataFrame({
-        c["kpi"]: kpis["label"], c["code"]: kpis["kpi"], c["value"]: rounded(kpis, "value"),
-        c["unit"]: kpis["unit"], c["target"]: [fmt_target(v, k, loc) for v, k in zip(kpis["target"], kpis["kpi"])],
+        c["kpi"]: kpis["label"], c["code"]: kpis["kpi"], c["value"]: cells(kpis, "value"),
+        c["unit"]: kpis["unit"], c["target"]: kpi_targets, c["direction"]: kpi_directions,
         c["status"]: [status_label(s, loc) for s in kpis["status"]], c["n"]: kpis["n"].astype("int64"),
-        c["low"]: kpis["low_confidence"].astype(bool), c["prev"]: rounded(kpis, "previous_value"),
-        c["change"]: rounded(kpis, "change"),
+        c["low"]: [flag(x) for x in kpis["low_confidence"]], c["prev"]: cells(kpis, "previous_value"),
+        c["change"]: changes(kpis),
     })
     dept = report.department_kpis
+    dept_targets, dept_directions = targets(dept)
     dept_sheet = pd.DataFrame({
-        c["dept"]: dept["department_name"], t(loc, "部门代码", "department code"): dept["department"],
-        c["kpi"]: dept["label"], c["code"]: dept["kpi"], c["value"]: rounded(dept, "value"), c["unit"]: dept["unit"],
-        c["target"]: [fmt_target(v, k, loc) for v, k in zip(dept["target"], dept["kpi"])],
+        c["dept"]: dept["department_name"], t(loc, "部门代码", "Department code"): dept["department"],
+        c["kpi"]: dept["label"], c["code"]: dept["kpi"], c["value"]: cells(dept, "value"), c["unit"]: dept["unit"],
+        c["target"]: dept_targets, c["direction"]: dept_directions,
         c["status"]: [status_label(s, loc) for s in dept["status"]], c["n"]: dept["n"].astype("int64"),
-        c["low"]: dept["low_confidence"].astype(bool), c["prev"]: rounded(dept, "previous_value"),
-        c["change"]: rounded(dept, "change"),
+        c["low"]: [flag(x) for x in dept["low_confidence"]], c["prev"]: cells(dept, "previous_value"),
+        c["change"]: changes(dept),
     })
     org_history = report.history[report.history["department"].isna()]
     trend = org_history.pivot(index="kpi", columns="period", values="value").reindex(
         index=[k.code for k in KPIS], columns=report.periods)
-    trend = trend.apply(lambda row: row.round(KPI_BY_CODE[row.name].decimals), axis=1)
+    trend = pd.DataFrame({period: [kpi_cell(v, k.code, loc) for v, k in zip(trend[period], KPIS)]
+                          for period in report.periods})
     trend.insert(0, c["unit"], [k.unit for k in KPIS])
+    trend.insert(0, c["code"], [k.code for k in KPIS])
     trend.insert(0, c["kpi"], [k.label(loc) for k in KPIS])
-    trend = trend.reset_index().rename(columns={"kpi": c["code"]})
-    trend = trend[[c["kpi"], c["code"], c["unit"], *report.periods]]
     ch = report.changes
     change_sheet = pd.DataFrame({
         c["dept"]: [text(n) or t(loc, "组织整体", "Organisation") for n in ch["department_name"]],
-        c["kpi"]: ch["label"], c["prev"]: rounded(ch, "previous_value"), c["value"]: rounded(ch, "value"),
-        c["change"]: rounded(ch, "change"),
-        t(loc, "上月状态", "last month's status"): [status_label(s, loc) for s in ch["previous_status"]],
+        c["kpi"]: ch["label"], c["prev"]: cells(ch, "previous_value"), c["value"]: cells(ch, "value"),
+        c["change"]: changes(ch),
+        t(loc, "上月状态", "Last month's status"): [status_label(s, loc) for s in ch["previous_status"]],
         c["status"]: [status_label(s, loc) for s in ch["status"]],
-        t(loc, "状态变化", "status change"): [
+        t(loc, "状态变化", "Status change"): [
             {"newly_missed": t(loc, "转为未达标", "fell below target"),
-             "recovered": t(loc, "恢复达标", "back on target")}.get(x, "") if not is_missing(x) else ""
+             "recovered": t(loc, "恢复达标", "back on target")}.get(x) if not is_missing(x) else None
             for x in ch["transition"]],
     })
     counts = report.input_counts
     summary_sheet = pd.DataFrame({
-        t(loc, "项目", "item"): [
-            t(loc, "报告", "report"), t(loc, "组织", "organisation"), t(loc, "统计期", "period"),
-            t(loc, "服务单数", "service records"), t(loc, "投诉件数", "complaints"),
-            t(loc, "满意度问卷数", "survey responses"), t(loc, "组织整体达标/考核指标数", "KPIs met / with a target"),
-            t(loc, "部门未达标项数", "department values missed"),
-            t(loc, "生成时间", "generated at"), t(loc, "数据截至", "data as of"),
-            *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(report.summary) + 1)],
+        t(loc, "项目", "Item"): [
+            t(loc, "报告", "Report"), t(loc, "组织", "Organisation"), t(loc, "统计期", "Period"),
+            t(loc, "服务单数", "Service records"), t(loc, "投诉件数", "Complaints"),
+            t(loc, "满意度问卷数", "Survey responses"), t(loc, "组织整体达标指标数", "KPIs met"),
+            t(loc, "组织整体考核指标数", "KPIs with a target"),
+            t(loc, "部门未达标项数", "Department values missed"),
+            t(loc, "生成时间", "Generated at"), t(loc, "数据截至", "Data as of"),
+            *[t(loc, f"摘要 {i}", f"Summary {i}") for i in range(1, len(report.summary) + 1)],
         ],
-        t(loc, "内容", "value"): [
+        t(loc, "内容", "Value"): [
             title(report), report.organisation, report.period, counts.get("records", 0),
-            counts.get("complaints", 0), counts.get("responses", 0),
-            f"{report.met_count} / {len(report.evaluated)}",
+            counts.get("complaints", 0), counts.get("responses", 0), report.met_count, len(report.evaluated),
             int((dept["status"] == "missed").sum()),
-            local_datetime(report.generated_at, report.timezone), local_datetime(report.as_of, report.timezone),
+            Cell(local_moment(report.generated_at, report.timezone), DATETIME),
+            Cell(local_moment(report.as_of, report.timezone), DATETIME),
             *report.summary,
         ],
     })
+    stages = {"plan": t(loc, "计划", "plan"), "do": t(loc, "实施", "do"), "check": t(loc, "检查", "check"),
+              "act": t(loc, "处置", "act"), "closed": t(loc, "已关闭", "closed")}
+    cycles = report.improvement
+    pdca_targets = [target_cells(r["target"], r["kpi"], loc) for r in cycles]
+    pdca_sheet = pd.DataFrame({
+        t(loc, "循环", "Cycle"): [r["ref"] for r in cycles], c["dept"]: [r["department"] for r in cycles],
+        c["kpi"]: [r["kpi_label"] for r in cycles], t(loc, "阶段", "Stage"): [stages[r["status"]] for r in cycles],
+        t(loc, "轮次", "Iteration"): [r["iteration"] for r in cycles],
+        t(loc, "开启月份", "Opened"): [r["opened"] for r in cycles],
+        t(loc, "基线", "Baseline"): [kpi_cell(r["baseline"], r["kpi"], loc) for r in cycles],
+        c["target"]: [p[0] for p in pdca_targets], c["direction"]: [p[1] for p in pdca_targets],
+        t(loc, "检查月份", "Check period"): [r["check_period"] for r in cycles],
+        t(loc, "检查值", "Check value"): [kpi_cell(r["check_value"], r["kpi"], loc) for r in cycles],
+        t(loc, "检查结果", "Check result"): [None if r["check_met"] is None else
+                                            t(loc, "达标", "met") if r["check_met"] else t(loc, "未达标", "not met")
+                                            for r in cycles],
+        t(loc, "措施数", "Actions"): [r["actions"] for r in cycles],
+        t(loc, "已完成措施", "Actions done"): [r["actions_done"] for r in cycles],
+    }, dtype=object)
     return [
-        (t(loc, "摘要", "Summary"), summary_sheet),
-        (t(loc, "组织指标", "KPIs"), kpi_sheet),
-        (t(loc, "部门指标", "Departments"), dept_sheet),
-        (t(loc, "13个月趋势", "13-month trend"), trend),
+        Sheet(t(loc, "摘要", "Summary"), summary_sheet),
+        Sheet(t(loc, "组织指标", "KPIs"), kpi_sheet),
+        Sheet(t(loc, "部门指标", "Departments"), dept_sheet,
+              empty_note=t(loc, "未配置部门指标。", "No department KPIs are configured.")),
+        Sheet(t(loc, "13个月趋势", "13-month trend"), trend),
         complaints.category_sheet(report.complaints),
         complaints.department_sheet(report.complaints),
         complaints.actions_sheet(report.complaints),
-        (t(loc, "环比变化", "Changes"), change_sheet),
+        Sheet(t(loc, "环比变化", "Changes"), change_sheet,
+              empty_note=t(loc, "没有上月数据，无法比较。", "No figures for last month to compare with.")),
+        Sheet(t(loc, "持续改进PDCA", "Improvement (PDCA)"), pdca_sheet,
+              empty_note=t(loc, "目前没有改进循环。部门指标连续未达标或大幅未达标时，系统会自动开启 PDCA 循环。",
+                           "No improvement cycle yet: a department KPI that keeps missing its target opens one.")),
     ]
 
 
-def render_monthly_report(report: MonthlyReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def print_info(report: MonthlyReport, version: int | None = None) -> PrintInfo:
+    return PrintInfo(title(report), report.period, version, report.locale)
+
+
+def render_monthly_report(report: MonthlyReport, settings: Settings, out_dir: str | Path,
+                          version: int | None = None) -> dict[str, Path]:
     """Write `monthly-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(report)}.html"
     html = render_template(settings, TEMPLATE, **html_context(report, settings))
     html_path.write_text(html, encoding="utf-8")
-    xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report))
+    xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report), print_info(report, version))
     return {"html": html_path, "xlsx": xlsx_path}
 
 
@@ -245,7 +288,7 @@ def produce_monthly_report(session: Session, settings: Settings, computation: Kp
     folder, and the recorded `GeneratedReport` (flushed, not committed)."""
     report = build_monthly_report(session, settings, computation.period, computation, locale=locale)
     version = next_version(session, KIND, report.period)
-    files = render_monthly_report(report, settings, report_dir(settings, KIND, report.period, version))
+    files = render_monthly_report(report, settings, report_dir(settings, KIND, report.period, version), version)
     return save_report(session, kind=KIND, period=report.period, version=version, files=files,
                        locale=report.locale, kpi_computation_id=computation.id, summary=stored_summary(report))
 

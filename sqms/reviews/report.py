@@ -13,7 +13,7 @@ figures kept with the pack, so the report quotes exactly the inputs the particip
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,9 +27,9 @@ from sqms.actions.models import ACTION_STATE_LABELS, Action
 from sqms.calendar import utcnow
 from sqms.config import Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import Table, write_xlsx
-from sqms.reporting.formatting import (fmt_target, kpi_label, local_datetime, md_text, organisation_name, records,
-                                      status_label, t)
+from sqms.reporting.excel import DATETIME, Cell, PrintInfo, Table, kpi_cell, write_xlsx
+from sqms.reporting.formatting import (comparator, fmt_target, kpi_label, local_moment, md_text, organisation_name,
+                                      records, status_label, t)
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
 from sqms.reporting.service import next_version, report_dir, save_report
@@ -54,8 +54,29 @@ def _sheet(frame: pd.DataFrame, columns: dict[str, tuple[str, str]], loc: str) -
     return pd.DataFrame({t(loc, zh, en): frame[c] if c in frame else None for c, (zh, en) in columns.items()})
 
 
-def _yes(values: pd.Series, loc: str) -> list[str]:
-    return [t(loc, "是", "yes") if v is True or v == 1 else "" for v in values]
+def _yes(values: pd.Series, loc: str) -> list[str | None]:
+    return [t(loc, "是", "yes") if v is True or v == 1 else None for v in values]
+
+
+def _meeting(day: date, at: str) -> Cell | str:
+    """The meeting's date and time as a spreadsheet date (as written when the time is not HH:MM)."""
+    try:
+        return Cell(datetime.combine(day, time.fromisoformat(at)), DATETIME)
+    except ValueError:
+        return f"{day.isoformat()} {at}"
+
+
+def _kpi_figures(frame: pd.DataFrame, columns: tuple[str, ...], loc: str) -> pd.DataFrame:
+    """KPI figures as numbers with the KPI's unit format, and the target's direction (≥/≤) beside it."""
+    if frame.empty or "kpi" not in frame:
+        return frame
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            out[column] = pd.Series([kpi_cell(v, k, loc) for v, k in zip(frame[column], frame["kpi"])],
+                                    index=frame.index, dtype=object)
+    out["direction"] = [comparator(k) or None for k in frame["kpi"]]
+    return out
 
 
 # -- the input pack ----------------------------------------------------------------------------------------
@@ -139,13 +160,14 @@ def pack_excel_tables(pack: ReviewPack) -> list[Table]:
                                 t(loc, "会议日期", "meeting"), t(loc, "会议地点", "place"),
                                 t(loc, "生成时间", "generated at"),
                                 *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(pack.summary) + 1)]],
-        t(loc, "内容", "value"): [pack_title(pack), pack.organisation, str(pack.year),
-                                 f"{pack.meeting_on.isoformat()} {pack.meeting_time}", pack.meeting_place,
-                                 local_datetime(pack.generated_at, pack.timezone), *pack.summary],
-    })
+        t(loc, "内容", "value"): [pack_title(pack), pack.organisation, pack.year,
+                                 _meeting(pack.meeting_on, pack.meeting_time), pack.meeting_place,
+                                 Cell(local_moment(pack.generated_at, pack.timezone), DATETIME), *pack.summary],
+    }, dtype=object)
     counts = {"judged": ("评价月次", "judged"), "met": ("达标", "met"), "missed": ("未达标", "missed"),
               "completion_pct": ("目标完成率%", "completion %")}
-    values = pack.kpi_values.assign(
+    direction = {"direction": ("目标方向", "direction")}
+    values = _kpi_figures(pack.kpi_values, ("value", "target"), loc).assign(
         kpi_label=[kpi_label(x, loc) for x in pack.kpi_values["kpi"]],
         department_name=[t(loc, "组织整体", "Organisation") if d is None or pd.isna(d) else d
                          for d in pack.kpi_values["department"]],
@@ -157,8 +179,10 @@ def pack_excel_tables(pack: ReviewPack) -> list[Table]:
                       "due_on": ("完成期限", "due on"), "status_label": ("状态", "status")}
     return [
         (t(loc, "摘要", "Summary"), summary),
-        (t(loc, "目标完成-按指标", "Targets by KPI"), _sheet(pack.kpi_completion, {
+        (t(loc, "目标完成-按指标", "Targets by KPI"), _sheet(_kpi_figures(pack.kpi_completion,
+                                                                      ("target", "mean_value"), loc), {
             "kpi_label": ("指标", "KPI"), "department_name": ("范围", "scope"), "target": ("年度目标", "target"),
+            **direction,
             "months_with_data": ("有数据月数", "months with data"), **counts,
             "mean_value": ("月均值", "monthly mean")}, loc)),
         (t(loc, "目标完成-按月", "Targets by month"), _sheet(pack.completion_by_month, {
@@ -167,7 +191,7 @@ def pack_excel_tables(pack: ReviewPack) -> list[Table]:
             "department_name": ("范围", "scope"), **counts}, loc)),
         (t(loc, "指标月度明细", "KPI values"), _sheet(values, {
             "period": ("月份", "month"), "kpi_label": ("指标", "KPI"), "department_name": ("范围", "scope"),
-            "value": ("数值", "value"), "n": ("样本量", "n"), "target": ("年度目标", "target"),
+            "value": ("数值", "value"), "n": ("样本量", "n"), "target": ("年度目标", "target"), **direction,
             "status_label": ("评价", "status")}, loc)),
         (t(loc, "满意度调查", "Surveys"), _sheet(pack.surveys, {
             "code": ("调查", "campaign"), "period_start": ("起", "from"), "period_end": ("止", "to"),
@@ -199,11 +223,12 @@ def pack_excel_tables(pack: ReviewPack) -> list[Table]:
             "result_label": ("结果", "result"), "notes": ("说明", "notes"), "action_ref": ("纠正措施", "action"),
             "owner_name": ("负责人", "owner"), "due_on": ("完成期限", "due on"),
             "action_status_label": ("措施状态", "status")}, loc)),
-        (t(loc, "持续改进", "PDCA cycles"), _sheet(pack.improvement_cycles, {
+        (t(loc, "持续改进", "PDCA cycles"), _sheet(_kpi_figures(pack.improvement_cycles,
+                                                              ("baseline", "target", "check_value"), loc), {
             "ref": ("编号", "ref"), "department_name": ("部门", "department"), "kpi_label": ("指标", "KPI"),
             "status_label": ("阶段", "stage"), "iteration": ("轮次", "iteration"), "owner_name": ("负责人", "owner"),
             "opened_period": ("开启月份", "opened"), "reason": ("原因", "reason"), "baseline": ("基线", "baseline"),
-            "target": ("目标", "target"), "check_value": ("检查值", "check value")}, loc)),
+            "target": ("目标", "target"), **direction, "check_value": ("检查值", "check value")}, loc)),
         (t(loc, "纠正预防措施", "Actions"), _sheet(pack.actions, {
             "source_label": ("来源", "source"), "opened_in_year": ("年内新开", "opened in year"),
             "open": ("待实施/实施中", "open"), "done": ("待验证", "to verify"), "verified": ("已验证", "verified"),
@@ -247,13 +272,15 @@ def pack_markdown(pack: ReviewPack) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path,
+                version: int | None = None) -> dict[str, Path]:
     """Write `review-pack-<year>.html` (self-contained) and `.xlsx` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{PACK_KIND}-{pack.year}.html"
     html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack)), encoding="utf-8")
-    return {"html": html_path, "xlsx": write_xlsx(out_dir / f"{PACK_KIND}-{pack.year}.xlsx", pack_excel_tables(pack))}
+    return {"html": html_path, "xlsx": write_xlsx(out_dir / f"{PACK_KIND}-{pack.year}.xlsx", pack_excel_tables(pack),
+                                                  PrintInfo(pack_title(pack), str(pack.year), version, pack.locale))}
 
 
 def produce_pack(session: Session, settings: Settings, review: ManagementReview, *,
@@ -266,7 +293,7 @@ def produce_pack(session: Session, settings: Settings, review: ManagementReview,
     period = period_of(review)
     version = next_version(session, PACK_KIND, period)
     out_dir = report_dir(settings, PACK_KIND, period, version)
-    files = render_pack(pack, settings, out_dir)
+    files = render_pack(pack, settings, out_dir, version)
     files["ics"] = out_dir / f"management-review-{review.year}.ics"
     files["ics"].write_bytes(invitation_ics(settings, review, sequence=version - 1, now=as_of,
                                             description=pack_agenda(pack)))
@@ -440,10 +467,10 @@ def report_excel_tables(report: ReviewReport) -> list[Table]:
                                 *[t(loc, f"摘要 {i}", f"summary {i}") for i in range(1, len(report.summary) + 1)],
                                 *[t(loc, f"评审输入 {i}", f"input {i}") for i in range(1, len(report.inputs) + 1)],
                                 t(loc, "会议纪要", "minutes")],
-        t(loc, "内容", "value"): [report_title(report), report.organisation, str(report.year),
-                                 f"{report.meeting_on.isoformat()} {report.meeting_time}", report.meeting_place,
-                                 *report.summary, *report.inputs, report.minutes or ""],
-    })
+        t(loc, "内容", "value"): [report_title(report), report.organisation, report.year,
+                                 _meeting(report.meeting_on, report.meeting_time), report.meeting_place,
+                                 *report.summary, *report.inputs, report.minutes],
+    }, dtype=object)
     outputs = {"text": ("内容", "text"), "owner_name": ("负责人", "owner"), "due_on": ("完成期限", "due on"),
                "action_ref": ("措施编号", "action"), "action_status_label": ("措施状态", "action status")}
     return [
@@ -451,9 +478,11 @@ def report_excel_tables(report: ReviewReport) -> list[Table]:
         (t(loc, "评审决议", "Decisions"), _sheet(report.decisions, outputs, loc)),
         (t(loc, "改进机会", "Improvements"), _sheet(report.improvements, outputs, loc)),
         (t(loc, "资源需求", "Resources"), _sheet(report.resources, outputs, loc)),
-        (t(loc, "目标调整", "Target changes"), _sheet(report.target_changes, {
+        (t(loc, "目标调整", "Target changes"), _sheet(_kpi_figures(report.target_changes, ("old_target", "new_target"),
+                                                                loc), {
             "kpi_label": ("指标", "KPI"), "department_name": ("范围", "scope"), "old_target": ("原目标", "old target"),
             "new_target": (f"{report.applies_to}年目标", f"target {report.applies_to}"),
+            "direction": ("目标方向", "direction"),
             "text": ("说明", "reason")}, loc)),
         (t(loc, "参加人员", "Participants"), _sheet(report.participants.assign(
             present=[t(loc, "未记录", "not recorded") if p is None else t(loc, "出席", "present") if p
@@ -481,13 +510,15 @@ def review_report_markdown(report: ReviewReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_review_report(report: ReviewReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_review_report(report: ReviewReport, settings: Settings, out_dir: str | Path,
+                         version: int | None = None) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{REPORT_KIND}-{report.year}.html"
     html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report)), encoding="utf-8")
     return {"html": html_path,
-            "xlsx": write_xlsx(out_dir / f"{REPORT_KIND}-{report.year}.xlsx", report_excel_tables(report))}
+            "xlsx": write_xlsx(out_dir / f"{REPORT_KIND}-{report.year}.xlsx", report_excel_tables(report),
+                               PrintInfo(report_title(report), str(report.year), version, report.locale))}
 
 
 def produce_review_report(session: Session, settings: Settings, review: ManagementReview) -> GeneratedReport:
@@ -495,7 +526,7 @@ def produce_review_report(session: Session, settings: Settings, review: Manageme
     report = build_review_report(session, settings, review)
     period = period_of(review)
     version = next_version(session, REPORT_KIND, period)
-    files = render_review_report(report, settings, report_dir(settings, REPORT_KIND, period, version))
+    files = render_review_report(report, settings, report_dir(settings, REPORT_KIND, period, version), version)
     return save_report(session, kind=REPORT_KIND, period=period, version=version, files=files, locale=report.locale,
                        summary={"totals": report.totals, "summary": report.summary,
                                 "markdown": review_report_markdown(report)})

@@ -67,11 +67,13 @@ class CampaignAnalysis:
     changes: dict[str, Change | None] = field(default_factory=dict)  # csat_mean, top2_pct, nps
     comments: list[dict[str, Any]] = field(default_factory=list)
     detractors: list[dict[str, Any]] = field(default_factory=list)
+    answered: int = 0  # invitees who answered (the response rate's numerator)
 
     def key_figures(self) -> dict[str, Any]:
         """JSON-ready figures kept with the campaign (for the management review)."""
         overall = asdict(self.overall)
         return {"response_rate": self.response_rate, "invited": self.invited, "responded": self.responded,
+                "answered": self.answered,
                 **{k: overall[k] for k in ("csat_mean", "top2_pct", "nps", "nps_margin", "csat_n", "nps_n")},
                 "dimensions": {d["dimension"]: d["gap"] if d["gap"] is not None else d["perception"]
                                for d in self.dimensions},
@@ -87,12 +89,22 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
     names = department_names or {}
     zh = locale.startswith("zh")
     invited, responded = len(invitations), len(responses)
+    # the rate counts invitees who answered (imported answers of customers never invited are answers,
+    # not returns); without the invitations' answer marks, every response is taken as a return
+    if "responded_at" in invitations:
+        answered = invitations["responded_at"].notna()
+    else:
+        answered = pd.Series([True] * min(responded, invited) + [False] * max(invited - responded, 0),
+                             index=invitations.index)
+        answered_by_dept = responses["department"].value_counts()
     departments = []
     for code in sorted(set(invitations["department"]) | set(responses["department"])):
         part = responses[responses["department"] == code]
-        asked = int((invitations["department"] == code).sum())
+        mask = invitations["department"] == code
+        asked = int(mask.sum())
+        returned = int(answered[mask].sum()) if "responded_at" in invitations else int(answered_by_dept.get(code, 0))
         departments.append({"department": code, "name": names.get(code, code), "invited": asked,
-                            "responded": len(part), "rate": 100 * len(part) / asked if asked else None,
+                            "responded": len(part), "rate": 100 * returned / asked if asked else None,
                             "scores": scores(part, low_n)})
     answers = _answers(responses)
     items, dimensions = [], []
@@ -123,7 +135,7 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
                            "gap": perception[0] - expectation[0] if None not in (perception[0], expectation[0])
                            else None})
     analysis = CampaignAnalysis(
-        response_rate=100 * responded / invited if invited else None, invited=invited, responded=responded,
+        response_rate=100 * int(answered.sum()) / invited if invited else None, answered=int(answered.sum()), invited=invited, responded=responded,
         overall=scores(responses, low_n), departments=departments, dimensions=dimensions, items=items,
         comments=[{"department": names.get(r.department, r.department), "csat": r.csat, "nps": r.nps,
                    "comment": r.comment} for r in responses.itertuples() if isinstance(r.comment, str) and r.comment],
@@ -143,9 +155,14 @@ def _dimension_mean(answers: pd.DataFrame, codes: list[str]) -> tuple[float | No
 
 
 def is_detractor(nps: Any, csat: Any) -> bool:
-    """NPS 0–6 or CSAT 1–2: an unhappy customer who gets a return visit."""
-    return (nps is not None and not pd.isna(nps) and nps <= 6) or (csat is not None and not pd.isna(csat)
-                                                                    and csat <= 2)
+    """An unhappy customer (不满意客户) who gets a return visit: CSAT 1–2, or NPS 0–6 unless the
+    customer said they were satisfied (CSAT 4–5): someone who scores 5 but would not recommend
+    us is an NPS detractor in the NPS figure, not a dissatisfied customer to call back."""
+    has_csat = csat is not None and not pd.isna(csat)
+    has_nps = nps is not None and not pd.isna(nps)
+    if has_csat and csat <= 2:
+        return True
+    return has_nps and nps <= 6 and not (has_csat and csat >= 4)
 
 
 def changes(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, Change | None]:

@@ -62,7 +62,7 @@ def advance(
     from sqms.calendar import utcnow
     from sqms.db import UnitOfWork
     from sqms.statemachine import IllegalTransition
-    from sqms.surveys.service import SurveyError, get
+    from sqms.surveys.service import SurveyError, get, sampling_note
     from sqms.surveys.service import advance as advance_campaign
 
     settings = settings_or_exit()
@@ -75,6 +75,8 @@ def advance(
             fail(str(exc))
         uow.commit()
         typer.echo(f"{campaign.code}: {step} ({count}); now {campaign.status}")
+        if step == "sample":
+            typer.echo(f"  {sampling_note(campaign)}")
     deliver_now(settings, "surveys")
 
 
@@ -86,13 +88,17 @@ def run() -> None:
     run_due_steps(advance_due, "surveys")
 
 
+def _shown(figures: dict, key: str, fmt: str, unit: str = "") -> str:
+    """A stored figure rounded for the terminal; `—` when there is none (never a misleading 0)."""
+    return "—" if figures.get(key) is None else format(figures[key], fmt) + unit
+
+
 @app.command("list")
 def list_() -> None:
     """Campaigns, newest first."""
     from sqlalchemy import select
 
     from sqms.db import UnitOfWork
-    from sqms.reporting.formatting import figure
     from sqms.surveys.models import SurveyCampaign
 
     settings = settings_or_exit()
@@ -102,8 +108,8 @@ def list_() -> None:
         typer.echo(f"{'campaign':<20} {'kind':<10} {'state':<10} {'period':<23} {'remind':<10} {'close':<10} result")
         for c in rows:
             a = c.analysis or {}
-            result = (f"rate {figure(a.get('response_rate'))}%, CSAT {figure(a.get('csat_mean'), 'csat_mean')}, "
-                      f"NPS {figure(a.get('nps'))}") if a else ""
+            result = (f"rate {_shown(a, 'response_rate', '.1f', '%')}, CSAT {_shown(a, 'csat_mean', '.2f')}, "
+                      f"NPS {_shown(a, 'nps', '.1f')}") if a else ""
             typer.echo(f"{c.code:<20} {c.kind:<10} {c.status:<10} {c.period_start}..{c.period_end} "
                        f"{c.remind_on or '—'!s:<10} {c.close_on or '—'!s:<10} {result}")
     if not rows:
@@ -113,12 +119,9 @@ def list_() -> None:
 @app.command()
 def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
     """A campaign: sample per department, answers so far, key figures, history."""
-    from sqlalchemy import func, select
-
     from sqms.db import UnitOfWork
     from sqms.reporting.formatting import figure
-    from sqms.surveys.models import SurveyInvitation
-    from sqms.surveys.service import SurveyError, get
+    from sqms.surveys.service import SurveyError, answer_counts, get, sampling_note
 
     settings = settings_or_exit()
     database_or_exit(settings)
@@ -127,15 +130,18 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
             c = get(uow.session, code)
         except SurveyError as exc:
             fail(str(exc), 1)
-        answered = uow.session.scalar(select(func.count()).select_from(SurveyInvitation).where(
-            SurveyInvitation.campaign_id == c.id, SurveyInvitation.responded_at.is_not(None)))
+        counts = answer_counts(uow.session, c)
+        rate = "—" if counts["rate"] is None else f"{counts['rate']:.1f}%"
         lines = [f"{c.code}  [{c.status}]  {c.kind}  questionnaire {c.questionnaire}",
                  f"  service period  {c.period_start} .. {c.period_end}; seed {c.seed}; sample {c.sample_total} "
                  f"(min {c.min_per_stratum} per department)",
                  f"  invited {local(c.invited_at, settings)}, reminder {c.remind_on or '—'}, close {c.close_on or '—'}; "
-                 f"answers {answered}"]
+                 f"answers {counts['answers']}",
+                 f"  invited {counts['invited']}, of whom answered {counts['answered']}: response rate {rate}"]
         for dept, s in (c.sampling or {}).items():
             lines.append(f"  {dept:<8} population {s['population']:>6}  sample {s['sample']:>5}")
+        if c.sampling:
+            lines.append(f"  {sampling_note(c)}")
         for key, value in (c.analysis or {}).items():
             if key not in ("dimensions", "changes"):
                 lines.append(f"  {key:<16} {figure(value, key)}")
@@ -156,7 +162,7 @@ def import_(
     from sqms.db import UnitOfWork
     from sqms.importers import spec_for
     from sqms.ingest import ImportFileError, import_file, load_mapping
-    from sqms.surveys.service import SurveyError, get
+    from sqms.surveys.service import SurveyError, answer_counts, get, link_responses
 
     settings = settings_or_exit()
     database_or_exit(settings)
@@ -175,3 +181,11 @@ def import_(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.summary())
+    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+        campaign = get(uow.session, code)
+        linked = link_responses(uow.session, campaign)
+        counts = answer_counts(uow.session, campaign)
+        uow.commit()
+    rate = "—" if counts["rate"] is None else f"{counts['rate']:.1f}%"
+    typer.echo(f"{code}: {linked} answers matched to invitations; {counts['answered']} of {counts['invited']} "
+               f"invitees answered ({rate}); {counts['answers']} answers in all")

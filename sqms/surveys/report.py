@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqms.calendar import utcnow
 from sqms.config import Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import Table, write_xlsx
+from sqms.reporting.excel import DECIMAL1, DECIMAL2, PCT, Cell, PrintInfo, Sheet, Table, flag, write_xlsx
 from sqms.reporting.formatting import t
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
@@ -59,25 +59,32 @@ def html_context(a: CampaignAnalysis, campaign: SurveyCampaign, settings: Settin
             "low_n": settings.kpi.low_confidence_n}
 
 
-def excel_tables(a: CampaignAnalysis, locale: str) -> list[Table]:
+def excel_tables(a: CampaignAnalysis, locale: str, previous: SurveyCampaign | None = None) -> list[Table]:
+    """The workbook: figures as numbers (rates as percent, the top-2 interval as two numbers), † for
+    n < 30, the comparison with the previous campaign or why there is none."""
     def r(v: Any, d: int = 2) -> Any:
         return None if v is None else round(float(v), d)
 
+    def pct(v: Any) -> Cell | None:
+        return None if v is None else Cell(round(float(v), 1), PCT)
+
     overall = a.overall
+    low, high = overall.top2_ci if overall.top2_ci else (None, None)
     summary = pd.DataFrame({
         t(locale, "项目", "item"): [t(locale, "邀请", "invited"), t(locale, "回复", "responded"),
-                                   t(locale, "回收率 %", "response rate %"), "CSAT", t(locale, "满意比例 %", "top-2 %"),
-                                   t(locale, "满意比例 95% 区间", "top-2 95% CI"), "NPS", t(locale, "NPS ±", "NPS margin"),
-                                   t(locale, "不满意客户", "detractors")],
-        t(locale, "数值", "value"): [a.invited, a.responded, r(a.response_rate, 1), r(overall.csat_mean),
-                                    r(overall.top2_pct, 1),
-                                    f"{overall.top2_ci[0]:.1f}–{overall.top2_ci[1]:.1f}" if overall.top2_ci else None,
-                                    r(overall.nps, 1), r(overall.nps_margin, 1), len(a.detractors)]})
+                                   t(locale, "其中受邀客户回复", "invitees who answered"),
+                                   t(locale, "回收率", "response rate"), "CSAT", t(locale, "满意比例", "top-2 share"),
+                                   t(locale, "满意比例 95% 区间下限", "top-2 95% CI lower"),
+                                   t(locale, "满意比例 95% 区间上限", "top-2 95% CI upper"),
+                                   "NPS", t(locale, "NPS ±", "NPS margin"), t(locale, "不满意客户", "detractors")],
+        t(locale, "数值", "value"): [a.invited, a.responded, a.answered, pct(a.response_rate), Cell(r(overall.csat_mean), DECIMAL2),
+                                    pct(overall.top2_pct), pct(low), pct(high), Cell(r(overall.nps, 1), DECIMAL1),
+                                    Cell(r(overall.nps_margin, 1), DECIMAL1), len(a.detractors)]}, dtype=object)
     departments = pd.DataFrame([{
         t(locale, "部门", "department"): d["name"], t(locale, "邀请", "invited"): d["invited"],
-        t(locale, "回复", "responded"): d["responded"], t(locale, "回收率 %", "rate %"): r(d["rate"], 1),
-        "CSAT": r(d["scores"].csat_mean), t(locale, "满意比例 %", "top-2 %"): r(d["scores"].top2_pct, 1),
-        "NPS": r(d["scores"].nps, 1), "n<30": d["scores"].low_confidence} for d in a.departments])
+        t(locale, "回复", "responded"): d["responded"], t(locale, "回收率", "rate"): pct(d["rate"]),
+        "CSAT": r(d["scores"].csat_mean), t(locale, "满意比例", "top-2 share"): pct(d["scores"].top2_pct),
+        "NPS": r(d["scores"].nps, 1), "n<30": flag(d["scores"].low_confidence)} for d in a.departments])
     dimensions = pd.DataFrame([{t(locale, "维度", "dimension"): d["label"], t(locale, "感知", "perception"):
                                 r(d["perception"]), t(locale, "期望", "expectation"): r(d["expectation"]),
                                 t(locale, "差距", "gap"): r(d["gap"]), "n": d["n"]} for d in a.dimensions])
@@ -88,13 +95,30 @@ def excel_tables(a: CampaignAnalysis, locale: str) -> list[Table]:
     comments = pd.DataFrame([{t(locale, "部门", "department"): c["department"], "CSAT": c["csat"], "NPS": c["nps"],
                               t(locale, "意见", "comment"): c["comment"]} for c in a.comments],
                             columns=[t(locale, "部门", "department"), "CSAT", "NPS", t(locale, "意见", "comment")])
-    changes = pd.DataFrame([{t(locale, "指标", "measure"): k, t(locale, "上次", "before"): r(c.before),
-                             t(locale, "本次", "now"): r(c.after), t(locale, "变化", "change"): r(c.difference),
-                             "p": r(c.p_value, 4), t(locale, "显著", "significant"): c.significant,
-                             t(locale, "检验", "test"): c.test} for k, c in a.changes.items() if c])
-    return [(t(locale, "摘要", "Summary"), summary), (t(locale, "部门", "Departments"), departments),
-            (t(locale, "维度", "Dimensions"), dimensions), (t(locale, "题目", "Items"), items),
-            (t(locale, "与上次比较", "Changes"), changes), (t(locale, "客户意见", "Comments"), comments)]
+    measures = {"csat_mean": ("CSAT 均值", "CSAT mean", DECIMAL2), "top2_pct": ("满意比例", "top-2 share", PCT),
+                "nps": ("NPS", "NPS", DECIMAL1)}
+    change_columns = [t(locale, "指标", "measure"), t(locale, "上次调查", "previous campaign"),
+                      t(locale, "上次", "before"), t(locale, "本次", "now"), t(locale, "变化", "change"), "p",
+                      t(locale, "显著", "significant"), t(locale, "检验", "test")]
+    changes = pd.DataFrame([[
+        t(locale, *measures.get(k, (k, k, None))[:2]), previous.code if previous else None,
+        Cell(r(c.before), measures.get(k, ("", "", None))[2]), Cell(r(c.after), measures.get(k, ("", "", None))[2]),
+        Cell(r(c.difference), measures.get(k, ("", "", None))[2]), Cell(r(c.p_value, 4), "0.0000"),
+        t(locale, "是", "yes") if c.significant else t(locale, "否", "no"), c.test]
+        for k, c in a.changes.items() if c], columns=change_columns, dtype=object)
+    if previous is None:
+        why = t(locale, "这是该问卷的第一次调查，没有上次调查可以比较。",
+                "This is the questionnaire's first campaign: there is no previous campaign to compare with.")
+    else:
+        why = t(locale, f"上次调查 {previous.code} 没有可比较的回复。",
+                f"The previous campaign {previous.code} has no answers to compare with.")
+    return [Sheet(t(locale, "摘要", "Summary"), summary), Sheet(t(locale, "部门", "Departments"), departments),
+            Sheet(t(locale, "维度", "Dimensions"), dimensions,
+                  empty_note=t(locale, "问卷没有 SERVQUAL 维度。", "The questionnaire has no SERVQUAL dimensions.")),
+            Sheet(t(locale, "题目", "Items"), items),
+            Sheet(t(locale, "与上次比较", "Changes"), changes, empty_note=why),
+            Sheet(t(locale, "客户意见", "Comments"), comments,
+                  empty_note=t(locale, "没有客户留下意见。", "No customer left a comment."))]
 
 
 def produce_survey_report(session: Session, settings: Settings, campaign: SurveyCampaign) -> GeneratedReport:
@@ -107,7 +131,9 @@ def produce_survey_report(session: Session, settings: Settings, campaign: Survey
     html = out / f"survey-report-{campaign.code}.html"
     html.write_text(render_template(settings, TEMPLATE, **html_context(a, campaign, settings, title, previous)),
                     encoding="utf-8")
-    xlsx = write_xlsx(out / f"survey-report-{campaign.code}.xlsx", excel_tables(a, settings.locale))
+    xlsx = write_xlsx(out / f"survey-report-{campaign.code}.xlsx", excel_tables(a, settings.locale, previous),
+                      PrintInfo(f"{title} {campaign.code}", f"{campaign.period_start} – {campaign.period_end}",
+                                version, settings.locale))
     return save_report(session, kind=KIND, period=campaign.code, version=version,
                        files={"html": Path(html), "xlsx": xlsx}, locale=settings.locale,
                        summary=a.key_figures())

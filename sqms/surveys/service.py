@@ -140,9 +140,21 @@ def sampling_frame(session: Session, settings: Settings, campaign: SurveyCampaig
     return frame.sort_values("customer_id").reset_index(drop=True)
 
 
+def effective_minimum(population: dict[str, int], total: int, minimum: int) -> int:
+    """The per-department minimum that keeps the sample within the number asked: `minimum`, or less
+    when the non-empty departments times the minimum would exceed `total`."""
+    strata = sum(1 for n in population.values() if n > 0)
+    if strata == 0 or sum(min(minimum, n) for n in population.values()) <= total:
+        return minimum
+    return total // strata
+
+
 def allocate(population: dict[str, int], total: int, minimum: int) -> dict[str, int]:
-    """Stratified allocation: every stratum gets min(minimum, its size), the rest goes in proportion
-    to what each stratum has left (largest remainder), never more than a stratum has."""
+    """Stratified allocation within `total` (never more customers than asked): every stratum gets
+    min(minimum, its size) — the minimum reduced when the strata would need more than `total` —, the
+    rest goes in proportion to what each stratum has left (largest remainder), never more than a
+    stratum has."""
+    minimum = effective_minimum(population, total, minimum)
     base = {k: min(minimum, n) for k, n in population.items()}
     remaining = max(0, total - sum(base.values()))
     left = {k: population[k] - base[k] for k in population}
@@ -182,9 +194,28 @@ def sample(session: Session, settings: Settings, campaign: SurveyCampaign, now: 
                          for d in sorted(population)}
     session.add_all([SurveyInvitation(campaign_id=campaign.id, customer_id=r.customer_id, department=r.department,
                                       email=r.email) for r in chosen.itertuples()])
-    LIFECYCLE.apply(session, campaign, "sample", at=now, data={"sample": len(chosen), "population": len(frame)})
+    LIFECYCLE.apply(session, campaign, "sample", at=now, data={
+        "sample": len(chosen), "population": len(frame), "asked": campaign.sample_total,
+        "min_per_department": effective_minimum(population, campaign.sample_total, campaign.min_per_stratum)})
     session.flush()
     return len(chosen)
+
+
+def sampling_note(campaign: SurveyCampaign) -> str:
+    """How the sample size came about, for the person who asked for it."""
+    sampling = campaign.sampling or {}
+    population = {d: s["population"] for d, s in sampling.items()}
+    drawn = sum(s["sample"] for s in sampling.values())
+    used = effective_minimum(population, campaign.sample_total, campaign.min_per_stratum)
+    text = (f"sample {drawn} of {sum(population.values())} customers served (asked {campaign.sample_total}), "
+            f"at least {min(used, campaign.min_per_stratum)} per department")
+    if used < campaign.min_per_stratum:
+        text += (f" (the configured minimum {campaign.min_per_stratum} per department was reduced to keep to "
+                 f"{campaign.sample_total} across {sum(1 for n in population.values() if n)} departments; "
+                 f"results of departments under {campaign.min_per_stratum} answers are flagged †)")
+    elif drawn < campaign.sample_total:
+        text += " (fewer customers were served than asked for: everybody is invited)"
+    return text
 
 
 # -- invitations, reminder, closing ---------------------------------------------------------------
@@ -231,8 +262,55 @@ def invite(session: Session, settings: Settings, campaign: SurveyCampaign, now: 
     return len(invitations)
 
 
+def link_responses(session: Session, campaign: SurveyCampaign) -> int:
+    """Answers stored for the campaign (e.g. by `sqms survey import`) matched to its invitations not yet
+    answered: by the response id the web form gives (`<campaign>-<invitation id>`, or one already linked),
+    else by customer id (the earliest answer of a customer). A matched invitee counts as having answered
+    (response rate) and gets no reminder. Idempotent; returns the number newly linked."""
+    open_invitations = list(session.scalars(select(SurveyInvitation).where(
+        SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_(None))))
+    if not open_invitations:
+        return 0
+    taken = set(session.scalars(select(SurveyInvitation.response_id).where(
+        SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.response_id.is_not(None))))
+    responses = [r for r in session.execute(
+        select(SurveyResponse.response_id, SurveyResponse.customer_id, SurveyResponse.submitted_at)
+        .where(SurveyResponse.campaign_id == campaign.id).order_by(SurveyResponse.submitted_at,
+                                                                   SurveyResponse.response_id))
+        if r.response_id not in taken]
+    by_id = {r.response_id: r for r in responses}
+    by_customer: dict[str, object] = {}
+    for r in responses:
+        if r.customer_id:
+            by_customer.setdefault(str(r.customer_id), r)
+    linked = 0
+    for invitation in open_invitations:
+        match = by_id.get(f"{campaign.code}-{invitation.id}") or by_customer.get(invitation.customer_id)
+        if match is None or match.response_id in taken:
+            continue
+        taken.add(match.response_id)
+        invitation.responded_at = match.submitted_at
+        invitation.response_id = match.response_id
+        linked += 1
+    session.flush()
+    return linked
+
+
+def answer_counts(session: Session, campaign: SurveyCampaign) -> dict[str, int | float | None]:
+    """Answers stored for the campaign, invited, invitees who answered and the response rate (%)."""
+    answers = session.scalar(select(func.count()).select_from(SurveyResponse).where(
+        SurveyResponse.campaign_id == campaign.id)) or 0
+    invited = session.scalar(select(func.count()).select_from(SurveyInvitation).where(
+        SurveyInvitation.campaign_id == campaign.id)) or 0
+    answered = session.scalar(select(func.count()).select_from(SurveyInvitation).where(
+        SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_not(None))) or 0
+    return {"answers": answers, "invited": invited, "answered": answered,
+            "rate": round(100 * answered / invited, 1) if invited else None}
+
+
 def remind(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
-    """One reminder to those who neither answered nor opted out."""
+    """One reminder to those who neither answered (on the form or in imported answers) nor opted out."""
+    link_responses(session, campaign)
     pending = list(session.scalars(
         select(SurveyInvitation).join(Customer, Customer.customer_id == SurveyInvitation.customer_id, isouter=True)
         .where(SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_(None),
@@ -246,6 +324,7 @@ def remind(session: Session, settings: Settings, campaign: SurveyCampaign, now: 
 
 
 def close(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
+    link_responses(session, campaign)
     campaign.closed_at = now
     answered = session.scalar(select(func.count()).select_from(SurveyInvitation).where(
         SurveyInvitation.campaign_id == campaign.id, SurveyInvitation.responded_at.is_not(None)))
@@ -436,7 +515,9 @@ def analyse(session: Session, settings: Settings, campaign: SurveyCampaign, now:
         ref = f"detractor:{d['response_id']}"
         if session.scalars(select(Action.id).where(Action.source == "survey", Action.source_ref == ref)).first():
             continue
-        score = f"CSAT {d['csat']:g}, NPS {d['nps']:g}" if d["nps"] is not None else f"CSAT {d['csat']:g}"
+        parts = [f"{name} {d[key]:g}" for name, key in (("CSAT", "csat"), ("NPS", "nps"))
+                 if d[key] is not None and not pd.isna(d[key])]
+        score = ", ".join(parts)
         open_action(session, settings, NewAction(
             source="survey", source_ref=ref, type="immediate", department=d["department"],
             title=(f"回访不满意客户 {d['customer_id']}（{campaign.code} 满意度调查，{score}）" if zh else
