@@ -42,8 +42,13 @@ def test_units_and_plurals(sqlite_settings):
         assert f"{months} month{'' if months == 1 else 's'} after" in text
     weekly = render(settings, "weekly_digest", "html")
     assert " wd" not in weekly and "Due within 5 working days" in weekly
+    from sqms.reminders.service import _overdue_text
+
+    en = settings.model_copy(update={"locale": "en"})
     rows = [SimpleNamespace(kind="complaint", item_id="CP-1", title="x", owner="o", department="d",
-                            due=pd.Timestamp("2026-10-05 09:00"), stage="overdue", late=late) for late in (1, 3)]
+                            due=pd.Timestamp("2026-10-05 09:00"), stage="overdue", late=late, url="http://x/app/",
+                            overdue=_overdue_text(SimpleNamespace(stage="overdue", late_working_days=late), en))
+            for late in (1, 3)]
     digest = render(settings, "reminder_digest", "html", overdue=rows, due_soon=[], escalated=[])
     assert " wd<" not in digest and ">1 working day<" in digest and ">3 working days<" in digest
     assert KIND_LABELS["complaint"][1] == "complaint: to settle"

@@ -141,6 +141,7 @@ def _delivered(settings) -> list[tuple[str, str, str]]:
 
 
 def _leaks(text: str) -> list[str]:
+    text = re.sub(r"<style.*?</style>|style=\"[^\"]*\"", "", text, flags=re.S)  # CSS says "normal" too
     return [text[max(0, m.start() - 20):m.end() + 5] for m in RAW.finditer(text)]
 
 
