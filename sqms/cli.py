@@ -21,6 +21,7 @@ from sqms.cli_common import cli_actor, fail, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
+from sqms.meetings.cli import app as meeting_app
 from sqms.reviews.cli import app as review_app
 from sqms.surveys.cli import app as survey_app
 
@@ -38,6 +39,7 @@ app.add_typer(survey_app, name="survey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(pdca_app, name="pdca")
 app.add_typer(review_app, name="review")
+app.add_typer(meeting_app, name="meeting")
 
 
 class ImportKind(str, Enum):
@@ -257,6 +259,19 @@ def run_internal_audit(open_cycle: bool = typer.Option(False, "--open", help="Op
     from flows.audits import internal_audit
 
     typer.echo(json.dumps(internal_audit(open_cycle=open_cycle), ensure_ascii=False, default=str))
+
+
+@run_app.command("quality-meeting")
+def run_quality_meeting(
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: the previous month)."),
+) -> None:
+    """月度质量分析会: schedule the meeting on the month's report and invite the participants."""
+    if period:
+        _check_period(period)
+    settings_or_exit()
+    from flows.quality_meeting import quality_meeting
+
+    typer.echo(json.dumps(quality_meeting(period=period), ensure_ascii=False, indent=2, default=str))
 
 
 @run_app.command("management-review")

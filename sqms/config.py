@@ -281,6 +281,19 @@ class ReviewSettings(_Model):
     _participants = field_validator("participants")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
+class QualityMeetingSettings(_Model):
+    """The monthly quality-analysis meeting (月度质量分析会), held on the month's report."""
+
+    participants: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
+    after_report_working_days: int = Field(default=3, ge=1)  # the meeting, this many working days after the report
+    meeting_time: str = Field(default="14:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    meeting_hours: float = Field(default=2, gt=0)
+    meeting_place: str = "运营部会议室"
+    minutes_to: tuple[str, ...] = ("role:general_manager",)  # besides the participants
+
+    _participants = field_validator("participants", "minutes_to")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -364,6 +377,7 @@ def _default_schedules() -> dict[str, Schedule]:
         "internal-audit-daily": Schedule(cron="30 9 * * *"),
         "management-review": Schedule(cron="0 9 10 1 *"),
         "management-review-daily": Schedule(cron="45 9 * * *"),
+        "quality-meeting": Schedule(cron="0 10 1 * *"),
     }
 
 
@@ -404,6 +418,7 @@ class Settings(BaseSettings):
     audits: AuditSettings = AuditSettings()
     improvement: ImprovementSettings = ImprovementSettings()
     review: ReviewSettings = ReviewSettings()
+    meeting: QualityMeetingSettings = QualityMeetingSettings()
     checklists_dir: Path = Path("config/checklists")
     web: WebSettings = WebSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)

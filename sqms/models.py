@@ -6,6 +6,7 @@ from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
 from sqms.complaints.models import Complaint
 from sqms.improvement.models import ImprovementCycle
 from sqms.locks import ProcessLock
+from sqms.meetings.models import QualityMeeting
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
 from sqms.records.models import KpiComputation, KpiTarget, KpiValue, ServiceRecord
@@ -37,6 +38,7 @@ __all__ = [
     "OutboxMessage",
     "Person",
     "ProcessLock",
+    "QualityMeeting",
     "ReminderSent",
     "ReviewOutput",
     "ServiceRecord",
