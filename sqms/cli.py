@@ -23,6 +23,7 @@ from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
 from sqms.meetings.cli import app as meeting_app
 from sqms.reviews.cli import app as review_app
+from sqms.standards.cli import app as standard_app
 from sqms.surveys.cli import app as survey_app
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(pdca_app, name="pdca")
 app.add_typer(review_app, name="review")
 app.add_typer(meeting_app, name="meeting")
+app.add_typer(standard_app, name="standard")
 
 
 class ImportKind(str, Enum):
@@ -80,9 +82,14 @@ def init(
     if demo:
         from sqms.demo import load_demo
 
+        from sqms.standards.demo import seed_register
+
         results = load_demo(settings, seed=seed, end_period=end_period)
         for result in results.values():
             typer.echo(f"demo {result.summary()}")
+        with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+            typer.echo(f"demo standards register: {seed_register(uow.session, settings)} document(s) added")
+            uow.commit()
 
 
 def _safe_url(url: str) -> str:
@@ -272,6 +279,15 @@ def run_quality_meeting(
     from flows.quality_meeting import quality_meeting
 
     typer.echo(json.dumps(quality_meeting(period=period), ensure_ascii=False, indent=2, default=str))
+
+
+@run_app.command("standards-review")
+def run_standards_review() -> None:
+    """Standards register: publish approved versions whose effective day has come (trainings follow)."""
+    settings_or_exit()
+    from flows.standards import standards_review
+
+    typer.echo(json.dumps(standards_review(), ensure_ascii=False, indent=2, default=str))
 
 
 @run_app.command("management-review")

@@ -294,6 +294,19 @@ class QualityMeetingSettings(_Model):
     _participants = field_validator("participants", "minutes_to")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
+class StandardsSettings(_Model):
+    """The standards and SOP register: who approves, how often reviewed, training on new versions."""
+
+    approvers: tuple[str, ...] = ("role:general_manager",)  # people or role:<role>, in order
+    approval: Literal["in_order", "all"] = "in_order"  # one after the other, or all of them in any order
+    review_interval_months: int = Field(default=12, ge=1)  # reviewed at least once a year
+    review_notice_days: tuple[int, ...] = (30, 7)  # reminders to the owner this many days before
+    training_due_working_days: int = Field(default=10, ge=1)
+    training_mode: Literal["acknowledge", "trained"] = "acknowledge"  # read and acknowledge, or trained and checked
+
+    _approvers = field_validator("approvers")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -378,6 +391,7 @@ def _default_schedules() -> dict[str, Schedule]:
         "management-review": Schedule(cron="0 9 10 1 *"),
         "management-review-daily": Schedule(cron="45 9 * * *"),
         "quality-meeting": Schedule(cron="0 10 1 * *"),
+        "standards-review": Schedule(cron="15 9 * * *"),
     }
 
 
@@ -419,6 +433,7 @@ class Settings(BaseSettings):
     improvement: ImprovementSettings = ImprovementSettings()
     review: ReviewSettings = ReviewSettings()
     meeting: QualityMeetingSettings = QualityMeetingSettings()
+    standards: StandardsSettings = StandardsSettings()
     checklists_dir: Path = Path("config/checklists")
     web: WebSettings = WebSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)

@@ -13,6 +13,7 @@ from sqms.records.models import KpiComputation, KpiTarget, KpiValue, ServiceReco
 from sqms.reminders.models import ReminderSent
 from sqms.reviews.models import DepartmentReport, ManagementReview, ReviewOutput
 from sqms.reporting.models import GeneratedReport
+from sqms.standards.models import StandardDocument, StandardReview, StandardVersion, TrainingRequirement
 from sqms.surveys.models import SurveyCampaign, SurveyInvitation, SurveyResponse
 from sqms.tokens import AccessToken
 
@@ -42,7 +43,11 @@ __all__ = [
     "ReminderSent",
     "ReviewOutput",
     "ServiceRecord",
+    "StandardDocument",
+    "StandardReview",
+    "StandardVersion",
     "SurveyCampaign",
     "SurveyInvitation",
     "SurveyResponse",
+    "TrainingRequirement",
 ]
