@@ -24,6 +24,7 @@ from sqms.improvement.cli import app as pdca_app
 from sqms.meetings.cli import app as meeting_app
 from sqms.reviews.cli import app as review_app
 from sqms.standards.cli import app as standard_app
+from sqms.suggestions.cli import app as suggestion_app
 from sqms.surveys.cli import app as survey_app
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.add_typer(pdca_app, name="pdca")
 app.add_typer(review_app, name="review")
 app.add_typer(meeting_app, name="meeting")
 app.add_typer(standard_app, name="standard")
+app.add_typer(suggestion_app, name="suggestion")
 
 
 class ImportKind(str, Enum):

@@ -307,6 +307,15 @@ class StandardsSettings(_Model):
     _approvers = field_validator("approvers")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
+class SuggestionSettings(_Model):
+    """Suggestions from staff and customers (合理化建议): evaluated by the quality manager in time."""
+
+    evaluate_within_working_days: int = Field(default=5, ge=1)
+    evaluators: tuple[str, ...] = ("role:quality_manager",)  # who evaluates (the first is chased)
+
+    _evaluators = field_validator("evaluators")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
 class WebSettings(_Model):
     """The web forms (feedback, surveys): where people reach them."""
 
@@ -434,6 +443,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     meeting: QualityMeetingSettings = QualityMeetingSettings()
     standards: StandardsSettings = StandardsSettings()
+    suggestions: SuggestionSettings = SuggestionSettings()
     checklists_dir: Path = Path("config/checklists")
     web: WebSettings = WebSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)

@@ -14,6 +14,7 @@ from sqms.reminders.models import ReminderSent
 from sqms.reviews.models import DepartmentReport, ManagementReview, ReviewOutput
 from sqms.reporting.models import GeneratedReport
 from sqms.standards.models import StandardDocument, StandardReview, StandardVersion, TrainingRequirement
+from sqms.suggestions.models import Suggestion
 from sqms.surveys.models import SurveyCampaign, SurveyInvitation, SurveyResponse
 from sqms.tokens import AccessToken
 
@@ -46,6 +47,7 @@ __all__ = [
     "StandardDocument",
     "StandardReview",
     "StandardVersion",
+    "Suggestion",
     "SurveyCampaign",
     "SurveyInvitation",
     "SurveyResponse",

@@ -160,6 +160,15 @@ def test_publication_asks_its_people_to_be_trained_once_and_the_kpi_counts_on_ti
         period = f"{due.year}-{due.month:02d}"
         figures = {c.department: (c.required, c.on_time, c.value) for c in training_completion(uow.session, org, period)}
         assert figures == {None: (4, 1, 25.0), "CS": (2, 1, 50.0), "OPS": (2, 0, 0.0)}
+        # the KPI of `sqms kpi --json` and the monthly report: stored with the month's computation
+        from sqms.records.service import compute_and_store, results_of
+
+        results = results_of(compute_and_store(uow.session, org, period, as_of=_at(date(2026, 11, 30))))
+        got = {r.department: r.as_json() for r in results if r.kpi == "sop_training_completion_pct"}
+        assert len(got) == 9
+        assert {k: got[None][k] for k in ("value", "target", "status", "n")} == {
+            "value": 25.0, "target": 95.0, "status": "missed", "n": 4}
+        assert (got["CS"]["value"], got["CS"]["n"]) == (50.0, 2) and got["HR"]["status"] == "no_data"
 
 
 def test_review_reminders_30_and_7_days_before_across_national_day_then_escalation(org, tmp_path):

@@ -43,6 +43,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "review-report": ("管理评审年度工作报告", "management review: annual report"),
     "standard-review": ("制度/规范定期评审", "standard: periodic review"),
     "training": ("制度/规范培训", "training on a standard"),
+    "suggestion": ("合理化建议评估", "suggestion: evaluate"),
 }
 
 

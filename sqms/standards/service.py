@@ -468,3 +468,22 @@ def training_completion(session: Session, settings: Settings, period: str, as_of
 
 
 __all__ = ["APPROVED", "DRAFT", "IN_REVIEW", "PUBLISHED", "SUPERSEDED", "WITHDRAWN"]
+
+
+def register_figures(session: Session, settings: Settings, as_of: datetime) -> dict[str, Any]:
+    """The register at a glance (monthly report): documents in force, reviews overdue or due within 30
+    days, versions awaiting approval, trainings open and overdue."""
+    today = to_local(as_of, settings.tz).date()
+    in_force = [d for d in listing(session) if current(d) is not None]
+    open_trainings = [r for r in session.scalars(select(TrainingRequirement).where(
+        TrainingRequirement.completed_at.is_(None))) if r.version.status == PUBLISHED]
+    return {
+        "in_force": len(in_force),
+        "reviews_overdue": sorted(d.code for d in in_force if d.next_review_on and d.next_review_on < today),
+        "reviews_due_30": sorted(d.code for d in in_force if d.next_review_on
+                                 and 0 <= (d.next_review_on - today).days <= 30),
+        "awaiting_approval": sum(1 for v in session.scalars(select(StandardVersion).where(
+            StandardVersion.status.in_((IN_REVIEW, APPROVED))))),
+        "trainings_open": len(open_trainings),
+        "trainings_overdue": sum(1 for r in open_trainings if r.due_on < today),
+    }

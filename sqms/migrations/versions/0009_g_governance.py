@@ -1,4 +1,4 @@
-"""governance: the monthly quality-analysis meeting, the standards and SOP register, trainings
+"""governance: the monthly quality-analysis meeting, the standards and SOP register, trainings, suggestions
 
 Revision ID: 0009g
 Revises: 0009c
@@ -105,9 +105,31 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_training_requirements_version_id'), 'training_requirements', ['version_id'], unique=False)
     op.create_index(op.f('ix_training_requirements_person'), 'training_requirements', ['person'], unique=False)
+    op.create_table('suggestions',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=True),
+    sa.Column('received_at', sqms.db.UTCDateTime(), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=True),
+    sa.Column('email', sa.String(length=254), nullable=True),
+    sa.Column('department', sa.String(length=16), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('evaluation_due_on', sa.Date(), nullable=False),
+    sa.Column('evaluated_at', sqms.db.UTCDateTime(), nullable=True),
+    sa.Column('evaluated_by', sa.String(length=254), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('action_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('external_id')
+    )
+    op.create_index(op.f('ix_suggestions_status'), 'suggestions', ['status'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_suggestions_status'), table_name='suggestions')
+    op.drop_table('suggestions')
     op.drop_table('training_requirements')
     op.drop_table('standard_reviews')
     op.drop_table('standard_versions')
