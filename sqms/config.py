@@ -312,6 +312,7 @@ class SuggestionSettings(_Model):
 
     evaluate_within_working_days: int = Field(default=5, ge=1)
     evaluators: tuple[str, ...] = ("role:quality_manager",)  # who evaluates (the first is chased)
+    rate_limit_per_hour: int = Field(default=5, ge=1)  # the public form, per client address
 
     _evaluators = field_validator("evaluators")(classmethod(lambda cls, v: _check_selectors(v)))
 
