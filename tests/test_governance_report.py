@@ -40,3 +40,24 @@ def test_monthly_report_has_the_register_training_and_suggestions(settings):
     book = openpyxl.load_workbook(report.files["xlsx"], read_only=True)
     cells = [c for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row]
     assert "制度培训按期完成率" in cells
+
+
+def test_the_review_pack_has_the_training_kpi_the_register_and_the_years_suggestions(settings):
+    from sqms.org.service import sync_organisation
+    from sqms.reviews.pack import build_pack
+    from sqms.reviews.service import open_review
+
+    at = datetime(2026, 3, 10, 2, tzinfo=timezone.utc)
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        seed_register(uow.session, settings, now=at)
+        for text, decision in (("增加夜间客服", "accept"), ("员工餐补", "reject"), ("工单模板", None)):
+            s = submit(uow.session, settings, text=text, department="CS", received_at=at)
+            if decision:
+                evaluate(uow.session, settings, s, decision, by="li.na@example.com", reason="评估", now=at)
+        review, _ = open_review(uow.session, settings, year=2026, today=date(2027, 1, 11))
+        pack = build_pack(uow.session, settings, review, as_of=datetime(2027, 1, 11, 2, tzinfo=timezone.utc))
+        uow.commit()
+    assert "sop_training_completion_pct" in set(pack.kpi_completion["kpi"])
+    assert pack.summary[-1].startswith("制度/规范现行 5 项") and (
+        "全年收到合理化建议 3 条，已评估 2 条，采纳 1 条，采纳率 50.0%。") in pack.summary[-1]
