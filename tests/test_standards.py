@@ -227,3 +227,33 @@ def test_the_demo_register_has_reviews_due_and_trainings_outstanding(org):
         assert {i.owner for i in trainings} == {CS, QM}
         mails = uow.session.scalars(select(OutboxMessage)).all()
         assert {m.object for m in mails} == {"training:SOP-CS-02 V2.0"}  # history pages nobody
+
+
+def test_audit_findings_name_the_standard_they_are_against(org, tmp_path):
+    """The checklists cite the register's codes; a finding takes its item's standard when the register has
+    it, names another with --standard, and an unknown one is refused."""
+    from datetime import timedelta
+
+    from sqms.audits.checklists import load_checklists
+    from sqms.audits.service import AuditError, FindingIn, open_cycle, record_findings, slot_of
+    from sqms.standards.demo import seed_register
+
+    checklists = load_checklists(org.checklists_dir)
+    items = {i.code: i for c in checklists.values() for i in c.items}
+    assert items["C01"].standard == "QP-CS-01" and items["R01"].standard is None
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        seed_register(uow.session, org, now=_at(date(2026, 6, 1)))
+        cycle, _ = open_cycle(uow.session, org, today=date(2026, 6, 1))
+        slot = slot_of(uow.session, cycle, "CS")
+        day = _at(slot.day) + timedelta(hours=1)
+        with pytest.raises(AuditError, match="standard 'SOP-XX-99' is not in the register"):
+            record_findings(uow.session, org, cycle, slot, [FindingIn("C01", "minor", standard="SOP-XX-99")],
+                            actor="auditor", now=day)
+        rows = record_findings(uow.session, org, cycle, slot, [
+            FindingIn("C01", "minor", "两件投诉超期"), FindingIn("R01", "conforming"),
+            FindingIn("R02", "observation", standard="sop-cs-02")], actor="auditor", now=day)
+        assert [r.standard_code for r in rows] == ["QP-CS-01", None, "SOP-CS-02"]
+        from sqms.actions.models import Action
+
+        action = uow.session.get(Action, rows[0].action_id)
+        assert action.problem.startswith("QP-CS-01 投诉处理规定 第 5 条")

@@ -27,10 +27,13 @@ class ChecklistItem(BaseModel):
     clause: str = Field(min_length=1)
     question: str = Field(min_length=1)
     evidence: str = ""
+    standard: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9-]{1,39}$")  # a document of the register
 
     def fingerprint(self) -> str:
-        """Changes when anything an auditor reads changes (to flag edited items between cycles)."""
-        return hashlib.sha1(json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+        """Changes when anything an auditor reads changes (to flag edited items between cycles); an item
+        without a standard keeps the fingerprint it had before items could name one."""
+        return hashlib.sha1(json.dumps(self.model_dump(exclude_none=True), sort_keys=True,
+                                       ensure_ascii=False).encode()).hexdigest()[:12]
 
 
 class Checklist(BaseModel):

@@ -125,9 +125,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('external_id')
     )
     op.create_index(op.f('ix_suggestions_status'), 'suggestions', ['status'], unique=False)
+    with op.batch_alter_table('audit_findings') as batch:
+        batch.add_column(sa.Column('standard_code', sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('audit_findings') as batch:
+        batch.drop_column('standard_code')
     op.drop_index(op.f('ix_suggestions_status'), table_name='suggestions')
     op.drop_table('suggestions')
     op.drop_table('training_requirements')
