@@ -18,9 +18,11 @@ from flows.audits import internal_audit
 from flows.complaints import complaint_sla_watch
 from flows.monthly_report import monthly_service_quality_report
 from flows.outbox import outbox_delivery
+from flows.quality_meeting import quality_meeting
 from flows.reminders import reminders, weekly_digest
 from flows.reviews import management_review
 from flows.server import prefect_api_url
+from flows.standards import standards_review
 from flows.surveys import survey_campaigns
 from sqms.config import Settings, get_settings
 
@@ -52,6 +54,8 @@ PROCESSES: tuple[Process, ...] = (
     Process("internal-audit-daily", internal_audit, "daily"),
     Process("management-review", management_review, "annual", {"open_review": True}),
     Process("management-review-daily", management_review, "daily"),
+    Process("quality-meeting", quality_meeting, "monthly"),
+    Process("standards-review", standards_review, "daily"),
     # run by the automations of `sqms deploy`, not on a schedule; not tagged `sqms`, so that its own
     # failure cannot set off another alert
     Process("flow-alert", flow_alert, "automation", concurrency_limit=None, tags=("sqms-alert",)),

@@ -21,7 +21,10 @@ from sqms.cli_common import cli_actor, code_of, fail, period_of, settings_or_exi
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
+from sqms.meetings.cli import app as meeting_app
 from sqms.reviews.cli import app as review_app
+from sqms.standards.cli import app as standard_app
+from sqms.suggestions.cli import app as suggestion_app
 from sqms.surveys.cli import app as survey_app
 
 app = typer.Typer(
@@ -38,6 +41,9 @@ app.add_typer(survey_app, name="survey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(pdca_app, name="pdca")
 app.add_typer(review_app, name="review")
+app.add_typer(meeting_app, name="meeting")
+app.add_typer(standard_app, name="standard")
+app.add_typer(suggestion_app, name="suggestion")
 
 
 class ImportKind(str, Enum):
@@ -73,6 +79,7 @@ def init(
         from sqms.demo import load_demo
 
         from sqms.ingest import ImportFileError
+        from sqms.standards.demo import seed_register
 
         try:
             results = load_demo(settings, seed=seed, end_period=end_period)
@@ -81,6 +88,9 @@ def init(
         for result in results.values():
             _echo_outcome(result, prefix="demo ")
             typer.echo(f"demo {result.summary()}")
+        with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
+            typer.echo(f"demo standards register: {seed_register(uow.session, settings)} document(s) added")
+            uow.commit()
 
 
 def _safe_url(url: str) -> str:
@@ -305,6 +315,28 @@ def run_internal_audit(open_cycle: bool = typer.Option(False, "--open", help="Op
     from flows.audits import internal_audit
 
     typer.echo(json.dumps(internal_audit(open_cycle=open_cycle), ensure_ascii=False, default=str))
+
+
+@run_app.command("quality-meeting")
+def run_quality_meeting(
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: the previous month)."),
+) -> None:
+    """月度质量分析会: schedule the meeting on the month's report and invite the participants."""
+    if period:
+        _check_period(period)
+    settings_or_exit()
+    from flows.quality_meeting import quality_meeting
+
+    typer.echo(json.dumps(quality_meeting(period=period), ensure_ascii=False, indent=2, default=str))
+
+
+@run_app.command("standards-review")
+def run_standards_review() -> None:
+    """Standards register: publish approved versions whose effective day has come (trainings follow)."""
+    settings_or_exit()
+    from flows.standards import standards_review
+
+    typer.echo(json.dumps(standards_review(), ensure_ascii=False, indent=2, default=str))
 
 
 @run_app.command("management-review")

@@ -308,6 +308,40 @@ class OutboxSettings(_Model):
     # flood guard: at most this many mails to one recipient per delivery run; the rest are held
     # (status `held`, kept, not sent), the recipient and the admins get one mail saying so
     max_per_recipient_per_run: int = Field(default=30, ge=1)
+class QualityMeetingSettings(_Model):
+    """The monthly quality-analysis meeting (月度质量分析会), held on the month's report."""
+
+    participants: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
+    after_report_working_days: int = Field(default=3, ge=1)  # the meeting, this many working days after the report
+    meeting_time: str = Field(default="14:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    meeting_hours: float = Field(default=2, gt=0)
+    meeting_place: str = "运营部会议室"
+    minutes_to: tuple[str, ...] = ("role:general_manager",)  # besides the participants
+
+    _participants = field_validator("participants", "minutes_to")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
+class StandardsSettings(_Model):
+    """The standards and SOP register: who approves, how often reviewed, training on new versions."""
+
+    approvers: tuple[str, ...] = ("role:general_manager",)  # people or role:<role>, in order
+    approval: Literal["in_order", "all"] = "in_order"  # one after the other, or all of them in any order
+    review_interval_months: int = Field(default=12, ge=1)  # reviewed at least once a year
+    review_notice_days: tuple[int, ...] = (30, 7)  # reminders to the owner this many days before
+    training_due_working_days: int = Field(default=10, ge=1)
+    training_mode: Literal["acknowledge", "trained"] = "acknowledge"  # read and acknowledge, or trained and checked
+
+    _approvers = field_validator("approvers")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
+class SuggestionSettings(_Model):
+    """Suggestions from staff and customers (合理化建议): evaluated by the quality manager in time."""
+
+    evaluate_within_working_days: int = Field(default=5, ge=1)
+    evaluators: tuple[str, ...] = ("role:quality_manager",)  # who evaluates (the first is chased)
+    rate_limit_per_hour: int = Field(default=5, ge=1)  # the public form, per client address
+
+    _evaluators = field_validator("evaluators")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
 class WebSettings(_Model):
@@ -404,6 +438,8 @@ def _default_schedules() -> dict[str, Schedule]:
         "internal-audit-daily": Schedule(cron="30 9 * * *"),
         "management-review": Schedule(cron="0 9 10 1 *"),
         "management-review-daily": Schedule(cron="45 9 * * *"),
+        "quality-meeting": Schedule(cron="0 10 1 * *"),
+        "standards-review": Schedule(cron="15 9 * * *"),
     }
 
 
@@ -453,6 +489,9 @@ class Settings(BaseSettings):
     audits: AuditSettings = AuditSettings()
     improvement: ImprovementSettings = ImprovementSettings()
     review: ReviewSettings = ReviewSettings()
+    meeting: QualityMeetingSettings = QualityMeetingSettings()
+    standards: StandardsSettings = StandardsSettings()
+    suggestions: SuggestionSettings = SuggestionSettings()
     checklists_dir: Path = Path("config/checklists")
     calendar_dir: Path = Path("config/calendar")  # <year>.yaml: official days the library does not know yet
     web: WebSettings = WebSettings()

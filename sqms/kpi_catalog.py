@@ -14,7 +14,7 @@ class KpiDefinition:
     decimals: int
     label_zh: str
     label_en: str
-    source: Literal["records", "complaints", "responses"]
+    source: Literal["records", "complaints", "responses", "training"]
 
     def label(self, locale: str) -> str:
         return self.label_zh if locale.startswith("zh") else self.label_en
@@ -37,6 +37,8 @@ KPIS: tuple[KpiDefinition, ...] = (
     KpiDefinition("csat_mean", "higher", "", 2, "客户满意度均值", "CSAT mean", "responses"),
     KpiDefinition("csat_top2_pct", "higher", "%", 1, "满意率(4-5分)", "CSAT top-2-box", "responses"),
     KpiDefinition("nps", "higher", "", 1, "净推荐值", "NPS", "responses"),
+    KpiDefinition("sop_training_completion_pct", "higher", "%", 1, "制度培训按期完成率", "SOP training completion",
+                  "training"),
 )
 
 KPI_BY_CODE: dict[str, KpiDefinition] = {k.code: k for k in KPIS}

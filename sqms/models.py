@@ -7,12 +7,15 @@ from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
 from sqms.complaints.models import Complaint
 from sqms.improvement.models import ImprovementCycle
 from sqms.locks import ProcessLock
+from sqms.meetings.models import QualityMeeting
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
 from sqms.records.models import KpiComputation, KpiTarget, KpiValue, ServiceRecord
 from sqms.reminders.models import ReminderSent
 from sqms.reviews.models import DepartmentReport, ManagementReview, ReviewOutput
 from sqms.reporting.models import GeneratedReport
+from sqms.standards.models import StandardDocument, StandardReview, StandardVersion, TrainingRequirement
+from sqms.suggestions.models import Suggestion
 from sqms.surveys.models import SurveyCampaign, SurveyInvitation, SurveyResponse
 from sqms.tokens import AccessToken
 
@@ -39,11 +42,17 @@ __all__ = [
     "OutboxMessage",
     "Person",
     "ProcessLock",
+    "QualityMeeting",
     "ReminderSent",
     "ReviewOutput",
     "SignInAttempt",
     "ServiceRecord",
+    "StandardDocument",
+    "StandardReview",
+    "StandardVersion",
+    "Suggestion",
     "SurveyCampaign",
     "SurveyInvitation",
     "SurveyResponse",
+    "TrainingRequirement",
 ]

@@ -313,8 +313,9 @@ def test_every_kpi_against_an_independent_computation(settings: Settings, genera
 
     by_key = {(r.kpi, r.department): r for r in results}
     departments = [None, "CS", "OPS", "SALES", "GMO", "HR", "FIN", "RND", "ADMIN"]
-    assert len(results) == len(KPIS) * len(departments)
-    assert set(by_key) == {(k, d) for k in KPIS for d in departments}
+    # and the SOP training completion of the standards register (no trainings here: tests/test_standards.py)
+    assert len(results) == (len(KPIS) + 1) * len(departments)
+    assert set(by_key) == {(k, d) for k in [*KPIS, "sop_training_completion_pct"] for d in departments}
     statuses = set()
     for department in departments:
         expected = expected_values(data, department)
@@ -359,7 +360,7 @@ def test_an_empty_month(settings: Settings):
     with UnitOfWork(settings.database_url) as uow:
         results = results_of(compute_and_store(uow.session, settings, "2031-02", as_of=AS_OF))
         uow.commit()
-    assert len(results) == len(KPIS) * 9
+    assert len(results) == (len(KPIS) + 1) * 9  # with sop_training_completion_pct
     assert {r.status for r in results if r.kpi != "record_volume"} == {"no_data"}
 
 

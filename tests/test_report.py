@@ -154,7 +154,7 @@ def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None
     assert not re.search(r"""(src|href|action)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
     assert not re.search(r"""<(link|script|img|iframe|object|embed)\b""", html, re.I)
     assert "@import" not in html and "url(http" not in html
-    assert html.count("<svg") == 21  # 10 trends + 10 department comparisons + 1 Pareto
+    assert html.count("<svg") == 23  # 11 trends + 11 department comparisons + 1 Pareto
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     ids = re.findall(r'\sid="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "element ids must be unique across the inlined charts"

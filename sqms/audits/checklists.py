@@ -29,11 +29,12 @@ class ChecklistItem(BaseModel):
     evidence: str = ""
     name_en: str | None = None  # the question in English (English checklists and reports)
     evidence_en: str | None = None
+    standard: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9-]{1,39}$")  # a document of the register
 
     def fingerprint(self) -> str:
         """Changes when anything an auditor reads changes (to flag edited items between cycles); an
-        English wording added later does not flag the item as changed."""
-        content = {k: v for k, v in self.model_dump().items() if k not in ("name_en", "evidence_en")}
+        English wording added later, or an item without a standard, keeps the fingerprint it had."""
+        content = {k: v for k, v in self.model_dump(exclude_none=True).items() if k not in ("name_en", "evidence_en")}
         return hashlib.sha1(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
 
 

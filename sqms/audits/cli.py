@@ -116,6 +116,8 @@ def finding(
     result: str = typer.Option(..., help="conforming, major, minor, observation or improvement (or 符合, 严重不符合 …)."),
     evidence: Optional[str] = typer.Option(None, help="What was seen."),
     notes: Optional[str] = typer.Option(None),
+    standard: Optional[str] = typer.Option(None, "--standard", help="The register's document it is against "
+                                                                    "(default: the checklist item's)."),
     actor: Optional[str] = typer.Option(None, "--as", help="The auditor."),
     force: bool = typer.Option(False, "--force", help="Record it although the audit is scheduled later (brought "
                                                       "forward); a warning is kept in the audit log."),
@@ -132,7 +134,7 @@ def finding(
         try:
             cycle = get(uow.session, code)
             slot = slot_of(uow.session, cycle, department)
-            [row] = record_findings(uow.session, settings, cycle, slot, [FindingIn(item, result, evidence, notes)],
+            [row] = record_findings(uow.session, settings, cycle, slot, [FindingIn(item, result, evidence, notes, standard)],
                                     actor=cli_actor(actor or slot.auditor), force=force)
             _warn_if_early(slot, settings, force)
         except AuditError as exc:

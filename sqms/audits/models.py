@@ -62,6 +62,7 @@ class AuditFinding(Base):
     result: Mapped[str] = mapped_column(String(16))
     evidence: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    standard_code: Mapped[str | None] = mapped_column(String(40))  # the register's document it is against
     action_id: Mapped[int | None] = mapped_column(Integer)
     carried_over: Mapped[bool] = mapped_column(Boolean, default=False)
     carry_over_reason: Mapped[str | None] = mapped_column(Text)

@@ -233,6 +233,7 @@ class FindingIn:
     result: str
     evidence: str | None = None
     notes: str | None = None
+    standard: str | None = None  # the register's document it is against (default: the checklist item's)
 
 
 def slot_of(session: Session, cycle: AuditCycle, department: str) -> AuditSlot:
@@ -271,12 +272,22 @@ def record_findings(session: Session, settings: Settings, cycle: AuditCycle, slo
             raise AuditError(f"{slot.department}: item {f.item_code!r} is not on checklist {slot.checklist_code}")
         if f.result not in RESULTS:
             raise AuditError(f"{slot.department} {f.item_code}: result {f.result!r} is not one of {', '.join(RESULTS)}")
+    from sqms.standards.models import StandardDocument
+
+    register = set(session.scalars(select(StandardDocument.code)))
+    for f in findings:
+        if f.standard and f.standard.strip().upper() not in register:
+            raise AuditError(f"{slot.department} {f.item_code}: standard {f.standard!r} is not in the register "
+                             "(sqms standard list)")
     existing = {f.item_code: f for f in session.scalars(select(AuditFinding).where(AuditFinding.slot_id == slot.id))}
     out = []
     for f in findings:
         row = existing.get(f.item_code)
+        cited = items[f.item_code].get("standard")  # the checklist's citation, when the register has it
         values = {"result": f.result, "evidence": (f.evidence or "").strip() or None,
-                  "notes": (f.notes or "").strip() or None}
+                  "notes": (f.notes or "").strip() or None,
+                  "standard_code": (f.standard.strip().upper() if f.standard else
+                                    cited if cited in register else None)}
         if row is None:
             row = AuditFinding(cycle_id=cycle.id, slot_id=slot.id, department=slot.department, item_code=f.item_code,
                                area=items[f.item_code]["area"], recorded_by=actor, recorded_at=now, **values)
@@ -311,7 +322,8 @@ def _corrective_action(session: Session, settings: Settings, cycle: AuditCycle, 
         department=slot.department, due_on=to_local(now, settings.tz).date() + timedelta(days=days),
         title=(f"内审{cycle.code} {label} {finding.item_code}：{item['question']}" if zh else
                f"Audit {cycle.code} {label} {finding.item_code}: {item['question']}")[:200],
-        problem="\n".join(x for x in (item["clause"], finding.evidence, finding.notes) if x),
+        problem="\n".join(x for x in (" ".join(filter(None, (finding.standard_code, item["clause"]))),
+                                       finding.evidence, finding.notes) if x),
         links=[("audit_finding", str(finding.id))]), actor="sqms:internal-audit", now=now)
     action.verifier = slot.auditor  # the auditor verifies the rectification
     return action

@@ -70,6 +70,7 @@ class MonthlyReport:
     summary: list[str] = field(default_factory=list)
     improvement: list[dict[str, Any]] = field(default_factory=list)  # the PDCA status board
     calendar_notice: str | None = None  # open deadlines in a year no working-day calendar knows
+    governance: dict[str, Any] = field(default_factory=dict)  # standards register and suggestions
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -203,6 +204,7 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         department_kpis=dept,
         history=full[["period", *_VALUE_COLUMNS]].reset_index(drop=True),
         improvement=board(session, settings),
+        governance=governance_figures(session, settings, period, computation.as_of),
         complaints=build_complaint_analysis(session, settings, period, as_of=computation.as_of, locale=locale,
                                             generated_at=generated_at),
         changes=changes.drop(columns=["department_key"]),
@@ -434,3 +436,12 @@ def _low_confidence_sentence(report: MonthlyReport) -> str | None:
 
 __all__ = ["HISTORY_MONTHS", "MonthlyReport", "build_monthly_report", "complaint_categories", "executive_summary"]
 
+
+
+def governance_figures(session: Session, settings: Settings, period: str, as_of: datetime) -> dict[str, Any]:
+    """The standards register (reviews, trainings) and the month's suggestions (counts, adoption rate)."""
+    from sqms.standards.service import register_figures
+    from sqms.suggestions.service import month_figures
+
+    return {"register": register_figures(session, settings, as_of),
+            "suggestions": month_figures(session, settings, period)}

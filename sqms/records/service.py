@@ -112,11 +112,15 @@ def _values_for(data: PeriodData, settings: Settings, as_of: pd.Timestamp) -> di
     margin = nps_margin(promoters, detractors, len(nps))
     out["nps"] = (value, len(nps), {"margin95": margin, "promoters": promoters, "detractors": detractors}
                   if margin is not None else {})
+    out["sop_training_completion_pct"] = (None, 0, {})  # from the standards register: see compute_and_store
     return out
 
 
-def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = None) -> list[KpiResult]:
-    """Every KPI for the whole organisation (department None) and for each configured department."""
+def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = None,
+                 other: dict[str | None, dict[str, tuple[float | None, int, dict]]] | None = None) -> list[KpiResult]:
+    """Every KPI for the whole organisation (department None) and for each configured department;
+    `other` gives the values that do not come from the period's frames (department -> kpi -> value, n,
+    extra), e.g. the SOP training completion of the standards register."""
     as_of_ts = pd.Timestamp(as_of or utcnow()).tz_convert("UTC").tz_localize(None)
     low_n = settings.kpi.low_confidence_n
     results: list[KpiResult] = []
@@ -128,7 +132,7 @@ def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = 
             data.responses[data.responses["department"] == dept.code],
         )))
     for dept_code, part in slices:
-        values = _values_for(part, settings, as_of_ts)
+        values = {**_values_for(part, settings, as_of_ts), **(other or {}).get(dept_code, {})}
         for definition in KPIS:
             value, n, extra = values[definition.code]
             target = settings.kpi.target(definition.code, dept_code)
@@ -177,6 +181,15 @@ def load_period(conn: Connection, period: str, settings: Settings) -> PeriodData
     )
 
 
+def _training_values(session: Session, settings: Settings, period: str, as_of: datetime
+                     ) -> dict[str | None, dict[str, tuple[float | None, int, dict]]]:
+    """sop_training_completion_pct per department from the standards register (DESIGN.md §9)."""
+    from sqms.standards.service import training_completion
+
+    return {c.department: {"sop_training_completion_pct": (c.value, c.required, {"on_time": c.on_time})}
+            for c in training_completion(session, settings, period, as_of)}
+
+
 def compute_and_store(session: Session, settings: Settings, period: str,
                       as_of: datetime | None = None) -> KpiComputation:
     """Compute a month's KPIs and keep them (a new computation each time; history is never rewritten)."""
@@ -184,7 +197,7 @@ def compute_and_store(session: Session, settings: Settings, period: str,
     settings = effective_settings(session, settings, int(period[:4]))  # the year's decided targets
     as_of = as_of or utcnow()
     data = load_period(session.connection(), period, settings)
-    results = compute_kpis(data, settings, as_of)
+    results = compute_kpis(data, settings, as_of, other=_training_values(session, settings, period, as_of))
     computation = KpiComputation(
         period=period, as_of=as_of, computed_at=utcnow(), actor=session.info.get("actor", "unknown"),
         input_counts=data.counts(),

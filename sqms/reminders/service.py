@@ -42,6 +42,9 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "action": ("纠正预防措施", "corrective action"),
     "action-verification": ("措施有效性验证", "action: verify effectiveness"),
     "review-report": ("管理评审年度工作报告", "management review: annual report"),
+    "standard-review": ("制度/规范定期评审", "standard: periodic review"),
+    "training": ("制度/规范培训", "training on a standard"),
+    "suggestion": ("合理化建议评估", "suggestion: evaluate"),
 }
 
 
@@ -53,6 +56,7 @@ class DueItem:
     owner: str | None  # email; None: nobody named (the quality manager is told)
     department: str | None
     due_at: datetime  # aware; the item is due by this moment
+    notice_days: tuple[int, ...] = ()  # extra notices this many calendar days before (e.g. 30, 7)
 
 
 Source = Callable[[Session, Settings, datetime], Iterable[DueItem]]
@@ -110,6 +114,14 @@ def plan(items: Iterable[DueItem], settings: Settings, today: date) -> list[Remi
     for item in items:
         due_day = to_local(item.due_at, settings.tz).date()
         owners = [item.owner] if item.owner else quality
+        if due_day > today and item.notice_days:
+            # a notice N days before: on that day, or the first working day after it (runs skip days off);
+            # only the nearest notice reached is given, so a late first run does not send both
+            left = (due_day - today).days
+            reached = [n for n in item.notice_days if left <= n]
+            if reached:
+                nearest = min(reached)
+                out += [Reminder(item, f"due-in-{nearest}d", owner, 0) for owner in owners]
         if due_day >= today:
             # working days left before the due day; a due day that is not a working day (a first
             # contact due on Saturday 08:00) stays that day, so on the last working day before it the

@@ -56,6 +56,8 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "nps": ("本月提交的问卷中推荐者（9–10 分）比例减贬损者（0–6 分）比例（附 95% 误差）",
             "share of promoters (9–10) minus detractors (0–6) among the answers submitted in the month "
             "(with its 95% margin)"),
+    "sop_training_completion_pct": ("本月到期的制度/作业规范培训中按期完成（阅读确认或培训考核）的比例",
+                                    "share of the SOP trainings due this month completed by their due day"),
 }
 
 
@@ -131,6 +133,7 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "department_transitions": records(changes[changes["department"].notna() & changes["transition"].notna()]),
         "counts": report.input_counts,
         "improvement": report.improvement,
+        "governance": report.governance,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
         "missed": report.missed_count,

@@ -572,8 +572,27 @@ def build_pack(session: Session, settings: Settings, review: ManagementReview, *
         department_reports=department_reports(session, settings, review, names),
     )
     pack.totals = _totals(pack)
-    pack.summary = executive_summary(pack)
+    pack.summary = executive_summary(pack) + [governance_summary(session, settings, periods, as_of)]
     return pack
+
+
+def governance_summary(session: Session, settings: Settings, periods: list[str], as_of: datetime) -> str:
+    """The standards register and the year's suggestions in one sentence (SOP training completion is in
+    the KPI tables with the other KPIs)."""
+    from sqms.standards.service import register_figures
+    from sqms.suggestions.service import month_figures
+
+    reg = register_figures(session, settings, as_of)
+    months = [month_figures(session, settings, p) for p in periods]
+    received, evaluated, accepted = (sum(m[k] for m in months) for k in ("received", "evaluated", "accepted"))
+    rate = f"{100.0 * accepted / evaluated:.1f}%" if evaluated else "—"
+    return t(settings.locale,
+             f"制度/规范现行 {reg['in_force']} 项，逾期未评审 {len(reg['reviews_overdue'])} 项，培训未完成 "
+             f"{reg['trainings_open']} 人次；全年收到合理化建议 {received} 条，已评估 {evaluated} 条，采纳 {accepted} 条，"
+             f"采纳率 {rate}。",
+             f"{reg['in_force']} standards in force, {len(reg['reviews_overdue'])} reviews overdue, "
+             f"{reg['trainings_open']} trainings open; {received} suggestions in the year, {evaluated} evaluated, "
+             f"{accepted} adopted (adoption rate {rate}).")
 
 
 __all__ = ["OUTPUT_KIND_LABELS", "SOURCE_LABELS", "Names", "ReviewPack", "build_pack", "department_reports", "label",

@@ -172,6 +172,9 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
     def problem(request: Request, exc: TokenError) -> HTMLResponse:
         return page(request, "link_problem", status=410 if exc.reason != "unknown" else 404, reason=exc.reason)
 
+    from sqms.suggestions.views import router as suggestions_router
+
+    app.include_router(suggestions_router(settings_factory))
     return app
 
 
