@@ -11,7 +11,6 @@ import sqms.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0013'
-# 0009c is already on this branch; the integrator re-chains at merge
 down_revision = '0012'
 branch_labels = None
 depends_on = None
