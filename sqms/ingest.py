@@ -861,10 +861,41 @@ def _db_column_values(series: pd.Series, column: Any) -> list[Any]:
         text = series.dt.strftime(SQLITE_DATETIME_FORMAT)
         return text.astype(object).where(series.notna(), None).tolist()
     if isinstance(column.type, JSON):
-        return [None if v is None else json.dumps(v, ensure_ascii=False) for v in series.tolist()]
+        return _json_texts(series.tolist())
     if isinstance(column.type, Integer) and not isinstance(column.type, Boolean):
         return series.astype("Int64").astype(object).where(series.notna(), None).tolist()
     return _python_values(series)
+
+
+def _json_texts(values: list[Any]) -> list[str | None]:
+    """JSON text of each value; repeated small dicts (an audit entry's {"status": ...}) dumped once."""
+    cache: dict[Any, str] = {}
+    out: list[str | None] = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            key = tuple(v.items()) if isinstance(v, dict) else None
+            hash(key)
+        except TypeError:
+            key = None
+        if key is None:
+            out.append(json.dumps(v, ensure_ascii=False))
+        else:
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = json.dumps(v, ensure_ascii=False)
+            out.append(text)
+    return out
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows (dicts with the same keys) through the driver's fastest path (executemany, COPY):
+    for bulk audit entries, where SQLAlchemy's per-row parameter processing is the cost."""
+    if rows:
+        columns = list(rows[0])
+        _insert_rows(conn, table, pd.DataFrame(rows, columns=columns), columns)
 
 
 def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame, columns: list[str]) -> None:
@@ -1265,8 +1296,7 @@ def _import_file(settings: Settings, spec: ImportSpec, path: Path, *, mapping: M
             raise ImportValidationError(path, result.errors, result.rows)
         if result.errors:
             result.rejects_file = _write_rejects(path, rejected_frames, result.errors)
-        if audit_rows:
-            conn.execute(AuditEntry.__table__.insert(), audit_rows)
+        insert_rows(conn, AuditEntry.__table__, audit_rows)
         _audit_conflicts(conn, result.conflicts, uow.actor, started)
         run = ImportRun(
             kind=spec.kind, filename=str(path), sha256=sha, started_at=started, finished_at=None,
