@@ -18,7 +18,9 @@ help:
 
 .venv/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	@# bytecode of our own code too: the CLI starts without compiling anything (even with PYTHONDONTWRITEBYTECODE)
+	.venv/bin/python -m compileall -q sqms flows tasks >/dev/null
 	@touch $@
 
 install: .venv/.synced

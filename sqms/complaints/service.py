@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,6 +26,9 @@ from sqms.kpi_catalog import CHANNELS, SEVERITIES
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.statemachine import StateMachine, Transition
+
+if TYPE_CHECKING:  # pandas only where frames are used (imports, demo): `sqms complaint list` stays light
+    import pandas as pd
 
 PROCESS = "complaints"
 
@@ -54,6 +56,7 @@ def deadlines_for(received_utc: pd.Series, severity: pd.Series, settings: Settin
     NaT where the receipt time or the severity is missing (or the severity unknown).
     """
     import numpy as np
+    import pandas as pd
 
     from sqms.calendar import add_working_days_array
 
