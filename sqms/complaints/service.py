@@ -281,7 +281,7 @@ def advance_after_import(session: Session, settings: Settings, run: Any, result:
     steps = ((RESOLVED, Complaint.resolved_at.is_not(None) & Complaint.status.in_(OPEN_STATES)),
              (ACKNOWLEDGED, Complaint.responded_at.is_not(None) & (Complaint.status == REGISTERED)))
     for target, condition in steps:
-        rows = session.execute(select(Complaint.complaint_id, Complaint.status).where(condition)).all()
+        rows = session.connection().execute(select(Complaint.complaint_id, Complaint.status).where(condition)).all()
         if not rows:
             continue
         session.execute(update(Complaint).where(condition).values(status=target, updated_at=now)
