@@ -48,6 +48,7 @@ CHUNK_ROWS = 100_000
 MAX_RUN_ERRORS = 20  # the first errors kept with a run in import_runs
 LOOKUP_BATCH = 2000
 MAX_TEXT = 10_000
+DEFER_INDEXES_BYTES = 8 << 20  # a file this big into an empty SQLite table: indexes built at the end
 _ID_PATTERN = r"^[^ <>\"'&\x00-\x1f\x7f]{1,64}$"  # no \s: keeps pandas on the fast Arrow regex path
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TRUE_VALUES = {"true", "1", "是", "yes", "y", "t"}
@@ -1262,6 +1263,7 @@ def _import_file(settings: Settings, spec: ImportSpec, path: Path, *, mapping: M
             uow.commit()
             return result
         table_was_empty = conn.execute(select(func.count()).select_from(spec.table)).scalar_one() == 0
+        deferred = _defer_indexes(conn, spec.table, path) if table_was_empty else []
         seen = _SeenKeys()
         rejected_frames: list[pd.DataFrame] = []
         audit_rows: list[dict[str, Any]] = []
@@ -1312,6 +1314,8 @@ def _import_file(settings: Settings, spec: ImportSpec, path: Path, *, mapping: M
             raise ImportValidationError(path, result.errors, result.rows)
         if result.errors:
             result.rejects_file = _write_rejects(path, rejected_frames, result.errors)
+        for sql in deferred:  # built once by sorting, not row by row (rolled back with the rest on failure)
+            conn.exec_driver_sql(sql)
         insert_rows(conn, AuditEntry.__table__, audit_rows)
         _audit_conflicts(conn, result.conflicts, uow.actor, started)
         # a later import of the same file may say "unchanged" from the fingerprint alone only when this
@@ -1320,6 +1324,21 @@ def _import_file(settings: Settings, spec: ImportSpec, path: Path, *, mapping: M
         _record_run(uow, settings, spec, path, sha, started, result, fingerprint=fingerprint if clean else None)
         uow.commit()
     return result
+
+
+def _defer_indexes(conn: Connection, table: Table, path: Path) -> list[str]:
+    """SQLite, a big file into an empty table: drop the secondary indexes inside the import's transaction
+    and return the statements that build them again at its end (random keys such as customer_id make
+    row-by-row index maintenance the dearest part of a million-row load). The key stays: duplicates
+    are still refused by the database."""
+    if conn.dialect.name != "sqlite" or path.stat().st_size < DEFER_INDEXES_BYTES:
+        return []
+    rows = [(name, sql) for name, sql in conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table.name,)).all() if not sql.upper().startswith("CREATE UNIQUE")]
+    for name, _ in rows:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [sql for _, sql in rows]
 
 
 def _fingerprint(settings: Settings, spec: ImportSpec, ctx: Context, fields: list[FieldSpec], sha: str,

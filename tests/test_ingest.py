@@ -362,6 +362,39 @@ def test_reimport_of_an_unchanged_file_reads_no_row(settings: Settings, tmp_path
             import_(settings, kind, path, mapping=Mapping(datetime_format=None, encoding="utf-8"))
 
 
+def test_a_big_first_import_builds_the_indexes_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """SQLite: a big file into an empty table drops the secondary indexes for the load and builds them
+    again in the same transaction; a rejected file leaves them as they were."""
+    from tests.conftest import make_settings
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'big.db'}", tmp_path)
+    from sqms.db import migrate
+
+    migrate(settings.database_url)
+    monkeypatch.setattr(ingest, "DEFER_INDEXES_BYTES", 0)
+
+    def indexes() -> set[str]:
+        with get_engine(settings.database_url).connect() as conn:
+            return {r[0] for r in conn.execute(text(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'service_records'"))}
+
+    before = indexes()
+    assert any(sql and "customer_id" in sql for sql in before)
+    data = FILES["service-records"]
+    bad = write_csv(tmp_path / "bad.csv", data["header"], data["rows"] + [["X9", "NOPE"] + data["rows"][0][2:]])
+    with pytest.raises(ImportValidationError):
+        import_(settings, "service-records", bad)
+    assert indexes() == before
+    path = write_file(tmp_path, "utf-8", data["header"], data["rows"])
+    assert import_(settings, "service-records", path).inserted == len(data["rows"])
+    assert indexes() == before
+    with get_engine(settings.database_url).connect() as conn:
+        plan = " ".join(str(r) for r in conn.execute(text(
+            "EXPLAIN QUERY PLAN SELECT * FROM service_records WHERE customer_id = 'C1'")))
+    assert "INDEX" in plan.upper()
+    get_engine(settings.database_url).dispose()
+
+
 def test_a_row_changed_since_the_import_is_compared_again(settings: Settings, tmp_path: Path):
     """The shortcut never hides a change: a row edited in SQMS after the import makes the same file
     a real comparison again (the file's value restored and audited)."""
