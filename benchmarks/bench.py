@@ -154,7 +154,19 @@ def pandas_kpis(paths: dict[str, Path], period: str, response_targets: dict[str,
     return pd.DataFrame(rows)
 
 
-_CHILD_IMPORT = """
+_PEAK = """
+def peak_rss_of_this_process():
+    # peak resident memory in bytes: the kernel's VmHWM (this address space, since exec), else
+    # ru_maxrss, which Linux carries over from the parent forked before exec (an upper bound)
+    import resource
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) * 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+"""
+
+_CHILD_IMPORT = _PEAK + """
 import sys, time
 from pathlib import Path
 from sqms.config import load_settings
@@ -165,24 +177,20 @@ settings = load_settings(root / "config" / "sqms.yaml", database_url=url, outbox
                          reports_dir=work / "reports", questionnaires_dir=root / "config" / "questionnaires")
 start = time.perf_counter()
 result = import_file(settings, spec_for("service-records"), path, actor="bench")
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, peak_rss_of_this_process())
 assert result.inserted == result.rows, result.summary()
 """
 
 
 def import_in_child(url: str, work: Path, path: Path) -> tuple[float, int]:
     """The service-records import in a child process: (seconds of `import_file` alone, without the
-    interpreter's start, and the child's peak RSS in bytes; Linux's ru_maxrss is in KiB)."""
-    import resource
+    interpreter's start, and the child's peak RSS in bytes)."""
     import subprocess
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out = subprocess.run([sys.executable, "-c", _CHILD_IMPORT, str(ROOT), url, str(work), str(path)], check=True,
                          cwd=ROOT, capture_output=True, text=True).stdout
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        print("  (peak memory: a previous child was bigger; the figure is an upper bound)")
-    return float(out.split()[-1]), peak * 1024
+    seconds, peak = out.split()[-2:]
+    return float(seconds), int(peak)
 
 
 def best_of(n: int, command: list[str], url: str, work: Path) -> float:
@@ -199,7 +207,7 @@ def best_of(n: int, command: list[str], url: str, work: Path) -> float:
     return best
 
 
-_CHILD_REMINDERS = """
+_CHILD_REMINDERS = _PEAK + """
 import sys, time
 from datetime import date, datetime
 from pathlib import Path
@@ -225,8 +233,7 @@ elapsed = time.perf_counter() - start
 with UnitOfWork(url) as uow:
     biggest = uow.session.execute(select(func.max(func.length(OutboxMessage.body_text) + func.length(OutboxMessage.body_html)))
                                   .where(OutboxMessage.process == "reminders")).scalar() or 0
-import resource
-print(elapsed, result.digests, biggest, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(elapsed, result.digests, biggest, peak_rss_of_this_process())
 """
 
 
@@ -237,7 +244,7 @@ def reminders_in_child(url: str, work: Path, n: int) -> tuple[float, int, int, i
 
     out = subprocess.run([sys.executable, "-c", _CHILD_REMINDERS, str(ROOT), url, str(work), str(n)], check=True,
                          cwd=ROOT, capture_output=True, text=True).stdout.split()
-    return float(out[0]), int(out[1]), int(out[2]), int(out[3]) * 1024  # ru_maxrss: KiB on Linux
+    return float(out[0]), int(out[1]), int(out[2]), int(out[3])
 
 
 PG_ADMIN = os.environ.get("SQMS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
