@@ -248,6 +248,33 @@ def add_working_days(day: date, n: int) -> date:
     return current
 
 
+def working_days_array(first: date, last: date):
+    """The working days of [first, last] as a sorted numpy datetime64[D] array (official holidays and
+    make-up days included): `add_working_days` for many days at once is a `searchsorted` on it."""
+    import numpy as np
+
+    days = np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+    flags = np.fromiter((is_working_day(d) for d in days.astype(object)), dtype=bool, count=len(days))
+    return days[flags]
+
+
+def add_working_days_array(days, n):
+    """Vectorised `add_working_days`: `days` datetime64[D], `n` ≥ 1 (an int or an array like `days`)."""
+    import numpy as np
+
+    days = np.asarray(days, dtype="datetime64[D]")
+    n = np.broadcast_to(np.asarray(n, dtype=np.int64), days.shape)
+    if days.size == 0:
+        return days
+    if (n < 1).any():
+        raise ValueError("n must be at least 1")
+    # enough calendar after the last day for n working days even across the longest holiday (Spring Festival)
+    first, last = days.min().astype(object), days.max().astype(object)
+    span = int(n.max()) * 2 + 30
+    work = working_days_array(first, last + timedelta(days=span))
+    return work[np.searchsorted(work, days, side="right") + n - 1]
+
+
 def next_working_day(day: date) -> date:
     """`day` if it is a working day, else the first working day after it."""
     return day if is_working_day(day) else add_working_days(day, 1)

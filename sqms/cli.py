@@ -11,7 +11,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -19,7 +19,6 @@ from sqms.actions.cli import app as action_app
 from sqms.audits.cli import app as audit_app
 from sqms.cli_common import cli_actor, code_of, fail, period_of, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
-from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
 from sqms.meetings.cli import app as meeting_app
 from sqms.reviews.cli import app as review_app
@@ -27,9 +26,12 @@ from sqms.standards.cli import app as standard_app
 from sqms.suggestions.cli import app as suggestion_app
 from sqms.surveys.cli import app as survey_app
 
+if TYPE_CHECKING:  # loaded by the commands that need it: `sqms --help` stays fast
+    from sqms.config import Settings
+
 app = typer.Typer(
     name="sqms", help="SQMS — Service Quality Management System (服务质量管理体系).", no_args_is_help=True,
-    add_completion=False, pretty_exceptions_enable=False,
+    add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
 )
 run_app = typer.Typer(help="Run a process now (the same flow the schedule runs).", no_args_is_help=True)
 app.add_typer(run_app, name="run")
@@ -479,6 +481,7 @@ def doctor(prefect: bool = typer.Option(True, help="Also check the Prefect API a
 def check_config() -> None:
     """Validate config/sqms.yaml (or $SQMS_CONFIG) and the questionnaires; list every problem."""
     settings = settings_or_exit()
+    from sqms.config import ConfigError
     from sqms.surveys.questionnaire import load_questionnaires
 
     try:

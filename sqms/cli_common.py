@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from sqms.config import ConfigError, Settings, get_settings
+if TYPE_CHECKING:  # the configuration (pydantic-settings) is loaded by the commands that need it, not by --help
+    from sqms.config import Settings
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -16,6 +17,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
+    from sqms.config import ConfigError, get_settings
+
     try:
         return get_settings()
     except ConfigError as exc:

@@ -214,11 +214,37 @@ def migrate(url: str, revision: str = "head") -> None:
 
 
 def schema_revision(url: str) -> tuple[str | None, str | None]:
-    """(current revision of the database, head revision of the code)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
+    """(current revision of the database, head revision of the code).
 
-    script = ScriptDirectory.from_config(alembic_config(url))
+    Read without Alembic's machinery (a third of a second to import): the database's
+    `alembic_version` row, and the head as the one revision no migration names as its parent."""
+    from sqlalchemy import inspect, text
+
     with get_engine(url).connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    return current, script.get_current_head()
+        current = (conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                   if inspect(conn).has_table("alembic_version") else None)
+    return current, _code_head()
+
+
+@lru_cache(maxsize=1)
+def _code_head() -> str | None:
+    import ast
+
+    revisions: dict[str, Any] = {}
+    for path in (Path(__file__).parent / "migrations" / "versions").glob("*.py"):
+        values = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, (ast.Constant, ast.Tuple)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                        values[target.id] = ast.literal_eval(node.value)
+        if "revision" in values:
+            revisions[values["revision"]] = values.get("down_revision")
+    parents = {p for down in revisions.values() for p in (down if isinstance(down, tuple) else (down,)) if p}
+    heads = sorted(set(revisions) - parents)
+    if len(heads) != 1:  # a branched history: Alembic says what is wrong
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return heads[0]

@@ -30,9 +30,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import JSON, Boolean, Connection, Integer, Table, func, select, update
+from sqlalchemy import JSON, Boolean, Connection, Date, Float, Integer, String, Table, any_, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,7 @@ CHUNK_ROWS = 100_000
 MAX_RUN_ERRORS = 20  # the first errors kept with a run in import_runs
 LOOKUP_BATCH = 2000
 MAX_TEXT = 10_000
+DEFER_INDEXES_BYTES = 8 << 20  # a file this big into an empty SQLite table: indexes built at the end
 _ID_PATTERN = r"^[^ <>\"'&\x00-\x1f\x7f]{1,64}$"  # no \s: keeps pandas on the fast Arrow regex path
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TRUE_VALUES = {"true", "1", "是", "yes", "y", "t"}
@@ -861,51 +863,83 @@ def _db_column_values(series: pd.Series, column: Any) -> list[Any]:
         text = series.dt.strftime(SQLITE_DATETIME_FORMAT)
         return text.astype(object).where(series.notna(), None).tolist()
     if isinstance(column.type, JSON):
-        return [None if v is None else json.dumps(v, ensure_ascii=False) for v in series.tolist()]
+        return _json_texts(series.tolist())
     if isinstance(column.type, Integer) and not isinstance(column.type, Boolean):
         return series.astype("Int64").astype(object).where(series.notna(), None).tolist()
     return _python_values(series)
 
 
+def _json_texts(values: list[Any]) -> list[str | None]:
+    """JSON text of each value; repeated small dicts (an audit entry's {"status": ...}) dumped once."""
+    cache: dict[Any, str] = {}
+    out: list[str | None] = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            key = tuple(v.items()) if isinstance(v, dict) else None
+            hash(key)
+        except TypeError:
+            key = None
+        if key is None:
+            out.append(json.dumps(v, ensure_ascii=False))
+        else:
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = json.dumps(v, ensure_ascii=False)
+            out.append(text)
+    return out
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Many rows (dicts with the same keys) through the driver's fastest path (executemany, COPY):
+    for bulk audit entries, where SQLAlchemy's per-row parameter processing is the cost."""
+    if rows:
+        columns = list(rows[0])
+        _insert_rows(conn, table, pd.DataFrame(rows, columns=columns), columns)
+
+
 def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame, columns: list[str]) -> None:
     if frame.empty:
         return
-    sqlite = conn.dialect.name == "sqlite"
-    cols = [_db_column_values(frame[c], table.c[c]) for c in columns]
-    if sqlite:
+    if conn.dialect.name == "sqlite":
+        cols = [_db_column_values(frame[c], table.c[c]) for c in columns]
         placeholders = ", ".join("?" for _ in columns)
         sql = f'INSERT INTO {table.name} ({", ".join(columns)}) VALUES ({placeholders})'
         conn.exec_driver_sql(sql, list(zip(*cols)))
         return
-    # PostgreSQL: COPY is several times faster than INSERT for bulk loads.
+    # PostgreSQL: COPY in CSV written by Arrow (C++): strings quoted, NULL an unquoted empty field
     raw = conn.connection.driver_connection
+    arrow = pa.table([_arrow_column(frame[c], table.c[c]) for c in columns], names=columns)
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(arrow, sink, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    data = sink.getvalue()
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            copy.write(_copy_text(cols, [table.c[c] for c in columns]))
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            step = 8 << 20
+            for start in range(0, data.size, step):
+                copy.write(memoryview(data)[start:start + step])
 
 
-_COPY_SPECIAL = r"[\\\t\n\r]"
-
-
-def _copy_text(cols: list[list[Any]], columns: list[Any]) -> str:
-    """Rows in COPY's text format (tab-separated, `\\N` = NULL, backslash escapes), column by column.
-
-    Escaping every value keeps a text such as `\\N` from being read as NULL.
-    """
-    parts: list[pd.Series] = []
-    for values, column in zip(cols, columns):
-        series = pd.Series(values, dtype=object)
-        missing = series.isna().to_numpy()
-        if isinstance(column.type, Boolean):
-            text = pd.Series(np.where(series.where(~missing, False).astype(bool), "t", "f"), dtype=object)
-        else:
-            text = series.where(~missing, "").astype(str)
-            if text.str.contains(_COPY_SPECIAL, regex=True).any():
-                text = (text.str.replace("\\", "\\\\", regex=False).str.replace("\t", "\\t", regex=False)
-                        .str.replace("\n", "\\n", regex=False).str.replace("\r", "\\r", regex=False))
-        parts.append(text.astype(object).where(~missing, "\\N"))
-    lines = parts[0].str.cat(parts[1:], sep="\t") if len(parts) > 1 else parts[0]
-    return "\n".join(lines.tolist()) + "\n"
+def _arrow_column(series: pd.Series, column: Any) -> pa.Array:
+    """One column for Arrow's CSV writer, typed as the table's column (missing values null)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        return pa.array(series.astype("datetime64[us]"), from_pandas=True)
+    if isinstance(column.type, JSON):
+        return pa.array(_json_texts(series.tolist()), type=pa.string())
+    if isinstance(column.type, Boolean):
+        return pa.array(series.astype(object).where(series.notna(), None).tolist(), type=pa.bool_())
+    if isinstance(column.type, Integer):
+        return pa.array(series.astype("Int64"), type=pa.int64(), from_pandas=True)
+    if isinstance(column.type, Float):
+        return pa.array(pd.to_numeric(series.astype(object).where(series.notna(), np.nan)).astype(float),
+                        type=pa.float64(), from_pandas=True)
+    if isinstance(column.type, Date):
+        return pa.array(series.astype(object).where(series.notna(), None).tolist(), type=pa.date32())
+    return pa.array(series.astype(object).where(series.notna(), None), type=pa.string(), from_pandas=True)
 
 
 def _normalise_for_compare(value: Any) -> Any:
@@ -937,6 +971,18 @@ def _same(incoming: pd.Series, stored: pd.Series, column: Any) -> np.ndarray:
     return (equal & ~missing_a & ~missing_b) | (missing_a & missing_b)
 
 
+def key_in(conn: Connection, column: Any, keys: list[Any]) -> Any:
+    """`column IN keys` as one bound parameter whatever the number of keys (a JSON array on SQLite, an
+    array on PostgreSQL): no statement with thousands of placeholders to compile per batch."""
+    if conn.dialect.name == "sqlite":
+        values = func.json_each(bindparam("keys", json.dumps(keys, ensure_ascii=False), type_=String)
+                                ).table_valued("value")
+        return column.in_(select(values.c.value))
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(bindparam("keys", keys, type_=ARRAY(String)))
+
+
 def _merge(conn: Connection, spec: ImportSpec, frame: pd.DataFrame, columns: list[str], table_was_empty: bool,
            actor: str, now: datetime, audit_rows: list[dict[str, Any]],
            result: ImportResult | None = None) -> tuple[int, int, int]:
@@ -952,10 +998,7 @@ def _merge(conn: Connection, spec: ImportSpec, frame: pd.DataFrame, columns: lis
         return 0, 0, 0
     found: list[pd.DataFrame] = []
     if not table_was_empty:
-        keys = frame[key].tolist()
-        for start in range(0, len(keys), LOOKUP_BATCH):
-            found.append(read_frame(conn, [table.c[c] for c in columns],
-                                    table.c[key].in_(keys[start:start + LOOKUP_BATCH])))
+        found.append(read_frame(conn, [table.c[c] for c in columns], key_in(conn, table.c[key], frame[key].tolist())))
     stored = (pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns, dtype=object)
               ).set_index(key, drop=False)
     is_new = ~frame[key].astype(object).isin(stored.index)
@@ -1210,11 +1253,17 @@ def _import_file(settings: Settings, spec: ImportSpec, path: Path, *, mapping: M
     sha = file_sha256(path)
     mapping = ctx.mapping = _resolve_mapping(mapping, fields, path)
 
+    fingerprint = _fingerprint(settings, spec, ctx, fields, sha, constants)
     with UnitOfWork(settings.database_url, actor) as uow, readable(path) as source:
         sync_organisation(uow.session, settings)
         uow.session.flush()
         conn = uow.session.connection()
+        if _unchanged_since_last_import(conn, spec, sha, fingerprint, result):
+            _record_run(uow, settings, spec, path, sha, started, result, fingerprint=fingerprint)
+            uow.commit()
+            return result
         table_was_empty = conn.execute(select(func.count()).select_from(spec.table)).scalar_one() == 0
+        deferred = _defer_indexes(conn, spec.table, path) if table_was_empty else []
         seen = _SeenKeys()
         rejected_frames: list[pd.DataFrame] = []
         audit_rows: list[dict[str, Any]] = []
@@ -1265,29 +1314,92 @@ def _import_file(settings: Settings, spec: ImportSpec, path: Path, *, mapping: M
             raise ImportValidationError(path, result.errors, result.rows)
         if result.errors:
             result.rejects_file = _write_rejects(path, rejected_frames, result.errors)
-        if audit_rows:
-            conn.execute(AuditEntry.__table__.insert(), audit_rows)
+        for sql in deferred:  # built once by sorting, not row by row (rolled back with the rest on failure)
+            conn.exec_driver_sql(sql)
+        insert_rows(conn, AuditEntry.__table__, audit_rows)
         _audit_conflicts(conn, result.conflicts, uow.actor, started)
-        run = ImportRun(
-            kind=spec.kind, filename=str(path), sha256=sha, started_at=started, finished_at=None,
-            actor=uow.actor, status="partial" if result.errors else "ok",
-            counts={k: getattr(result, k) for k in ("rows", "inserted", "updated", "unchanged", "rejected")}
-            | {"conflicts": len(result.conflicts)},
-            rejects_file=result.rejects_file, error_count=len(result.errors),
-            errors=[str(e)[:500] for e in result.errors[:MAX_RUN_ERRORS]],
-        )
-        if spec.after_write is not None:
-            spec.after_write(uow.session, settings, run, result)
-        run.finished_at = utcnow()
-        uow.session.add(run)
-        uow.session.flush()
-        result.import_run_id = run.id
-        uow.session.add(AuditEntry(
-            at=utcnow(), actor=uow.actor, action="import", entity=spec.table.name, entity_id=f"import:{run.id}",
-            before=None, after={"file": str(path), "sha256": sha, **run.counts}, comment=result.summary(),
-        ))
+        # a later import of the same file may say "unchanged" from the fingerprint alone only when this
+        # one left the table exactly as the file says (nothing rejected, kept or warned about)
+        clean = not (result.errors or result.conflicts or result.warnings)
+        _record_run(uow, settings, spec, path, sha, started, result, fingerprint=fingerprint if clean else None)
         uow.commit()
     return result
+
+
+def _defer_indexes(conn: Connection, table: Table, path: Path) -> list[str]:
+    """SQLite, a big file into an empty table: drop the secondary indexes inside the import's transaction
+    and return the statements that build them again at its end (random keys such as customer_id make
+    row-by-row index maintenance the dearest part of a million-row load). The key stays: duplicates
+    are still refused by the database."""
+    if conn.dialect.name != "sqlite" or path.stat().st_size < DEFER_INDEXES_BYTES:
+        return []
+    rows = [(name, sql) for name, sql in conn.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table.name,)).all() if not sql.upper().startswith("CREATE UNIQUE")]
+    for name, _ in rows:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [sql for _, sql in rows]
+
+
+def _fingerprint(settings: Settings, spec: ImportSpec, ctx: Context, fields: list[FieldSpec], sha: str,
+                 constants: dict[str, Any] | None) -> str:
+    """What the stored rows of an import depend on: the file's bytes, the mapping, the format (fields,
+    questionnaire items), the configuration that validation and derivation read, and the constants."""
+    parts = {
+        "kind": spec.kind, "sha256": sha, "mapping": ctx.mapping.model_dump(mode="json"),
+        "fields": [[f.name, f.kind, f.required, list(f.choices), f.low, f.high, f.integer, f.not_before,
+                    f.max_length] for f in fields],
+        "departments": sorted(ctx.department_lookup.items()), "tz": str(ctx.tz),
+        "complaints": settings.complaints.model_dump(mode="json"), "constants": jsonable(constants or {}),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _unchanged_since_last_import(conn: Connection, spec: ImportSpec, sha: str, fingerprint: str,
+                                 result: ImportResult) -> bool:
+    """Whether the same file was imported cleanly before (same fingerprint) and no row of the table was
+    written since: then every row is known to be stored as the file says, without reading a row.
+
+    Every writer of an importable table sets `updated_at` (the importer, the services, the ORM hook in
+    sqms.models); rows are never deleted."""
+    if "updated_at" not in spec.table.c:
+        return False
+    runs = ImportRun.__table__
+    last = conn.execute(select(runs.c.counts, runs.c.finished_at).where(
+        runs.c.kind == spec.kind, runs.c.status == "ok", runs.c.sha256 == sha
+    ).order_by(runs.c.id.desc()).limit(1)).first()
+    if last is None or last.finished_at is None or (last.counts or {}).get("fingerprint") != fingerprint:
+        return False
+    written_since = conn.execute(select(func.count()).select_from(spec.table).where(
+        spec.table.c.updated_at > last.finished_at)).scalar_one()
+    if written_since:
+        return False
+    result.rows = result.unchanged = int(last.counts.get("rows", 0))
+    return result.rows > 0
+
+
+def _record_run(uow: UnitOfWork, settings: Settings, spec: ImportSpec, path: Path, sha: str, started: datetime,
+                result: ImportResult, fingerprint: str | None) -> None:
+    """The attempt in `import_runs` and the audit log (the spec's `after_write` runs first)."""
+    counts = {k: getattr(result, k) for k in ("rows", "inserted", "updated", "unchanged", "rejected")} | {
+        "conflicts": len(result.conflicts)}
+    run = ImportRun(
+        kind=spec.kind, filename=str(path), sha256=sha, started_at=started, finished_at=None,
+        actor=uow.actor, status="partial" if result.errors else "ok",
+        counts=counts | ({"fingerprint": fingerprint} if fingerprint else {}),
+        rejects_file=result.rejects_file, error_count=len(result.errors),
+        errors=[str(e)[:500] for e in result.errors[:MAX_RUN_ERRORS]],
+    )
+    if spec.after_write is not None:
+        spec.after_write(uow.session, settings, run, result)
+    run.finished_at = utcnow()
+    uow.session.add(run)
+    uow.session.flush()
+    result.import_run_id = run.id
+    uow.session.add(AuditEntry(
+        at=utcnow(), actor=uow.actor, action="import", entity=spec.table.name, entity_id=f"import:{run.id}",
+        before=None, after={"file": str(path), "sha256": sha, **counts}, comment=result.summary(),
+    ))
 
 
 def _audit_conflicts(conn: Connection, conflicts: list[Conflict], actor: str, now: datetime) -> None:

@@ -205,3 +205,17 @@ def test_shift_and_periods_ending():
     assert cal.shift_period("2026-01", -1) == "2025-12"
     assert cal.shift_period("2026-12", 1) == "2027-01"
     assert cal.periods_ending("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
+
+
+def test_working_day_array_matches_the_day_by_day_walk():
+    """The numpy working-day calendar (holidays and make-up days) gives `add_working_days` for every day
+    of 2025–2026 and several n, including the Spring Festival and National Day weeks."""
+    import numpy as np
+
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(730)]
+    for n in (1, 2, 5, 10):
+        got = cal.add_working_days_array(np.array(days, dtype="datetime64[D]"), n)
+        assert [d.astype(object) for d in got] == [cal.add_working_days(d, n) for d in days]
+    mixed = cal.add_working_days_array(np.array([date(2026, 2, 13), date(2026, 9, 30)], dtype="datetime64[D]"),
+                                       np.array([2, 5]))
+    assert list(mixed.astype(object)) == [date(2026, 2, 24), date(2026, 10, 13)]  # 14 Feb is worked

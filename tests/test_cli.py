@@ -241,3 +241,25 @@ def test_survey_list_shows_a_missing_rate_as_a_dash(cli, tmp_path):
         assert result.exit_code == 0, result.output
     listed = cli("survey", "list")
     assert "rate —, CSAT 3.50" in listed.output and "rate 0.0%" not in listed.output, listed.output
+
+
+def test_help_and_listing_commands_load_neither_prefect_nor_pandas(sqms_env, sqlite_url):
+    """`sqms --help` and the interactive commands start fast: Prefect, pandas, Alembic and the
+    configuration models are imported by the commands that need them only (checked in a fresh process)."""
+    probe = (
+        "import sys\n"
+        "from sqms.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "result = CliRunner().invoke(app, sys.argv[1:])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(' '.join(m for m in ('prefect', 'pandas', 'alembic', 'pydantic_settings', 'rich') if m in sys.modules))\n"
+    )
+    sqms_env(sqlite_url)
+    env = dict(os.environ)
+    loaded = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, env=env,
+                            cwd=ROOT, check=True).stdout.split()
+    assert loaded == []
+    subprocess.run([sys.executable, "-m", "sqms.cli", "init"], capture_output=True, env=env, cwd=ROOT, check=True)
+    loaded = subprocess.run([sys.executable, "-c", probe, "complaint", "list"], capture_output=True, text=True,
+                            env=env, cwd=ROOT, check=True).stdout.split()
+    assert "prefect" not in loaded and "pandas" not in loaded and "alembic" not in loaded

@@ -336,6 +336,85 @@ def test_reimport_is_a_no_op(settings: Settings, tmp_path: Path, kind: str):
     assert (xlsx.inserted, xlsx.updated, xlsx.unchanged) == (0, 0, n)
 
 
+@pytest.mark.parametrize("kind", list(FILES))
+def test_reimport_of_an_unchanged_file_reads_no_row(settings: Settings, tmp_path: Path, kind: str,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    """The same file, mapping and configuration, and no row written since: "unchanged" from the
+    fingerprint of the last clean import, without validating or comparing a row (still recorded)."""
+    data = FILES[kind]
+    path = write_file(tmp_path, "utf-8", data["header"], data["rows"])
+    import_(settings, kind, path)
+
+    def no_row_work(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("rows were read")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest, "validate_chunk", no_row_work)
+        again = import_(settings, kind, path)
+    n = len(data["rows"])
+    assert (again.rows, again.inserted, again.updated, again.unchanged) == (n, 0, 0, n)
+    runs = import_runs(settings)
+    assert len(runs) == 2 and runs[-1]["status"] == "ok" and runs[-1]["counts"]["unchanged"] == n
+    # another mapping is another import: read and compared row by row
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest, "validate_chunk", no_row_work)
+        with pytest.raises(AssertionError, match="rows were read"):
+            import_(settings, kind, path, mapping=Mapping(datetime_format=None, encoding="utf-8"))
+
+
+def test_a_big_first_import_builds_the_indexes_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """SQLite: a big file into an empty table drops the secondary indexes for the load and builds them
+    again in the same transaction; a rejected file leaves them as they were."""
+    from tests.conftest import make_settings
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'big.db'}", tmp_path)
+    from sqms.db import migrate
+
+    migrate(settings.database_url)
+    monkeypatch.setattr(ingest, "DEFER_INDEXES_BYTES", 0)
+
+    def indexes() -> set[str]:
+        with get_engine(settings.database_url).connect() as conn:
+            return {r[0] for r in conn.execute(text(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'service_records'"))}
+
+    before = indexes()
+    assert any(sql and "customer_id" in sql for sql in before)
+    data = FILES["service-records"]
+    bad = write_csv(tmp_path / "bad.csv", data["header"], data["rows"] + [["X9", "NOPE"] + data["rows"][0][2:]])
+    with pytest.raises(ImportValidationError):
+        import_(settings, "service-records", bad)
+    assert indexes() == before
+    path = write_file(tmp_path, "utf-8", data["header"], data["rows"])
+    assert import_(settings, "service-records", path).inserted == len(data["rows"])
+    assert indexes() == before
+    with get_engine(settings.database_url).connect() as conn:
+        plan = " ".join(str(r) for r in conn.execute(text(
+            "EXPLAIN QUERY PLAN SELECT * FROM service_records WHERE customer_id = 'C1'")))
+    assert "INDEX" in plan.upper()
+    get_engine(settings.database_url).dispose()
+
+
+def test_a_row_changed_since_the_import_is_compared_again(settings: Settings, tmp_path: Path):
+    """The shortcut never hides a change: a row edited in SQMS after the import makes the same file
+    a real comparison again (the file's value restored and audited)."""
+    from sqms.db import UnitOfWork
+    from sqms.records.models import ServiceRecord
+
+    data = FILES["service-records"]
+    path = write_file(tmp_path, "utf-8", data["header"], data["rows"])
+    import_(settings, "service-records", path)
+    first_id = data["rows"][0][0]
+    with UnitOfWork(settings.database_url, "editor") as uow:
+        record = uow.session.get(ServiceRecord, first_id)
+        original, record.channel = record.channel, "onsite" if record.channel != "onsite" else "phone"
+        uow.commit()
+    again = import_(settings, "service-records", path)
+    assert (again.updated, again.unchanged) == (1, len(data["rows"]) - 1)
+    assert stored(settings, "service-records")[first_id]["channel"] == original
+    assert [u.entity_id for u in audit_updates(settings)] == [first_id]
+
+
 def test_changed_row_updates_in_place_and_is_audited(settings: Settings, tmp_path: Path):
     data = FILES["complaints"]
     path = write_csv(tmp_path / "k.csv", data["header"], data["rows"])

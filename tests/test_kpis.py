@@ -550,3 +550,22 @@ def test_intervals_are_reported_with_the_kpis(plain_settings: Settings):
     assert nps.extra["promoters"] == 20 and nps.extra["detractors"] == 10
     assert nps.extra["margin95"] == pytest.approx(1.959963984540054 * math.sqrt((0.5 + 0.25 - 0.25 ** 2) / 40) * 100)
     assert results[("csat_mean", "CS")].value == pytest.approx((5 + 4 + 4.5 + 2) / 4)
+
+
+def test_sql_aggregation_equals_the_frame_computation(settings: Settings, generated, tmp_path: Path):
+    """The database's GROUP BY (what `compute_and_store` uses) and the pandas definitions over the
+    loaded rows give the same counts and sums for the organisation and every department."""
+    from sqms.records.service import _sums_of, sql_sums
+
+    import_generated(settings, generated, tmp_path)
+    with get_engine(settings.database_url).connect() as conn:
+        sums = sql_sums(conn, PERIOD, settings, AS_OF)
+        data = load_period(conn, PERIOD, settings)
+    as_of = pd.Timestamp(AS_OF).tz_convert("UTC").tz_localize(None)
+    assert sums[None] == pytest.approx(_sums_of(data, settings, as_of), rel=1e-12)
+    for dept in settings.departments:
+        part = PeriodData(*(frame[frame["department"] == dept.code]
+                            for frame in (data.records, data.complaints, data.responses)))
+        expected = _sums_of(part, settings, as_of)
+        got = sums.get(dept.code, dict.fromkeys(expected, 0))
+        assert got == pytest.approx(expected, rel=1e-12), dept.code

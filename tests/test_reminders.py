@@ -142,3 +142,35 @@ def test_weekly_digest_once_a_week(settings, tmp_path):
     deliver_pending(settings)
     assert weekly(date(2026, 10, 9)).queued == 0  # the same week: already sent
     assert weekly(date(2026, 10, 12)).queued == 1  # next week
+
+
+def test_a_digest_over_a_large_backlog_stays_readable(settings, tmp_path, smtp_server):
+    """3,000 late items for the quality manager: one mail that lists the most urgent (config limit),
+    counts the rest by stage and department, and stays far below 1 MB; every item still in the ledger."""
+    settings = make_settings(settings.database_url, tmp_path, smtp=SmtpSettings(host=smtp_server.host,
+                                                                                port=smtp_server.port),
+                             reminders={"digest_items": 20})
+    day = date(2026, 10, 19)
+    departments = ["OPS", "CS", "SALES"]
+    items = [DueItem("complaint", f"CP{i:05d}", "客户投诉", None, departments[i % 3],
+                     datetime(2026, 10, 9 if i % 10 == 0 else 14, 23, 59, 59, tzinfo=TZ)) for i in range(3000)]
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        result = send_reminders(uow.session, settings, today=day, now=datetime(2026, 10, 19, 9, tzinfo=TZ),
+                                sources=[lambda *_: items])
+        uow.commit()
+    assert result.by_recipient[QUALITY] == 3000  # (the department managers get their own thousand each)
+    assert deliver_pending(settings, process="reminders").sent == 4
+    [mail] = [m for m in smtp_server.messages if QUALITY in str(m["To"])]
+    assert len(mail.as_bytes()) < 100_000
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "共 3000 项，下面列出最紧急的 20 项" in text
+    listed = [line for line in text.splitlines() if line.startswith("- 投诉")]
+    assert len(listed) == 20
+    # the most urgent first: the items due on 9 Oct (6 working days late) before those due on 14 Oct
+    assert all(f"CP{i:05d}" in text for i in range(0, 200, 10))
+    assert "OPS：1000" in text and "CS：1000" in text and "SALES：1000" in text
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        again = send_reminders(uow.session, settings, today=day, now=datetime(2026, 10, 19, 9, tzinfo=TZ),
+                               sources=[lambda *_: items])
+    assert again.new == 0  # every item, listed or counted, is in the ledger

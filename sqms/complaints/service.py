@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,6 +27,9 @@ from sqms.kpi_catalog import CHANNELS, SEVERITIES
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.statemachine import StateMachine, Transition
+
+if TYPE_CHECKING:  # pandas only where frames are used (imports, demo): `sqms complaint list` stays light
+    import pandas as pd
 
 PROCESS = "complaints"
 
@@ -54,22 +56,24 @@ def deadlines_for(received_utc: pd.Series, severity: pd.Series, settings: Settin
 
     NaT where the receipt time or the severity is missing (or the severity unknown).
     """
+    import numpy as np
+    import pandas as pd
+
+    from sqms.calendar import add_working_days_array
+
     tz = settings.tz
     local_day = received_utc.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
-    severity = pd.Series(severity.to_numpy(dtype=object), index=received_utc.index)
-    known = local_day.notna() & severity.isin(list(settings.complaints.deadline_working_days))
-    keys = pd.DataFrame({"day": local_day[known], "severity": severity[known]})
-    distinct = keys.drop_duplicates()
-    due = {
-        (day, sev): pd.Timestamp(deadline_for(datetime(day.year, day.month, day.day, 12, tzinfo=tz), sev, settings))
-        .tz_convert("UTC").tz_localize(None)
-        for day, sev in distinct.itertuples(index=False, name=None)
-    }
+    working_days = settings.complaints.deadline_working_days
+    n = pd.Series(severity.to_numpy(dtype=object), index=received_utc.index).map(working_days)
+    known = (local_day.notna() & n.notna()).to_numpy()
     out = pd.Series(pd.NaT, index=received_utc.index, dtype="datetime64[us]")
-    if due:
-        index = pd.MultiIndex.from_frame(keys)
-        lookup = pd.Series(list(due.values()), index=pd.MultiIndex.from_tuples(list(due)), dtype="datetime64[us]")
-        out[known.to_numpy()] = lookup.reindex(index).to_numpy()
+    if known.any():
+        due_day = add_working_days_array(local_day.to_numpy()[known].astype("datetime64[D]"),
+                                         n.to_numpy()[known].astype(np.int64))
+        # the end (23:59:59 local) of the due day, in UTC
+        local_end = pd.Series(due_day.astype("datetime64[us]")) + pd.Timedelta(hours=23, minutes=59, seconds=59)
+        utc_end = local_end.dt.tz_localize(tz, ambiguous="raise", nonexistent="shift_forward").dt.tz_convert("UTC")
+        out[known] = utc_end.dt.tz_localize(None).astype("datetime64[us]").to_numpy()
     return out
 
 
@@ -278,18 +282,20 @@ def advance_after_import(session: Session, settings: Settings, run: Any, result:
     """Complaints whose imported timestamps are ahead of their state move on (audited); special ones
     still open are reported to the general manager when they are recent, imported history in one
     summary mail at most (`result.notices` says what was queued). Returns how many moved."""
+    from sqms.ingest import insert_rows  # the bulk path (this module is imported by the CLI: no pandas there)
+
     actor = run.actor
     now = utcnow()
     moved = 0
     steps = ((RESOLVED, Complaint.resolved_at.is_not(None) & Complaint.status.in_(OPEN_STATES)),
              (ACKNOWLEDGED, Complaint.responded_at.is_not(None) & (Complaint.status == REGISTERED)))
     for target, condition in steps:
-        rows = session.execute(select(Complaint.complaint_id, Complaint.status).where(condition)).all()
+        rows = session.connection().execute(select(Complaint.complaint_id, Complaint.status).where(condition)).all()
         if not rows:
             continue
         session.execute(update(Complaint).where(condition).values(status=target, updated_at=now)
                         .execution_options(synchronize_session=False))
-        session.execute(AuditEntry.__table__.insert(), [
+        insert_rows(session.connection(), AuditEntry.__table__, [
             {"at": now, "actor": actor, "action": f"transition:{target}", "entity": "complaint",
              "entity_id": ident, "before": {"status": status}, "after": {"status": target},
              "comment": "import: the file's timestamps"} for ident, status in rows])

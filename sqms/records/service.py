@@ -1,8 +1,8 @@
-"""The monthly KPIs of DESIGN.md §4: computed with pandas from one period's rows, and stored.
+"""The monthly KPIs of DESIGN.md §4: counts and sums of one period's rows, the KPIs made of them, stored.
 
-`compute_kpis` is pure (frames in, results out) so that the definitions can be
-tested without a database; `compute_and_store` reads the period and keeps the
-computation with the counts of its inputs.
+Every KPI is a ratio of counts and sums (`_values_from`). `compute_and_store` gets them from the
+database with one GROUP BY per table (`sql_sums`: SQLite and PostgreSQL, no row leaves the
+database); `compute_kpis` gets the same from frames (pure, for tests and for checking the SQL).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pandas as pd
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from sqms.calendar import month_bounds, parse_period, utcnow
+from sqms.calendar import UTC, month_bounds, parse_period, utcnow
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
-from sqms.db import read_frame
+from sqms.db import SQLITE_DATETIME_FORMAT, read_frame
 from sqms.kpi_catalog import KPIS, status_of
 from sqms.records.targets import effective_settings
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
@@ -71,68 +71,82 @@ def _share(mask: pd.Series) -> float | None:
     return None if len(mask) == 0 else 100.0 * float(mask.sum()) / len(mask)
 
 
-def _values_for(data: PeriodData, settings: Settings, as_of: pd.Timestamp) -> dict[str, tuple[float | None, int, dict]]:
-    """kpi -> (value, n, extra) for one slice of the data."""
+_SUMS = ("records", "handled", "handled_us", "fcr_known", "fcr_true", "targeted", "within", "complaints",
+         "closed", "eligible", "on_time", "responses", "csat_n", "csat_sum", "csat_top2", "nps_n", "promoters",
+         "detractors")
+
+
+def _sums_of(data: PeriodData, settings: Settings, as_of: pd.Timestamp) -> dict[str, float]:
+    """The counts and sums every KPI is made of, from one slice of the data (what `_sql_sums` gets
+    from the database's GROUP BY)."""
     r, c, s = data.records, data.complaints, data.responses
-    out: dict[str, tuple[float | None, int, dict]] = {}
-    out["record_volume"] = (float(len(r)), len(r), {})
-
     resolved = r[r["resolved_at"].notna()]
-    hours = (resolved["resolved_at"] - resolved["opened_at"]).dt.total_seconds() / 3600.0
-    out["avg_handling_hours"] = (float(hours.mean()) if len(hours) else None, len(hours), {})
-
+    handled = (resolved["resolved_at"] - resolved["opened_at"]) // pd.Timedelta(microseconds=1)
     known = r["first_contact_resolved"].dropna().astype(bool)
-    out["fcr_pct"] = (_share(known), len(known), {})
-
     targets = settings.kpi.response_targets_seconds
     targeted = r[r["channel"].isin(list(targets))]
     limit = targeted["channel"].map(targets).astype(float)
     delay = (targeted["first_response_at"] - targeted["opened_at"]).dt.total_seconds()
-    within = delay.notna() & (delay <= limit)
-    out["response_within_target_pct"] = (_share(within), len(targeted), {})
-
-    rate = 1000.0 * len(c) / len(r) if len(r) else None
-    out["complaint_rate_per_1000"] = (rate, len(r), {"complaints": len(c)})
-
     resolved_by = c["resolved_at"].notna() & (c["resolved_at"] <= as_of)
     eligible = resolved_by | (c["deadline_at"] < as_of)
-    on_time = resolved_by & (c["resolved_at"] <= c["deadline_at"])
-    out["complaint_on_time_pct"] = (_share(on_time[eligible]), int(eligible.sum()), {})
-    out["complaint_closure_pct"] = (_share(c["resolved_at"].notna()), len(c), {})
-
     csat = s["csat"].dropna().astype(float)
-    out["csat_mean"] = (float(csat.mean()) if len(csat) else None, len(csat), {})
-    top2 = csat >= 4
-    ci = wilson_interval(int(top2.sum()), len(top2))
-    out["csat_top2_pct"] = (_share(top2), len(top2), {"ci95": [100 * ci[0], 100 * ci[1]]} if ci else {})
-
     nps = s["nps"].dropna().astype(float)
-    promoters, detractors = int((nps >= 9).sum()), int((nps <= 6).sum())
-    value = 100.0 * (promoters - detractors) / len(nps) if len(nps) else None
-    margin = nps_margin(promoters, detractors, len(nps))
-    out["nps"] = (value, len(nps), {"margin95": margin, "promoters": promoters, "detractors": detractors}
-                  if margin is not None else {})
-    out["sop_training_completion_pct"] = (None, 0, {})  # from the standards register: see compute_and_store
+    return {
+        "records": len(r), "handled": len(handled), "handled_us": float(handled.sum()),
+        "fcr_known": len(known), "fcr_true": int(known.sum()),
+        "targeted": len(targeted), "within": int((delay.notna() & (delay <= limit)).sum()),
+        "complaints": len(c), "closed": int(c["resolved_at"].notna().sum()), "eligible": int(eligible.sum()),
+        "on_time": int((resolved_by & (c["resolved_at"] <= c["deadline_at"])).sum()),
+        "responses": len(s), "csat_n": len(csat), "csat_sum": float(csat.sum()), "csat_top2": int((csat >= 4).sum()),
+        "nps_n": len(nps), "promoters": int((nps >= 9).sum()), "detractors": int((nps <= 6).sum()),
+    }
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return None if not whole else 100.0 * part / whole
+
+
+def _values_from(t: dict[str, float]) -> dict[str, tuple[float | None, int, dict]]:
+    """kpi -> (value, n, extra) from the counts and sums of one slice (DESIGN.md §4)."""
+    out: dict[str, tuple[float | None, int, dict]] = {}
+    records, complaints = int(t["records"]), int(t["complaints"])
+    out["record_volume"] = (float(records), records, {})
+    handled = int(t["handled"])
+    out["avg_handling_hours"] = (t["handled_us"] / 3.6e9 / handled if handled else None, handled, {})
+    out["fcr_pct"] = (_ratio(t["fcr_true"], t["fcr_known"]), int(t["fcr_known"]), {})
+    out["response_within_target_pct"] = (_ratio(t["within"], t["targeted"]), int(t["targeted"]), {})
+    out["complaint_rate_per_1000"] = (1000.0 * complaints / records if records else None, records,
+                                      {"complaints": complaints})
+    out["complaint_on_time_pct"] = (_ratio(t["on_time"], t["eligible"]), int(t["eligible"]), {})
+    out["complaint_closure_pct"] = (_ratio(t["closed"], complaints), complaints, {})
+    csat_n = int(t["csat_n"])
+    out["csat_mean"] = (t["csat_sum"] / csat_n if csat_n else None, csat_n, {})
+    ci = wilson_interval(int(t["csat_top2"]), csat_n)
+    out["csat_top2_pct"] = (_ratio(t["csat_top2"], csat_n), csat_n,
+                            {"ci95": [100 * ci[0], 100 * ci[1]]} if ci else {})
+    n, promoters, detractors = int(t["nps_n"]), int(t["promoters"]), int(t["detractors"])
+    margin = nps_margin(promoters, detractors, n)
+    out["nps"] = (100.0 * (promoters - detractors) / n if n else None, n,
+                  {"margin95": margin, "promoters": promoters, "detractors": detractors} if margin is not None else {})
+    out["sop_training_completion_pct"] = (None, 0, {})  # from the standards register: `other` of `_results`
     return out
 
 
-def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = None,
-                 other: dict[str | None, dict[str, tuple[float | None, int, dict]]] | None = None) -> list[KpiResult]:
-    """Every KPI for the whole organisation (department None) and for each configured department;
-    `other` gives the values that do not come from the period's frames (department -> kpi -> value, n,
-    extra), e.g. the SOP training completion of the standards register."""
-    as_of_ts = pd.Timestamp(as_of or utcnow()).tz_convert("UTC").tz_localize(None)
+def _values_for(data: PeriodData, settings: Settings, as_of: pd.Timestamp) -> dict[str, tuple[float | None, int, dict]]:
+    """kpi -> (value, n, extra) for one slice of the data."""
+    return _values_from(_sums_of(data, settings, as_of))
+
+
+def _results(sums: dict[str | None, dict[str, float]], settings: Settings,
+             other: dict[str | None, dict[str, tuple[float | None, int, dict]]] | None = None) -> list[KpiResult]:
+    """Every KPI for the whole organisation (key None) and each configured department; `other` gives
+    the values that do not come from the period's records (department -> kpi -> value, n, extra),
+    e.g. the SOP training completion of the standards register."""
     low_n = settings.kpi.low_confidence_n
+    empty = dict.fromkeys(_SUMS, 0)
     results: list[KpiResult] = []
-    slices: list[tuple[str | None, PeriodData]] = [(None, data)]
-    for dept in settings.departments:
-        slices.append((dept.code, PeriodData(
-            data.records[data.records["department"] == dept.code],
-            data.complaints[data.complaints["department"] == dept.code],
-            data.responses[data.responses["department"] == dept.code],
-        )))
-    for dept_code, part in slices:
-        values = {**_values_for(part, settings, as_of_ts), **(other or {}).get(dept_code, {})}
+    for dept_code in [None] + [d.code for d in settings.departments]:
+        values = {**_values_from(sums.get(dept_code, empty)), **(other or {}).get(dept_code, {})}
         for definition in KPIS:
             value, n, extra = values[definition.code]
             target = settings.kpi.target(definition.code, dept_code)
@@ -143,6 +157,82 @@ def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = 
                 extra=extra,
             ))
     return results
+
+
+def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = None,
+                 other: dict[str | None, dict[str, tuple[float | None, int, dict]]] | None = None) -> list[KpiResult]:
+    """Every KPI for the whole organisation (department None) and for each configured department
+    (`other`: see `_results`)."""
+    as_of_ts = pd.Timestamp(as_of or utcnow()).tz_convert("UTC").tz_localize(None)
+    sums: dict[str | None, dict[str, float]] = {None: _sums_of(data, settings, as_of_ts)}
+    for dept in settings.departments:
+        sums[dept.code] = _sums_of(PeriodData(
+            data.records[data.records["department"] == dept.code],
+            data.complaints[data.complaints["department"] == dept.code],
+            data.responses[data.responses["department"] == dept.code],
+        ), settings, as_of_ts)
+    return _results(sums, settings, other)
+
+
+def _microseconds(dialect: str, later: str, earlier: str) -> str:
+    """SQL for `later - earlier` in whole microseconds (exact: no floating-point day fractions)."""
+    if dialect == "sqlite":  # text 'YYYY-MM-DD HH:MM:SS.ffffff', as every writer stores it
+        return (f"((CAST(strftime('%s', {later}) AS INTEGER) - CAST(strftime('%s', {earlier}) AS INTEGER)) * 1000000"
+                f" + CAST(substr({later}, 21, 6) AS INTEGER) - CAST(substr({earlier}, 21, 6) AS INTEGER))")
+    return f"CAST(ROUND(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000) AS BIGINT)"
+
+
+def sql_sums(conn: Connection, period: str, settings: Settings, as_of: datetime) -> dict[str | None, dict[str, float]]:
+    """`_sums_of` for every department at once, by the database (three GROUP BY queries over the
+    month's index range); the organisation is the sum of its groups (unconfigured departments included)."""
+    from sqlalchemy import text
+
+    start, end = month_bounds(period, settings.tz)
+    dialect = conn.dialect.name
+
+    def moment(value: datetime) -> Any:
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime(SQLITE_DATETIME_FORMAT) if dialect == "sqlite" else naive
+
+    params: dict[str, Any] = {"start": moment(start), "end": moment(end), "as_of": moment(as_of)}
+    targets = settings.kpi.response_targets_seconds
+    cases = []
+    for i, (channel, seconds) in enumerate(sorted(targets.items())):
+        params[f"ch{i}"], params[f"lim{i}"] = channel, int(round(float(seconds) * 1_000_000))
+        cases.append(f"WHEN :ch{i} THEN :lim{i}")
+    limit = f"(CASE channel {' '.join(cases)} END)" if cases else "NULL"
+    true = "first_contact_resolved" if dialect != "sqlite" else "first_contact_resolved = 1"
+    queries = {
+        ("records", "handled", "handled_us", "fcr_known", "fcr_true", "targeted", "within"): f"""
+            SELECT department, count(*), count(resolved_at),
+                   sum(CASE WHEN resolved_at IS NOT NULL THEN {_microseconds(dialect, 'resolved_at', 'opened_at')} END),
+                   count(first_contact_resolved), sum(CASE WHEN {true} THEN 1 ELSE 0 END),
+                   sum(CASE WHEN {limit} IS NOT NULL THEN 1 ELSE 0 END),
+                   sum(CASE WHEN first_response_at IS NOT NULL AND
+                       {_microseconds(dialect, 'first_response_at', 'opened_at')} <= {limit} THEN 1 ELSE 0 END)
+            FROM service_records WHERE opened_at >= :start AND opened_at < :end GROUP BY department""",
+        ("complaints", "closed", "eligible", "on_time"): """
+            SELECT department, count(*), count(resolved_at),
+                   sum(CASE WHEN (resolved_at IS NOT NULL AND resolved_at <= :as_of) OR deadline_at < :as_of
+                       THEN 1 ELSE 0 END),
+                   sum(CASE WHEN resolved_at IS NOT NULL AND resolved_at <= :as_of AND resolved_at <= deadline_at
+                       THEN 1 ELSE 0 END)
+            FROM complaints WHERE received_at >= :start AND received_at < :end GROUP BY department""",
+        ("responses", "csat_n", "csat_sum", "csat_top2", "nps_n", "promoters", "detractors"): """
+            SELECT department, count(*), count(csat), sum(csat), sum(CASE WHEN csat >= 4 THEN 1 ELSE 0 END),
+                   count(nps), sum(CASE WHEN nps >= 9 THEN 1 ELSE 0 END), sum(CASE WHEN nps <= 6 THEN 1 ELSE 0 END)
+            FROM survey_responses WHERE submitted_at >= :start AND submitted_at < :end GROUP BY department""",
+    }
+    sums: dict[str | None, dict[str, float]] = {None: dict.fromkeys(_SUMS, 0)}
+    for names, sql in queries.items():
+        used = {k: v for k, v in params.items() if f":{k}" in sql}
+        for department, *values in conn.execute(text(sql), used):
+            group = sums.setdefault(department, dict.fromkeys(_SUMS, 0))
+            for name, value in zip(names, values):
+                number = float(value or 0) if name in ("handled_us", "csat_sum") else int(value or 0)
+                group[name] += number
+                sums[None][name] += number
+    return sums
 
 
 # -- reading and storing ----------------------------------------------------------
@@ -196,11 +286,13 @@ def compute_and_store(session: Session, settings: Settings, period: str,
     parse_period(period)
     settings = effective_settings(session, settings, int(period[:4]))  # the year's decided targets
     as_of = as_of or utcnow()
-    data = load_period(session.connection(), period, settings)
-    results = compute_kpis(data, settings, as_of, other=_training_values(session, settings, period, as_of))
+    sums = sql_sums(session.connection(), period, settings, as_of)
+    results = _results(sums, settings, other=_training_values(session, settings, period, as_of))
+    total = sums[None]
     computation = KpiComputation(
         period=period, as_of=as_of, computed_at=utcnow(), actor=session.info.get("actor", "unknown"),
-        input_counts=data.counts(),
+        input_counts={"records": int(total["records"]), "complaints": int(total["complaints"]),
+                      "responses": int(total["responses"])},
     )
     computation.values = [
         KpiValue(kpi=r.kpi, department=r.department, value=r.value, target=r.target, status=r.status, n=r.n,

@@ -174,6 +174,8 @@ def send_reminders(session: Session, settings: Settings, *, today: date | None =
     Runs in the caller's transaction: the digests and their ledger rows commit together, so a
     retry after a failure either finds both or neither.
     """
+    from sqms.ingest import insert_rows  # the driver's bulk path: a backlog of 100 k items is 100 k ledger rows
+
     now = now or utcnow()
     today = today or to_local(now, settings.tz).date()
     result = RunResult(day=today)
@@ -197,7 +199,7 @@ def send_reminders(session: Session, settings: Settings, *, today: date | None =
         # the key names the day and what it holds: a rerun with the same news is the same mail
         digest = hashlib.sha1("|".join(":".join(r.key) for r in reminders).encode()).hexdigest()[:12]
         row, _ = enqueue(session, process=PROCESS, obj=f"digest:{digest}", period=today.isoformat(), email=email)
-        session.execute(ReminderSent.__table__.insert(), [
+        insert_rows(session.connection(), ReminderSent.__table__, [
             {"item_kind": r.item.kind, "item_id": r.item.item_id, "stage": r.stage, "recipient": r.recipient,
              "on_day": today, "outbox_id": row.id, "created_at": now} for r in reminders])
         result.by_recipient[recipient] = len(reminders)
@@ -285,12 +287,25 @@ def _line(reminder: Reminder, settings: Settings) -> dict:
 
 
 def digest_sections(reminders: list[Reminder], settings: Settings) -> dict:
-    """The digest's three lists: due soon, overdue (own items), escalated (others' items)."""
-    lines = [(r, _line(r, settings)) for r in reminders]
+    """The digest's three lists (due soon, overdue own items, escalated others' items), together at most
+    `reminders.digest_items` lines, the most urgent first; `counts` by stage and department and `hidden`
+    (how many are not listed) tell the rest."""
+    limit = settings.reminders.digest_items
+    urgency = sorted(reminders, key=lambda r: (-r.late_working_days, r.item.due_at, r.item.kind, r.item.item_id))
+    shown = {id(r) for r in urgency[:limit]}
+    lines = [(r, _line(r, settings)) for r in urgency if id(r) in shown]
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for r in reminders:
+        section = "escalated" if r.escalated else "overdue" if r.stage == "overdue" else "due_soon"
+        counts[(section, r.item.department or "—")] += 1
     return {
-        "due_soon": [line for r, line in lines if r.stage.startswith("due-")],
+        "due_soon": sorted((line for r, line in lines if r.stage.startswith("due-")), key=lambda i: i["due"]),
         "overdue": [line for r, line in lines if r.stage == "overdue"],
         "escalated": [line for r, line in lines if r.escalated],
+        "total": len(reminders),
+        "hidden": max(0, len(reminders) - limit),
+        "counts": [{"section": section, "department": department, "n": n}
+                   for (section, department), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))],
     }
 
 
