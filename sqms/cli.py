@@ -45,6 +45,10 @@ class ImportKind(str, Enum):
     complaints = "complaints"
     survey_responses = "survey-responses"
     customers = "customers"
+    staff = "staff"
+    inspections = "inspections"
+    compliments = "compliments"
+    service_errors = "service-errors"
 
 
 def _check_period(period: str) -> str:
