@@ -21,6 +21,7 @@ from sqms.cli_common import cli_actor, fail, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
+from sqms.monitoring.cli import grading_app, inspection_app
 from sqms.reviews.cli import app as review_app
 from sqms.surveys.cli import app as survey_app
 
@@ -38,6 +39,8 @@ app.add_typer(survey_app, name="survey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(pdca_app, name="pdca")
 app.add_typer(review_app, name="review")
+app.add_typer(inspection_app, name="inspection")
+app.add_typer(grading_app, name="grading")
 
 
 class ImportKind(str, Enum):
@@ -114,6 +117,9 @@ def import_(
 
     settings = settings_or_exit()
     _migrate_or_exit(settings)
+    if kind is ImportKind.inspections:  # one row per item: grouped into inspections
+        _import_inspections(settings, file, mapping)
+        return
     try:
         result = import_file(settings, spec_for(kind.value), file, mapping=mapping, skip_invalid=skip_invalid,
                              actor=cli_actor())
@@ -128,6 +134,22 @@ def import_(
         typer.echo(f"rejected: ... and {len(result.errors) - 20} more in {result.rejects_file}", err=True)
     _echo_outcome(result)
     typer.echo(result.summary())
+
+
+def _import_inspections(settings: Settings, file: Path, mapping: Optional[Path]) -> None:
+    from sqms.config import ConfigError
+    from sqms.ingest import ImportFileError
+    from sqms.monitoring.inspections import import_inspections
+
+    try:
+        outcome = import_inspections(settings, file, mapping=mapping, actor=cli_actor())
+    except (ImportFileError, ConfigError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1)
+    typer.echo(outcome.summary())
+    from sqms.cli_common import deliver_now
+
+    deliver_now(settings, "inspections")
 
 
 def _echo_outcome(result, prefix: str = "") -> None:

@@ -135,12 +135,14 @@ _SOURCE_LABELS = {"complaint": ("投诉", "complaints"), "audit_finding": ("内�
                   "review_decision": ("管理评审决定", "management review decision"),
                   "improvement_cycle": ("PDCA 改进循环", "PDCA improvement cycle"),
                   "kpi_miss": ("指标未达标", "KPI miss"), "survey": ("满意度调查", "satisfaction survey"),
-                  "manual": ("手工登记", "entered by hand")}
+                  "manual": ("手工登记", "entered by hand"),
+                  "inspection": ("服务检查", "service inspection")}
 
 
 _SOURCE_PROCESSES = {"complaint": "complaints", "audit_finding": "internal-audit",
                      "review_decision": "management-review", "improvement_cycle": "improvement",
-                     "kpi_miss": "improvement", "survey": "surveys"}
+                     "kpi_miss": "improvement", "survey": "surveys",
+                     "inspection": "inspections"}
 
 
 def queue_assignment_notice(session: Session, settings: Settings, action: Action) -> bool:
