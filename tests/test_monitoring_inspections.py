@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -13,12 +13,18 @@ from sqms.db import UnitOfWork
 from sqms.ingest import ImportValidationError
 from sqms.monitoring.inspections import import_inspections
 from sqms.monitoring.models import Inspection
-from sqms.monitoring.service import InspectionError, ItemResult, NewInspection, record_inspection, score
+from sqms.monitoring.service import (
+    InspectionError,
+    ItemResult,
+    NewInspection,
+    record_inspection,
+    score,
+)
 from sqms.monitoring.templates import load_templates
 from sqms.notify.models import OutboxMessage
 from tests.conftest import CONFIG
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")

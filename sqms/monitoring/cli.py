@@ -7,7 +7,15 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, local, parse_moment, settings_or_exit
+from sqms.cli_common import (
+    cli_actor,
+    database_or_exit,
+    deliver_now,
+    fail,
+    local,
+    parse_moment,
+    settings_or_exit,
+)
 
 inspection_app = typer.Typer(help="Service inspections and mystery-shopper evaluations (服务检查).",
                              no_args_is_help=True)
@@ -30,7 +38,13 @@ def record(
 ) -> None:
     """Record an inspection; a failed red line or a low score opens a corrective action, mailed at once."""
     from sqms.db import UnitOfWork
-    from sqms.monitoring.service import InspectionError, ItemResult, NewInspection, parse_result, record_inspection
+    from sqms.monitoring.service import (
+        InspectionError,
+        ItemResult,
+        NewInspection,
+        parse_result,
+        record_inspection,
+    )
     from sqms.monitoring.templates import load_templates
 
     settings = settings_or_exit()

@@ -13,10 +13,24 @@ from sqms.audit_trail import ImportRun
 from sqms.calendar import utcnow
 from sqms.config import Settings
 from sqms.db import UnitOfWork
-from sqms.ingest import FieldSpec, ImportValidationError, Mapping, RowError, file_sha256, load_mapping, read_validated
+from sqms.ingest import (
+    FieldSpec,
+    ImportValidationError,
+    Mapping,
+    RowError,
+    file_sha256,
+    load_mapping,
+    read_validated,
+)
 from sqms.monitoring.imports import staff_field
 from sqms.monitoring.models import SOURCES, Staff
-from sqms.monitoring.service import InspectionError, ItemResult, NewInspection, parse_result, record_inspection
+from sqms.monitoring.service import (
+    InspectionError,
+    ItemResult,
+    NewInspection,
+    parse_result,
+    record_inspection,
+)
 from sqms.monitoring.templates import load_templates
 
 FIELDS = [

@@ -20,6 +20,7 @@ from sqms.complaints.models import Complaint
 from sqms.config import Settings
 from sqms.db import read_frame
 from sqms.kpi_catalog import KPIS, status_of
+from sqms.monitoring.kpis import load_monitoring, monitoring_values
 from sqms.records.targets import effective_settings
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
 from sqms.stats import nps_margin, wilson_interval
@@ -56,6 +57,8 @@ class PeriodData:
     records: pd.DataFrame
     complaints: pd.DataFrame
     responses: pd.DataFrame
+    # service monitoring (issue 15): inspections (source, score), compliments, service errors
+    monitoring: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {"records": len(self.records), "complaints": len(self.complaints), "responses": len(self.responses)}
@@ -112,6 +115,7 @@ def _values_for(data: PeriodData, settings: Settings, as_of: pd.Timestamp) -> di
     margin = nps_margin(promoters, detractors, len(nps))
     out["nps"] = (value, len(nps), {"margin95": margin, "promoters": promoters, "detractors": detractors}
                   if margin is not None else {})
+    out.update(monitoring_values(data.monitoring, len(r)))
     return out
 
 
@@ -126,6 +130,7 @@ def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = 
             data.records[data.records["department"] == dept.code],
             data.complaints[data.complaints["department"] == dept.code],
             data.responses[data.responses["department"] == dept.code],
+            {name: frame[frame["department"] == dept.code] for name, frame in data.monitoring.items()},
         )))
     for dept_code, part in slices:
         values = _values_for(part, settings, as_of_ts)
@@ -174,6 +179,7 @@ def load_period(conn: Connection, period: str, settings: Settings) -> PeriodData
         records=_frame(conn, ServiceRecord, _RECORD_COLUMNS, "opened_at", start, end),
         complaints=_frame(conn, Complaint, _COMPLAINT_COLUMNS, "received_at", start, end),
         responses=_frame(conn, SurveyResponse, _RESPONSE_COLUMNS, "submitted_at", start, end),
+        monitoring=load_monitoring(conn, start, end),
     )
 
 
