@@ -15,7 +15,8 @@ EXTERNAL = ("mystery_shopper", "third_party")
 
 
 def load_monitoring(conn: Connection, start: datetime, end: datetime) -> dict[str, pd.DataFrame]:
-    """A period's inspections (by inspected_at), compliments (received_at) and service errors (occurred_at)."""
+    """A period's inspections (by inspected_at), compliments (received_at) and service errors (occurred_at);
+    compliments and errors only when the organisation recorded any in the period."""
     def frame(table, columns, when):
         out = read_frame(conn, [table.c[c] for c in columns], table.c[when] >= start, table.c[when] < end)
         out["department"] = out["department"].astype(object)
@@ -23,11 +24,11 @@ def load_monitoring(conn: Connection, start: datetime, end: datetime) -> dict[st
 
     inspections = frame(Inspection.__table__, ["inspection_id", "department", "source", "score"], "inspected_at")
     inspections["score"] = pd.to_numeric(inspections["score"])
-    return {
-        "inspections": inspections,
-        "compliments": frame(Compliment.__table__, ["compliment_id", "department"], "received_at"),
-        "errors": frame(ServiceError.__table__, ["error_id", "department"], "occurred_at"),
-    }
+    events = {"compliments": frame(Compliment.__table__, ["compliment_id", "department"], "received_at"),
+              "errors": frame(ServiceError.__table__, ["error_id", "department"], "occurred_at")}
+    # an organisation that recorded no compliments (errors) in the month does not keep them: no data,
+    # not a rate of 0 that would read as a missed target everywhere
+    return {"inspections": inspections} | {name: f for name, f in events.items() if len(f)}
 
 
 def monitoring_values(frames: dict[str, pd.DataFrame], records: int) -> dict[str, tuple[float | None, int, dict]]:
