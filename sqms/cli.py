@@ -21,7 +21,7 @@ from sqms.cli_common import cli_actor, fail, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.config import ConfigError, Settings
 from sqms.improvement.cli import app as pdca_app
-from sqms.monitoring.cli import grading_app, inspection_app
+from sqms.monitoring.cli import compliment_app, error_app, grading_app, inspection_app
 from sqms.reviews.cli import app as review_app
 from sqms.surveys.cli import app as survey_app
 
@@ -41,6 +41,8 @@ app.add_typer(pdca_app, name="pdca")
 app.add_typer(review_app, name="review")
 app.add_typer(inspection_app, name="inspection")
 app.add_typer(grading_app, name="grading")
+app.add_typer(compliment_app, name="compliment")
+app.add_typer(error_app, name="service-error")
 
 
 class ImportKind(str, Enum):

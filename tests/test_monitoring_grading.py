@@ -55,7 +55,7 @@ def test_quarters():
 
 
 def test_grade_quarter_keeps_grades_and_shows_last_quarters(org, tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqms.db import UnitOfWork
     from sqms.importers import spec_for

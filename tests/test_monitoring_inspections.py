@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -138,3 +138,30 @@ def test_import_errors_name_row_and_column_and_nothing_is_written(org, tmp_path)
     ]
     with UnitOfWork(org.database_url) as uow:
         assert uow.session.scalars(select(Inspection)).all() == []
+
+
+def test_service_error_from_a_valid_complaint_takes_its_department_and_person(org, tmp_path):
+    from sqms.importers import spec_for
+    from sqms.ingest import import_file
+    from sqms.monitoring.service import add_compliment, add_service_error
+
+    (tmp_path / "staff.csv").write_text("staff_id,name,department\nS1,甲,OPS\n", encoding="utf-8")
+    import_file(org, spec_for("staff"), tmp_path / "staff.csv")
+    (tmp_path / "c.csv").write_text(
+        "complaint_id,received_at,department,channel,severity,category,customer_id,responded_at,resolved_at,"
+        "description,staff_id\nCP1,2026-10-01 09:00,OPS,phone,normal,预约爽约,C1,,,没按约定时间上门,S1\n",
+        encoding="utf-8")
+    import_file(org, spec_for("complaints"), tmp_path / "c.csv")
+    with UnitOfWork(org.database_url, actor="test") as uow:
+        error = add_service_error(uow.session, org, error_id="SE1", category="missed_appointment",
+                                  severity="major", complaint_id="CP1")
+        assert (error.department, error.staff_id, error.origin, error.source_ref) == ("OPS", "S1", "complaint", "CP1")
+        add_compliment(uow.session, org, compliment_id="P1", department="OPS", staff_id="S1",
+                       received_at=datetime(2026, 10, 2, tzinfo=UTC))
+        with pytest.raises(InspectionError, match="staff_id: unknown staff_id 'S9'"):
+            add_compliment(uow.session, org, compliment_id="P2", department="OPS", staff_id="S9",
+                           received_at=datetime(2026, 10, 2, tzinfo=UTC))
+        with pytest.raises(InspectionError, match="already recorded"):
+            add_service_error(uow.session, org, error_id="SE1", category="other", severity="minor",
+                              department="OPS")
+        uow.commit()

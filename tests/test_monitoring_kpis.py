@@ -4,7 +4,7 @@ inspections has no_data."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd

@@ -19,6 +19,10 @@ from sqms.cli_common import (
 
 inspection_app = typer.Typer(help="Service inspections and mystery-shopper evaluations (服务检查).",
                              no_args_is_help=True)
+compliment_app = typer.Typer(help="Compliments (表扬) entered by hand; files: sqms import compliments.",
+                             no_args_is_help=True)
+error_app = typer.Typer(help="Service errors (服务差错) entered by hand; files: sqms import service-errors.",
+                        no_args_is_help=True)
 grading_app = typer.Typer(help="Staff service-quality grading a / b / c (服务质量等级).", no_args_is_help=True)
 
 
@@ -131,3 +135,63 @@ def run(
         score = "—" if g.score is None else f"{g.score:.1f}"
         typer.echo(f"{g.staff_id:<10} {g.name:<8} {g.department:<6} {score:>6}  {g.grade or '—'}"
                    f"  (上季度 {g.previous_grade or '—'})")
+
+
+@compliment_app.command("add")
+def compliment_add(
+    compliment_id: str = typer.Option(..., "--id", help="The compliment's id."),
+    department: str = typer.Option(..., help="Department code."),
+    staff: Optional[str] = typer.Option(None, "--staff", help="staff_id of the person praised."),
+    at: Optional[str] = typer.Option(None, "--at", help="When received (local time, default now)."),
+    channel: Optional[str] = typer.Option(None, help="phone, online, email or onsite."),
+    customer: Optional[str] = typer.Option(None, help="customer_id."),
+    description: Optional[str] = typer.Option(None, help="What the customer said."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who enters it (for the audit log)."),
+) -> None:
+    """Record a compliment."""
+    from sqms.db import UnitOfWork
+    from sqms.monitoring.service import InspectionError, add_compliment
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            add_compliment(uow.session, settings, compliment_id=compliment_id, department=department,
+                           received_at=parse_moment(at, settings, "--at"), staff_id=staff, channel=channel,
+                           customer_id=customer, description=description, actor=uow.actor)
+        except InspectionError as exc:
+            fail(str(exc))
+        uow.commit()
+    typer.echo(f"{compliment_id}: recorded")
+
+
+@error_app.command("add")
+def error_add(
+    error_id: str = typer.Option(..., "--id", help="The service error's id."),
+    category: str = typer.Option(..., help="wrong_information, missed_appointment, lost_item, wrong_fee, "
+                                           "rude_conduct or other."),
+    severity: str = typer.Option("minor", help="minor, major or critical."),
+    department: Optional[str] = typer.Option(None, help="Department code (default: the complaint's/inspection's)."),
+    staff: Optional[str] = typer.Option(None, "--staff", help="staff_id of the person responsible."),
+    complaint: Optional[str] = typer.Option(None, help="A complaint found valid that revealed it."),
+    inspection: Optional[str] = typer.Option(None, help="The inspection that found it."),
+    at: Optional[str] = typer.Option(None, "--at", help="When it happened (local time)."),
+    description: Optional[str] = typer.Option(None, help="What went wrong."),
+    actor: Optional[str] = typer.Option(None, "--as", help="Who enters it (for the audit log)."),
+) -> None:
+    """Record a service error, directly or from a valid complaint or an inspection."""
+    from sqms.db import UnitOfWork
+    from sqms.monitoring.service import InspectionError, add_service_error
+
+    settings = settings_or_exit()
+    database_or_exit(settings)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            row = add_service_error(uow.session, settings, error_id=error_id, category=category, severity=severity,
+                                    occurred_at=parse_moment(at, settings, "--at") if at else None,
+                                    department=department, staff_id=staff, complaint_id=complaint,
+                                    inspection_id=inspection, description=description, actor=uow.actor)
+        except InspectionError as exc:
+            fail(str(exc))
+        uow.commit()
+        typer.echo(f"{error_id}: recorded ({row.department}, {row.origin})")

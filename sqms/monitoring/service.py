@@ -4,7 +4,7 @@ action a failed red line or a low score opens (mailed at once to the department 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,8 +12,18 @@ from sqlalchemy.orm import Session
 from sqms.actions.service import NewAction, open_action
 from sqms.audit_trail import record_change
 from sqms.calendar import utcnow
+from sqms.complaints.models import Complaint
 from sqms.config import Settings
-from sqms.monitoring.models import SOURCES, Inspection, InspectionItem, Staff
+from sqms.monitoring.models import (
+    ERROR_CATEGORIES,
+    ERROR_SEVERITIES,
+    SOURCES,
+    Compliment,
+    Inspection,
+    InspectionItem,
+    ServiceError,
+    Staff,
+)
 from sqms.monitoring.templates import InspectionTemplate, load_templates
 
 
@@ -111,12 +121,12 @@ def check(settings: Settings, new: NewInspection, templates: dict[str, Inspectio
 
 def record_inspection(session: Session, settings: Settings, new: NewInspection, *,
                       templates: dict[str, InspectionTemplate] | None = None, actor: str | None = None,
-                      now: datetime | None = None) -> tuple[Inspection, str]:
+                      now: datetime | None = None, notify: bool | None = None) -> tuple[Inspection, str]:
     """Record (or update, by id) an inspection: (row, "inserted" | "updated" | "unchanged").
 
     A failed red line or a score below `monitoring.score_threshold` opens one corrective action for the
     department manager; it is mailed at once unless the inspection is history (older than
-    `monitoring.notice_within_days`)."""
+    `monitoring.notice_within_days`, or `notify=False`, e.g. the demo's history)."""
     now = now or utcnow()
     templates = templates if templates is not None else load_templates(settings)
     staff = {s.staff_id: s for s in session.scalars(select(Staff))} if new.staff_id else {}
@@ -150,7 +160,7 @@ def record_inspection(session: Session, settings: Settings, new: NewInspection, 
     record_change(session, action="record" if before is None else "update", entity="inspection",
                   entity_id=new.inspection_id, before=before, after=after, actor=actor)
     if row.action_id is None and (red_line or value < settings.monitoring.score_threshold):
-        row.action_id = _open_corrective_action(session, settings, row, template, now, actor).id
+        row.action_id = _open_corrective_action(session, settings, row, template, now, actor, notify).id
     return row, outcome
 
 
@@ -170,7 +180,7 @@ def _comparable(snapshot: dict) -> dict:
 
 
 def _open_corrective_action(session: Session, settings: Settings, row: Inspection, template: InspectionTemplate,
-                            now: datetime, actor: str | None):
+                            now: datetime, actor: str | None, notify: bool | None):
     failed = [i for i in row.items if i.points is not None and template.item(i.item) is not None
               and i.points < template.item(i.item).points]
     red = [i.item for i in failed if template.item(i.item).red_line]
@@ -183,4 +193,75 @@ def _open_corrective_action(session: Session, settings: Settings, row: Inspectio
     return open_action(session, settings, NewAction(
         source="inspection", type="corrective", title=f"服务检查整改: {template.name} ({why})",
         department=row.department, problem=problem, source_ref=row.inspection_id,
-        links=[("inspection", row.inspection_id)]), actor=actor, now=now, notify=recent)
+        links=[("inspection", row.inspection_id)]), actor=actor, now=now,
+        notify=recent if notify is None else notify)
+
+
+# -- compliments and service errors entered directly ----------------------------------
+
+
+def add_compliment(session: Session, settings: Settings, *, compliment_id: str, department: str,
+                   received_at: datetime, staff_id: str | None = None, channel: str | None = None,
+                   customer_id: str | None = None, description: str | None = None,
+                   actor: str | None = None) -> Compliment:
+    """A compliment (表扬) entered by hand (audited); an id already used is an error."""
+    _check_entry(session, settings, Compliment, compliment_id, department, staff_id)
+    row = Compliment(compliment_id=compliment_id, received_at=_as_utc(received_at), department=department,
+                     staff_id=staff_id, channel=channel, customer_id=customer_id, description=description,
+                     updated_at=utcnow())
+    session.add(row)
+    session.flush()
+    record_change(session, action="create", entity="compliment", entity_id=compliment_id, actor=actor,
+                  after={"department": department, "staff_id": staff_id, "received_at": row.received_at})
+    return row
+
+
+def add_service_error(session: Session, settings: Settings, *, error_id: str, category: str, severity: str,
+                      occurred_at: datetime | None = None, department: str | None = None,
+                      staff_id: str | None = None, complaint_id: str | None = None,
+                      inspection_id: str | None = None, description: str | None = None,
+                      actor: str | None = None) -> ServiceError:
+    """A service error (服务差错), entered directly or found by a valid complaint or an inspection: then its
+    department, person and time default to the complaint's / the inspection's."""
+    origin, ref = "direct", None
+    if complaint_id:
+        source = session.get(Complaint, complaint_id)
+        if source is None:
+            raise InspectionError(f"complaint: unknown complaint {complaint_id!r}")
+        origin, ref, when = "complaint", complaint_id, source.received_at
+    elif inspection_id:
+        source = session.get(Inspection, inspection_id)
+        if source is None:
+            raise InspectionError(f"inspection: unknown inspection {inspection_id!r}")
+        origin, ref, when = "inspection", inspection_id, source.inspected_at
+    else:
+        source, when = None, None
+    department = department or (source.department if source is not None else None)
+    staff_id = staff_id or (source.staff_id if source is not None else None)
+    occurred_at = occurred_at or when or utcnow()
+    if category not in ERROR_CATEGORIES:
+        raise InspectionError(f"category: {category!r} is not one of {', '.join(ERROR_CATEGORIES)}")
+    if severity not in ERROR_SEVERITIES:
+        raise InspectionError(f"severity: {severity!r} is not one of {', '.join(ERROR_SEVERITIES)}")
+    if department is None:
+        raise InspectionError("department: is required")
+    _check_entry(session, settings, ServiceError, error_id, department, staff_id)
+    row = ServiceError(error_id=error_id, occurred_at=_as_utc(occurred_at), department=department,
+                       staff_id=staff_id, category=category, severity=severity, origin=origin, source_ref=ref,
+                       description=description, updated_at=utcnow())
+    session.add(row)
+    session.flush()
+    record_change(session, action="create", entity="service_error", entity_id=error_id, actor=actor,
+                  after={"department": department, "staff_id": staff_id, "category": category,
+                         "severity": severity, "origin": origin, "source_ref": ref})
+    return row
+
+
+def _check_entry(session: Session, settings: Settings, model, ident: str, department: str,
+                 staff_id: str | None) -> None:
+    if session.get(model, ident) is not None:
+        raise InspectionError(f"id: {ident!r} is already recorded")
+    if department not in [d.code for d in settings.departments]:
+        raise InspectionError(f"department: unknown department {department!r}")
+    if staff_id is not None and session.get(Staff, staff_id) is None:
+        raise InspectionError(f"staff_id: unknown staff_id {staff_id!r}")
