@@ -427,6 +427,8 @@ def _default_schedules() -> dict[str, Schedule]:
         "internal-audit-daily": Schedule(cron="30 9 * * *"),
         "management-review": Schedule(cron="0 9 10 1 *"),
         "management-review-daily": Schedule(cron="45 9 * * *"),
+        "inspections": Schedule(cron="0 8 1 * *"),
+        "staff-grading": Schedule(cron="30 8 1-10 1,4,7,10 *"),
     }
 
 

@@ -24,8 +24,6 @@ from sqms.monitoring.templates import load_templates
 from sqms.notify.models import OutboxMessage
 from tests.conftest import CONFIG
 
-UTC = UTC
-
 
 @pytest.fixture(scope="module")
 def templates():

@@ -17,7 +17,6 @@ from sqms.monitoring.service import ItemResult, NewInspection, record_inspection
 from sqms.monitoring.templates import load_templates
 from sqms.records.service import compute_and_store, results_of
 
-UTC = UTC
 AS_OF = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
 
 

@@ -42,6 +42,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "action": ("纠正预防措施", "corrective action"),
     "action-verification": ("措施有效性验证", "action: verify effectiveness"),
     "review-report": ("管理评审年度工作报告", "management review: annual report"),
+    "inspection": ("服务检查", "service inspection"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 def default_sources() -> list:
     from sqms.actions.service import due_items as actions
     from sqms.complaints.service import due_items as complaints
+    from sqms.monitoring.plan import due_items as inspections
     from sqms.reviews.service import due_items as review_reports
 
-    return [complaints, actions, review_reports]
+    return [complaints, actions, review_reports, inspections]
