@@ -86,7 +86,6 @@ def init(
     typer.echo(f"database ready ({_safe_url(settings.database_url)}); organisation: {changes} change(s)")
     if demo:
         from sqms.demo import load_demo
-
         from sqms.ingest import ImportFileError
 
         try:
@@ -242,6 +241,35 @@ def run_monthly_report(
 
     result = monthly_service_quality_report(period=period)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@run_app.command("inspections")
+def run_inspections(period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: this month).")
+                    ) -> None:
+    """服务检查计划: plan the month's inspections and mail each inspector."""
+    if period:
+        _check_period(period)
+    settings_or_exit()
+    from flows.monitoring import inspections
+
+    typer.echo(json.dumps(inspections(period=period), ensure_ascii=False, default=str))
+
+
+@run_app.command("staff-grading")
+def run_staff_grading(quarter: Optional[str] = typer.Option(
+        None, "--quarter", help="e.g. 2026Q3 (default: only on the first working day after a quarter).")) -> None:
+    """服务质量考核: grade the staff and mail the appraisal report."""
+    settings_or_exit()
+    from sqms.monitoring.grading import GradingError, parse_quarter
+
+    if quarter:
+        try:
+            parse_quarter(quarter)
+        except GradingError as exc:
+            fail(str(exc))
+    from flows.monitoring import staff_grading
+
+    typer.echo(json.dumps(staff_grading(quarter=quarter), ensure_ascii=False, default=str))
 
 
 @run_app.command("outbox-delivery")
@@ -469,11 +497,20 @@ def check_config() -> None:
         checklists = load_checklists(settings.checklists_dir, [d.code for d in settings.departments])
     except ConfigError as exc:
         fail(str(exc))
+    from sqms.monitoring.templates import load_templates
+
+    try:
+        inspection_templates = load_templates(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    if settings.monitoring.plan_template not in inspection_templates:
+        fail(f"monitoring.plan_template: unknown inspection template {settings.monitoring.plan_template!r}")
     smtp_problem = settings.smtp.login_problem()
     if smtp_problem:
         fail(smtp_problem)
     typer.echo(f"ok: {len(settings.departments)} departments, {len(settings.people)} people, "
-               f"{len(questionnaires)} questionnaire(s), {len(checklists)} checklist(s)")
+               f"{len(questionnaires)} questionnaire(s), {len(checklists)} checklist(s), "
+               f"{len(inspection_templates)} inspection template(s)")
 
 
 def main() -> None:
