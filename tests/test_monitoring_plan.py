@@ -91,8 +91,8 @@ def test_appraisal_mail_to_a_department_manager_holds_no_other_departments_staff
     from sqms.monitoring.service import ItemResult, NewInspection, record_inspection
     from sqms.monitoring.templates import load_templates
 
-    (tmp_path / "staff.csv").write_text("staff_id,name,department\nCS7,客服甲,CS\nOPS7,运营乙,OPS\n",
-                                        encoding="utf-8")
+    (tmp_path / "staff.csv").write_text("staff_id,name,department,email\nCS7,客服甲,CS,cs7@example.com\n"
+                                        "OPS7,运营乙,OPS,ops7@example.com\n", encoding="utf-8")
     import_file(org, spec_for("staff"), tmp_path / "staff.csv")
     templates = load_templates(org)
     full = {i.code: i.points for i in templates["service-counter"].items()}
@@ -118,3 +118,5 @@ def test_appraisal_mail_to_a_department_manager_holds_no_other_departments_staff
     assert "OPS7" in ops_manager and "CS7" not in ops_manager and "客服甲" not in ops_manager
     whole = "\n".join(texts["zhang.wei@example.com"])  # the general manager has everyone
     assert "CS7" in whole and "OPS7" in whole and "zhao.lei@example.com" in texts  # and HR
+    own = "\n".join(texts["cs7@example.com"])  # a person gets their own grade, nobody else's
+    assert "客服甲" in own and "等级 a" in own and "运营乙" not in own and "OPS7" not in own

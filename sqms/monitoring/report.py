@@ -150,7 +150,29 @@ def run_appraisal(session: Session, settings: Settings, quarter: str) -> Apprais
         mails += mail_report(session, settings, [part], recipients=[manager.email], template="appraisal_report",
                              process="staff-grading", obj=f"appraisal:{d.code}", period=quarter, quarter=quarter,
                              department=d.label(settings.locale), rows=own.departments.to_dict("records"))
+    mails += _mail_own_grades(session, settings, quarter, grades)
     return AppraisalOutcome(quarter, len(grades), mails, appraisal)
+
+
+def _mail_own_grades(session: Session, settings: Settings, quarter: str, grades: list[Grade]) -> int:
+    """Each graded person with an email in the register gets their own grade and its components (only)."""
+    from sqms.monitoring.models import Staff
+    from sqms.notify.compose import compose
+    from sqms.notify.service import enqueue
+
+    emails = {s.staff_id: s.email for s in session.scalars(select(Staff)) if s.email}
+    queued = 0
+    for grade in grades:
+        if grade.staff_id not in emails or grade.grade is None:
+            continue
+        mail = compose(settings, "staff_grade", emails[grade.staff_id], quarter=quarter, grade=grade,
+                       c=grade.components)
+        mail.recipient_name = grade.name
+        mail.confidential = True  # personal data: stored sealed
+        _, changed = enqueue(session, process="staff-grading", obj=f"grade:{grade.staff_id}", period=quarter,
+                             email=mail)
+        queued += int(changed)
+    return queued
 
 
 def appraisal_markdown(outcome: AppraisalOutcome) -> str:
