@@ -163,3 +163,28 @@ def test_service_error_from_a_valid_complaint_takes_its_department_and_person(or
             add_service_error(uow.session, org, error_id="SE1", category="other", severity="minor",
                               department="OPS")
         uow.commit()
+
+
+def test_mystery_shopper_xlsx_through_the_example_mapping(org, tmp_path):
+    import openpyxl
+
+    from tests.conftest import ROOT
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["评估编号", "被评部门", "评估时间", "评估机构", "检查点", "得分", "评语"])
+    for point, score in (("问候用语", 10), ("三声内接听", 4), ("专业解答", 10), ("环境整洁", "na")):
+        sheet.append(["MS-2026-11-01", "客服部", "2026/11/05 14:30", "某某调研公司", point, score,
+                      "响铃五声才接" if score == 4 else None])
+    path = tmp_path / "visits.xlsx"
+    book.save(path)
+    outcome = import_inspections(org, path, mapping=ROOT / "config" / "mappings" / "example-mystery-shopper.yaml")
+    assert outcome.inserted == 1
+    with UnitOfWork(org.database_url) as uow:
+        row = uow.session.get(Inspection, "MS-2026-11-01")
+        items = {i.item: (i.points, i.note) for i in row.items}
+    assert (row.source, row.template, row.department, row.inspector) == (
+        "mystery_shopper", "service-counter", "CS", "某某调研公司")
+    assert items["LANG-2"] == (4.0, "响铃五声才接") and items["ENV-1"] == (None, None)
+    # LANG-1, LANG-2, PROC-1 weigh 1.5 each: (1.5 + 0.6 + 1.5) / 4.5
+    assert row.score == pytest.approx(100 * 3.6 / 4.5, abs=0.01)
