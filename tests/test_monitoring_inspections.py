@@ -173,9 +173,9 @@ def test_mystery_shopper_xlsx_through_the_example_mapping(org, tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["评估编号", "被评部门", "评估时间", "评估机构", "检查点", "得分", "评语"])
-    for point, score in (("问候用语", 10), ("三声内接听", 4), ("专业解答", 10), ("环境整洁", "na")):
-        sheet.append(["MS-2026-11-01", "客服部", "2026/11/05 14:30", "某某调研公司", point, score,
-                      "响铃五声才接" if score == 4 else None])
+    for point, given in (("问候用语", 10), ("三声内接听", 4), ("专业解答", 10), ("环境整洁", "na")):
+        sheet.append(["MS-2026-11-01", "客服部", "2026/11/05 14:30", "某某调研公司", point, given,
+                      "响铃五声才接" if given == 4 else None])
     path = tmp_path / "visits.xlsx"
     book.save(path)
     outcome = import_inspections(org, path, mapping=ROOT / "config" / "mappings" / "example-mystery-shopper.yaml")
