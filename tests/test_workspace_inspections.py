@@ -1,4 +1,7 @@
-"""Recording an inspection in the workspace on a phone, in a real Chromium against a real `sqms web`."""
+"""Recording an inspection in the workspace on a phone, in a real Chromium against a real `sqms web`.
+
+Named to run after the other Prefect tests: the session-wide Playwright browser leaves an event loop
+running, and Prefect's sync calls made after it return coroutines."""
 
 from __future__ import annotations
 
