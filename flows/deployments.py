@@ -16,6 +16,7 @@ from prefect.schedules import Cron
 from flows.alerts import flow_alert
 from flows.audits import internal_audit
 from flows.complaints import complaint_sla_watch
+from flows.monitoring import inspections, staff_grading
 from flows.monthly_report import monthly_service_quality_report
 from flows.outbox import outbox_delivery
 from flows.quality_meeting import quality_meeting
@@ -56,6 +57,8 @@ PROCESSES: tuple[Process, ...] = (
     Process("management-review-daily", management_review, "daily"),
     Process("quality-meeting", quality_meeting, "monthly"),
     Process("standards-review", standards_review, "daily"),
+    Process("inspections", inspections, "monthly"),
+    Process("staff-grading", staff_grading, "quarterly"),
     # run by the automations of `sqms deploy`, not on a schedule; not tagged `sqms`, so that its own
     # failure cannot set off another alert
     Process("flow-alert", flow_alert, "automation", concurrency_limit=None, tags=("sqms-alert",)),

@@ -21,6 +21,7 @@ from sqms.cli_common import cli_actor, code_of, fail, period_of, settings_or_exi
 from sqms.complaints.cli import app as complaint_app
 from sqms.improvement.cli import app as pdca_app
 from sqms.meetings.cli import app as meeting_app
+from sqms.monitoring.cli import compliment_app, error_app, grading_app, inspection_app
 from sqms.reviews.cli import app as review_app
 from sqms.standards.cli import app as standard_app
 from sqms.suggestions.cli import app as suggestion_app
@@ -46,6 +47,10 @@ app.add_typer(review_app, name="review")
 app.add_typer(meeting_app, name="meeting")
 app.add_typer(standard_app, name="standard")
 app.add_typer(suggestion_app, name="suggestion")
+app.add_typer(inspection_app, name="inspection")
+app.add_typer(grading_app, name="grading")
+app.add_typer(compliment_app, name="compliment")
+app.add_typer(error_app, name="service-error")
 
 
 class ImportKind(str, Enum):
@@ -53,6 +58,10 @@ class ImportKind(str, Enum):
     complaints = "complaints"
     survey_responses = "survey-responses"
     customers = "customers"
+    staff = "staff"
+    inspections = "inspections"
+    compliments = "compliments"
+    service_errors = "service-errors"
 
 
 def _check_period(period: Optional[str]) -> Optional[str]:
@@ -79,7 +88,6 @@ def init(
     typer.echo(f"database ready ({_safe_url(settings.database_url)}); organisation: {changes} change(s)")
     if demo:
         from sqms.demo import load_demo
-
         from sqms.ingest import ImportFileError
         from sqms.standards.demo import seed_register
 
@@ -116,6 +124,9 @@ def import_(
 
     settings = settings_or_exit()
     _migrate_or_exit(settings)
+    if kind is ImportKind.inspections:  # one row per item: grouped into inspections
+        _import_inspections(settings, file, mapping)
+        return
     try:
         result = import_file(settings, spec_for(kind.value), file, mapping=mapping, skip_invalid=skip_invalid,
                              actor=cli_actor())
@@ -130,6 +141,22 @@ def import_(
         typer.echo(f"rejected: ... and {len(result.errors) - 20} more in {result.rejects_file}", err=True)
     _echo_outcome(result)
     typer.echo(result.summary())
+
+
+def _import_inspections(settings: Settings, file: Path, mapping: Optional[Path]) -> None:
+    from sqms.config import ConfigError
+    from sqms.ingest import ImportFileError
+    from sqms.monitoring.inspections import import_inspections
+
+    try:
+        outcome = import_inspections(settings, file, mapping=mapping, actor=cli_actor())
+    except (ImportFileError, ConfigError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1)
+    typer.echo(outcome.summary())
+    from sqms.cli_common import deliver_now
+
+    deliver_now(settings, "inspections")
 
 
 def _echo_outcome(result, prefix: str = "") -> None:
@@ -237,6 +264,35 @@ def run_monthly_report(
 
     result = monthly_service_quality_report(period=period)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@run_app.command("inspections")
+def run_inspections(period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM (default: this month).")
+                    ) -> None:
+    """服务检查计划: plan the month's inspections and mail each inspector."""
+    if period:
+        _check_period(period)
+    settings_or_exit()
+    from flows.monitoring import inspections
+
+    typer.echo(json.dumps(inspections(period=period), ensure_ascii=False, default=str))
+
+
+@run_app.command("staff-grading")
+def run_staff_grading(quarter: Optional[str] = typer.Option(
+        None, "--quarter", help="e.g. 2026Q3 (default: only on the first working day after a quarter).")) -> None:
+    """服务质量考核: grade the staff and mail the appraisal report."""
+    settings_or_exit()
+    from sqms.monitoring.grading import GradingError, parse_quarter
+
+    if quarter:
+        try:
+            parse_quarter(quarter)
+        except GradingError as exc:
+            fail(str(exc))
+    from flows.monitoring import staff_grading
+
+    typer.echo(json.dumps(staff_grading(quarter=quarter), ensure_ascii=False, default=str))
 
 
 @run_app.command("outbox-delivery")
@@ -494,11 +550,20 @@ def check_config() -> None:
         checklists = load_checklists(settings.checklists_dir, [d.code for d in settings.departments])
     except ConfigError as exc:
         fail(str(exc))
+    from sqms.monitoring.templates import load_templates
+
+    try:
+        inspection_templates = load_templates(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    if settings.monitoring.plan_template not in inspection_templates:
+        fail(f"monitoring.plan_template: unknown inspection template {settings.monitoring.plan_template!r}")
     smtp_problem = settings.smtp.login_problem()
     if smtp_problem:
         fail(smtp_problem)
     typer.echo(f"ok: {len(settings.departments)} departments, {len(settings.people)} people, "
-               f"{len(questionnaires)} questionnaire(s), {len(checklists)} checklist(s)")
+               f"{len(questionnaires)} questionnaire(s), {len(checklists)} checklist(s), "
+               f"{len(inspection_templates)} inspection template(s)")
 
 
 def main() -> None:

@@ -307,6 +307,43 @@ class ReviewSettings(_Model):
     _participants = field_validator("participants")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
+class GradingSettings(_Model):
+    """Staff grading a / b / c (seed 003 第二章第六条): weighted components, thresholds, red-line cap."""
+
+    # weights of the 0–100 components in the base score (a missing component is left out, the rest rescaled)
+    weights: dict[Literal["inspection", "mystery_shopper", "csat"], float] = Field(
+        default_factory=lambda: {"inspection": 0.6, "mystery_shopper": 0.25, "csat": 0.15})
+    complaint_penalty: float = Field(default=5.0, ge=0)  # points off per complaint against the person
+    error_penalty: dict[Literal["minor", "major", "critical"], float] = Field(
+        default_factory=lambda: {"minor": 2.0, "major": 5.0, "critical": 10.0})
+    compliment_bonus: float = Field(default=2.0, ge=0)  # points per compliment
+    compliment_bonus_max: float = Field(default=10.0, ge=0)
+    a_from: float = Field(default=90.0, ge=0, le=100)  # score ≥ a_from → a
+    b_from: float = Field(default=75.0, ge=0, le=100)  # score ≥ b_from → b, else c
+    red_line_caps_at_c: bool = True
+    top_performers: int = Field(default=3, ge=0)  # 服务标兵 candidates in the appraisal
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "GradingSettings":
+        if self.b_from > self.a_from:
+            raise ValueError("b_from must not be above a_from")
+        return self
+
+
+class MonitoringSettings(_Model):
+    """Inspections, mystery shopping, compliments and service errors (issue 15)."""
+
+    inspections_dir: Path = Path("config/inspections")
+    score_threshold: float = Field(default=80.0, ge=0, le=100)  # below: a corrective action
+    notice_within_days: int = Field(default=7, ge=1)  # older inspections (history) page nobody
+    inspectors: tuple[str, ...] = ("role:internal_auditor", "role:quality_manager")
+    plan_template: str = "service-counter"
+    appraisal_to: tuple[str, ...] = ("role:general_manager",)
+    grading: GradingSettings = GradingSettings()
+
+    _selectors = field_validator("inspectors", "appraisal_to")(classmethod(lambda cls, v: _check_selectors(v)))
+
+
 class OutboxSettings(_Model):
     # flood guard: at most this many mails to one recipient per delivery run; the rest are held
     # (status `held`, kept, not sent), the recipient and the admins get one mail saying so
@@ -443,6 +480,8 @@ def _default_schedules() -> dict[str, Schedule]:
         "management-review-daily": Schedule(cron="45 9 * * *"),
         "quality-meeting": Schedule(cron="0 10 1 * *"),
         "standards-review": Schedule(cron="15 9 * * *"),
+        "inspections": Schedule(cron="0 8 1 * *"),
+        "staff-grading": Schedule(cron="30 8 1-10 1,4,7,10 *"),
     }
 
 
@@ -497,6 +536,7 @@ class Settings(BaseSettings):
     suggestions: SuggestionSettings = SuggestionSettings()
     checklists_dir: Path = Path("config/checklists")
     calendar_dir: Path = Path("config/calendar")  # <year>.yaml: official days the library does not know yet
+    monitoring: MonitoringSettings = MonitoringSettings()
     web: WebSettings = WebSettings()
     outbox: OutboxSettings = OutboxSettings()
     schedules: dict[str, Schedule] = Field(default_factory=_default_schedules)

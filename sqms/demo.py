@@ -37,7 +37,15 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from sqms.calendar import is_covered, is_working_day, parse_period, periods_ending, previous_period, to_local, utcnow
+from sqms.calendar import (
+    is_covered,
+    is_working_day,
+    parse_period,
+    periods_ending,
+    previous_period,
+    to_local,
+    utcnow,
+)
 from sqms.complaints.service import deadlines_for
 from sqms.config import Settings
 from sqms.ingest import ImportResult
@@ -221,8 +229,13 @@ def load_demo(settings: Settings, *, seed: int = DEFAULT_SEED, end_period: str |
     from sqms.ingest import import_file
 
     def generate_and_import(folder: Path) -> dict[str, ImportResult]:
+        from sqms.monitoring.demo import load_monitoring_demo
+
         paths = generate_demo(settings, seed=seed, end_period=end_period, out_dir=folder, now=now, months=months)
-        return {kind: import_file(settings, spec_for(kind), path, actor="demo") for kind, path in paths.items()}
+        results = {kind: import_file(settings, spec_for(kind), path, actor="demo") for kind, path in paths.items()}
+        results |= load_monitoring_demo(settings, folder, seed=seed, months=months, now=now,
+                                        end_period=end_period or previous_period(now or utcnow(), settings.tz))
+        return results
 
     if out_dir is not None:
         return generate_and_import(Path(out_dir))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqms.ingest import ImportSpec
 
-KINDS = ("service-records", "complaints", "survey-responses", "customers")
+KINDS = ("service-records", "complaints", "survey-responses", "customers", "staff", "inspections", "compliments",
+         "service-errors")
 
 
 def spec_for(kind: str) -> ImportSpec:
@@ -16,6 +17,12 @@ def spec_for(kind: str) -> ImportSpec:
         from sqms.surveys.imports import SURVEY_RESPONSES as spec
     elif kind == "customers":
         from sqms.org.imports import CUSTOMERS as spec
+    elif kind == "staff":
+        from sqms.monitoring.imports import STAFF as spec
+    elif kind == "compliments":
+        from sqms.monitoring.imports import COMPLIMENTS as spec
+    elif kind == "service-errors":
+        from sqms.monitoring.imports import SERVICE_ERRORS as spec
     else:
         raise ValueError(f"unknown import kind {kind!r} (known: {', '.join(KINDS)})")
     return spec

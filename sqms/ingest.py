@@ -230,6 +230,8 @@ class FieldSpec:
     not_before: str | None = None  # a datetime column this one may not precede
     scale_group: str | None = None  # mapping `scale:` key that also applies, e.g. "items"
     max_length: int = MAX_TEXT
+    # the ids a value must be one of (e.g. the staff register), read once per chunk; unknown = row error
+    known: Callable[[Context], Any] | None = None
 
 
 @dataclass
@@ -667,6 +669,10 @@ class _Checker:
         bad = ~empty & ~raw.str.match(_ID_PATTERN)
         self.fail(bad, spec.name, lambda v: f"invalid id {_show(v)} (at most 64 characters, no spaces, quotes or <>&)",
                   raw)
+        if spec.known is not None:
+            unknown = ~empty & ~bad & ~raw.isin(list(spec.known(self.ctx)))
+            self.fail(unknown, spec.name, lambda v: f"unknown {spec.name} {_show(v)}", raw)
+            bad = bad | unknown
         return raw.where(~empty & ~bad, None)
 
     def _text(self, spec: FieldSpec, raw: pd.Series, empty: pd.Series) -> pd.Series:

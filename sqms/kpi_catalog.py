@@ -14,7 +14,7 @@ class KpiDefinition:
     decimals: int
     label_zh: str
     label_en: str
-    source: Literal["records", "complaints", "responses", "training"]
+    source: Literal["records", "complaints", "responses", "training", "monitoring"]
 
     def label(self, locale: str) -> str:
         return self.label_zh if locale.startswith("zh") else self.label_en
@@ -39,6 +39,14 @@ KPIS: tuple[KpiDefinition, ...] = (
     KpiDefinition("nps", "higher", "", 1, "净推荐值", "NPS", "responses"),
     KpiDefinition("sop_training_completion_pct", "higher", "%", 1, "制度培训按期完成率", "SOP training completion",
                   "training"),
+    # service monitoring (DESIGN.md §9, issue 15)
+    KpiDefinition("inspection_score", "higher", "", 1, "服务检查得分", "Inspection score", "monitoring"),
+    KpiDefinition("mystery_shopper_score", "higher", "", 1, "神秘顾客/第三方评分", "Mystery-shopper score",
+                  "monitoring"),
+    KpiDefinition("service_error_rate_per_1000", "lower", "‰", 2, "千单服务差错率", "Service errors per 1,000 records",
+                  "monitoring"),
+    KpiDefinition("praise_rate_per_1000", "higher", "‰", 2, "千单表扬率", "Compliments per 1,000 records",
+                  "monitoring"),
 )
 
 KPI_BY_CODE: dict[str, KpiDefinition] = {k.code: k for k in KPIS}
@@ -56,6 +64,10 @@ TARGET_RANGES: dict[str, tuple[float | None, float | None, str]] = {
     "csat_mean": (1, 5, "the CSAT scale"),
     "csat_top2_pct": (0, 100, "a percentage"),
     "nps": (-100, 100, "the NPS range"),
+    "inspection_score": (0, 100, "a score"),
+    "mystery_shopper_score": (0, 100, "a score"),
+    "service_error_rate_per_1000": (0, 1000, "service errors per 1,000 records"),
+    "praise_rate_per_1000": (0, 1000, "compliments per 1,000 records"),
 }
 
 
@@ -75,7 +87,8 @@ SEVERITIES: tuple[str, ...] = ("normal", "special")
 
 
 # rates per 1,000 records: the counted events they rest on (the key of the value's `extra`)
-RATE_EVENTS: dict[str, str] = {"complaint_rate_per_1000": "complaints"}
+RATE_EVENTS: dict[str, str] = {"complaint_rate_per_1000": "complaints", "service_error_rate_per_1000": "errors",
+                               "praise_rate_per_1000": "compliments"}
 
 
 def observations(kpi: str, n: int, extra: dict | None = None) -> int:

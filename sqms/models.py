@@ -2,18 +2,27 @@
 
 from sqms.actions.models import Action, ActionEvidence, ActionLink
 from sqms.audit_trail import AuditEntry, ImportRun
-from sqms.auth.models import SignInAttempt
 from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
+from sqms.auth.models import SignInAttempt
 from sqms.complaints.models import Complaint
 from sqms.improvement.models import ImprovementCycle
 from sqms.locks import ProcessLock
 from sqms.meetings.models import QualityMeeting
+from sqms.monitoring.models import (
+    Compliment,
+    Inspection,
+    InspectionItem,
+    InspectionPlanSlot,
+    ServiceError,
+    Staff,
+    StaffGrade,
+)
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer, Department, Person
 from sqms.records.models import KpiComputation, KpiTarget, KpiValue, ServiceRecord
 from sqms.reminders.models import ReminderSent
-from sqms.reviews.models import DepartmentReport, ManagementReview, ReviewOutput
 from sqms.reporting.models import GeneratedReport
+from sqms.reviews.models import DepartmentReport, ManagementReview, ReviewOutput
 from sqms.standards.models import StandardDocument, StandardReview, StandardVersion, TrainingRequirement
 from sqms.suggestions.models import Suggestion
 from sqms.surveys.models import SurveyCampaign, SurveyInvitation, SurveyResponse
@@ -25,16 +34,20 @@ __all__ = [
     "ActionEvidence",
     "ActionLink",
     "AuditCycle",
+    "AuditEntry",
     "AuditFinding",
     "AuditSlot",
-    "AuditEntry",
     "Complaint",
+    "Compliment",
     "Customer",
-    "DepartmentReport",
     "Department",
+    "DepartmentReport",
     "GeneratedReport",
     "ImportRun",
     "ImprovementCycle",
+    "Inspection",
+    "InspectionItem",
+    "InspectionPlanSlot",
     "KpiComputation",
     "KpiTarget",
     "KpiValue",
@@ -45,12 +58,15 @@ __all__ = [
     "QualityMeeting",
     "ReminderSent",
     "ReviewOutput",
-    "SignInAttempt",
+    "ServiceError",
     "ServiceRecord",
     "StandardDocument",
     "StandardReview",
     "StandardVersion",
     "Suggestion",
+    "SignInAttempt",
+    "Staff",
+    "StaffGrade",
     "SurveyCampaign",
     "SurveyInvitation",
     "SurveyResponse",

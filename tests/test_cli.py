@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sqms.cli import app
+from sqms.kpi_catalog import KPI_CODES
 from tests.conftest import CONFIG, ROOT
 from tests.factories import PERIOD, seed_mixed
 
@@ -45,7 +46,7 @@ def test_kpi_json_follows_the_contract(cli):
     assert all(set(r) >= {"kpi", "department", "value", "target", "status", "n"} for r in rows)
     assert {r["status"] for r in rows} <= {"met", "missed", "no_target", "no_data"}
     org = {r["kpi"]: r for r in rows if r["department"] is None}
-    assert len(org) == 11  # the ten of DESIGN.md §4 and sop_training_completion_pct (§9)
+    assert len(org) == len(KPI_CODES)  # the ten of DESIGN §4 and the four of §9 (issue 15)
     # 80 records, 72 known FCR of which 36 + 32 true → 85 %; two departments' phone/online mix → 87.5 %
     assert org["record_volume"]["value"] == 80 and org["record_volume"]["status"] == "no_target"
     assert org["fcr_pct"]["value"] == pytest.approx(100 * 68 / 80)
@@ -166,7 +167,7 @@ def test_the_installed_command(sqlite_url, tmp_path: Path):
                           cwd=ROOT, timeout=60)
     assert kpis.returncode == 0, kpis.stderr
     rows = json.loads(kpis.stdout)
-    assert len(rows) == 11 * 9  # eleven KPIs, the organisation and its eight departments
+    assert len(rows) == len(KPI_CODES) * 9  # every KPI, the organisation and its eight departments
     assert {r["status"] for r in rows if r["kpi"] != "record_volume"} == {"no_data"}
     # `sqms deploy` without a Prefect server to deploy to says so instead of starting a temporary one
     bare = {k: v for k, v in env.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path / "prefect")}

@@ -280,8 +280,10 @@ def _counts(settings) -> dict[str, int]:
 
 def test_load_is_idempotent(settings, tmp_path: Path):
     first = load_demo(settings, end_period=END, out_dir=tmp_path / "demo", now=NOW, months=LOAD_MONTHS)
-    assert list(first) == ["customers", "service-records", "complaints", "survey-responses"]
+    assert list(first) == ["customers", "service-records", "complaints", "survey-responses", "staff", "compliments",
+                           "service-errors"]  # the last three: service monitoring (issue 15)
     assert all(r.inserted == r.rows > 0 and not r.errors and not r.warnings for r in first.values())
+    assert first["staff"].rows == 60
     counts = _counts(settings)
     assert counts == {"customers": first["customers"].rows, "service_records": first["service-records"].rows,
                       "complaints": first["complaints"].rows, "survey_responses": first["survey-responses"].rows}

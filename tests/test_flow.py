@@ -87,7 +87,9 @@ def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
     assert f"服务质量月报 {PERIOD}" in markdown and "达标" in markdown and "首次解决率" in markdown
     table = artifacts["monthly-report-kpis"].data
     rows = json.loads(table) if isinstance(table, str) else table
-    assert len(rows) == 11 and {"label", "value", "target", "status_label", "n"} <= set(rows[0])  # with sop_training_completion_pct
+    from sqms.kpi_catalog import KPI_CODES
+
+    assert len(rows) == len(KPI_CODES) and {"label", "value", "target", "status_label", "n"} <= set(rows[0])
 
     # One report mail per recipient of the distribution list, nothing else.
     messages = [m for m in smtp_server.messages if "服务质量月报" in m["Subject"]]

@@ -154,7 +154,10 @@ def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None
     assert not re.search(r"""(src|href|action)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
     assert not re.search(r"""<(link|script|img|iframe|object|embed)\b""", html, re.I)
     assert "@import" not in html and "url(http" not in html
-    assert html.count("<svg") == 23  # 11 trends + 11 department comparisons + 1 Pareto
+    from sqms.kpi_catalog import KPIS
+
+    # a trend and a department comparison per KPI (14 with those of issue 15) + 1 Pareto
+    assert html.count("<svg") == 2 * len(KPIS) + 1
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     ids = re.findall(r'\sid="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "element ids must be unique across the inlined charts"

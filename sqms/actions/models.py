@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sqms.db import Base
 
-SOURCES = ("complaint", "audit_finding", "review_decision", "improvement_cycle", "kpi_miss", "survey", "quality_meeting", "suggestion",
-           "manual")
+SOURCES = ("complaint", "audit_finding", "review_decision", "improvement_cycle", "kpi_miss", "survey", "quality_meeting",
+           "suggestion", "manual", "inspection")
 TYPES = ("immediate", "corrective", "preventive", "improvement")
 OPEN, IN_PROGRESS, DONE, VERIFIED = "open", "in_progress", "done", "verified"
 STATES = (OPEN, IN_PROGRESS, DONE, VERIFIED)

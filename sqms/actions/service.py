@@ -137,13 +137,15 @@ _SOURCE_LABELS = {"complaint": ("投诉", "complaints"), "audit_finding": ("内�
                   "kpi_miss": ("指标未达标", "KPI miss"), "survey": ("满意度调查", "satisfaction survey"),
                   "quality_meeting": ("月度质量分析会", "quality-analysis meeting"),
                   "suggestion": ("合理化建议", "suggestion"),
-                  "manual": ("手工登记", "entered by hand")}
+                  "manual": ("手工登记", "entered by hand"),
+                  "inspection": ("服务检查", "service inspection")}
 
 
 _SOURCE_PROCESSES = {"complaint": "complaints", "audit_finding": "internal-audit",
                      "review_decision": "management-review", "improvement_cycle": "improvement",
                      "kpi_miss": "improvement", "survey": "surveys", "quality_meeting": "quality-meeting",
-                     "suggestion": "suggestions"}
+                     "suggestion": "suggestions",
+                     "inspection": "inspections"}
 
 
 def queue_assignment_notice(session: Session, settings: Settings, action: Action) -> bool:

@@ -17,6 +17,7 @@ from sqms.complaints.models import Complaint
 from sqms.complaints.service import ACTIONS, advance_after_import, deadlines_for
 from sqms.ingest import LOOKUP_BATCH, Conflict, Context, FieldSpec, ImportSpec
 from sqms.kpi_catalog import CHANNELS, SEVERITIES
+from sqms.monitoring.imports import staff_field
 
 LIFECYCLE_COLUMNS = ("responded_at", "resolved_at")  # the steps a file can tell
 
@@ -109,6 +110,7 @@ COMPLAINTS = ImportSpec(
         FieldSpec("responded_at", "datetime", not_before="received_at"),
         FieldSpec("resolved_at", "datetime", not_before="received_at"),
         FieldSpec("description", "text"),
+        staff_field(),  # optional: the person complained about
     ],
     derive=_with_deadlines,
     after_write=advance_after_import,

@@ -34,6 +34,7 @@ class Complaint(Base):
     description: Mapped[str | None] = mapped_column(Text)
     deadline_at: Mapped[datetime]  # settle by (working days)
     first_contact_due_at: Mapped[datetime | None]
+    staff_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the person complained about
     updated_at: Mapped[datetime | None]
 
     # -- as handled --

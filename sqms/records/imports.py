@@ -2,6 +2,7 @@
 
 from sqms.ingest import FieldSpec, ImportSpec
 from sqms.kpi_catalog import CHANNELS
+from sqms.monitoring.imports import staff_field
 from sqms.records.models import ServiceRecord
 
 SERVICE_RECORDS = ImportSpec(
@@ -18,5 +19,6 @@ SERVICE_RECORDS = ImportSpec(
         FieldSpec("first_response_at", "datetime", not_before="opened_at"),
         FieldSpec("resolved_at", "datetime", not_before="opened_at"),
         FieldSpec("first_contact_resolved", "bool"),
+        staff_field(),  # optional: who served
     ],
 )

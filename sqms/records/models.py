@@ -23,6 +23,7 @@ class ServiceRecord(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     first_contact_resolved: Mapped[bool | None] = mapped_column(Boolean)
+    staff_id: Mapped[str | None] = mapped_column(String(64), index=True)  # who served (staff register)
     updated_at: Mapped[datetime | None]
 
 

@@ -20,6 +20,7 @@ from sqms.complaints.models import Complaint
 from sqms.config import Settings
 from sqms.db import SQLITE_DATETIME_FORMAT, read_frame
 from sqms.kpi_catalog import KPIS, status_of
+from sqms.monitoring.kpis import load_monitoring, monitoring_values
 from sqms.records.targets import effective_settings
 from sqms.records.models import KpiComputation, KpiValue, ServiceRecord
 from sqms.stats import nps_margin, wilson_interval
@@ -56,6 +57,8 @@ class PeriodData:
     records: pd.DataFrame
     complaints: pd.DataFrame
     responses: pd.DataFrame
+    # service monitoring (issue 15): inspections (source, score), compliments, service errors
+    monitoring: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {"records": len(self.records), "complaints": len(self.complaints), "responses": len(self.responses)}
@@ -129,12 +132,8 @@ def _values_from(t: dict[str, float]) -> dict[str, tuple[float | None, int, dict
     out["nps"] = (100.0 * (promoters - detractors) / n if n else None, n,
                   {"margin95": margin, "promoters": promoters, "detractors": detractors} if margin is not None else {})
     out["sop_training_completion_pct"] = (None, 0, {})  # from the standards register: `other` of `_results`
+    out.update(monitoring_values({}, records))  # no data unless `other` brings the period's monitoring
     return out
-
-
-def _values_for(data: PeriodData, settings: Settings, as_of: pd.Timestamp) -> dict[str, tuple[float | None, int, dict]]:
-    """kpi -> (value, n, extra) for one slice of the data."""
-    return _values_from(_sums_of(data, settings, as_of))
 
 
 def _results(sums: dict[str | None, dict[str, float]], settings: Settings,
@@ -171,7 +170,27 @@ def compute_kpis(data: PeriodData, settings: Settings, as_of: datetime | None = 
             data.complaints[data.complaints["department"] == dept.code],
             data.responses[data.responses["department"] == dept.code],
         ), settings, as_of_ts)
-    return _results(sums, settings, other)
+    return _results(sums, settings, _merge(_monitoring_values(data.monitoring, sums, settings), other or {}))
+
+
+def _merge(*parts: dict[str | None, dict[str, tuple[float | None, int, dict]]]
+           ) -> dict[str | None, dict[str, tuple[float | None, int, dict]]]:
+    merged: dict[str | None, dict[str, tuple[float | None, int, dict]]] = {}
+    for part in parts:
+        for department, values in part.items():
+            merged.setdefault(department, {}).update(values)
+    return merged
+
+
+def _monitoring_values(frames: dict[str, pd.DataFrame], sums: dict[str | None, dict[str, float]],
+                       settings: Settings) -> dict[str | None, dict[str, tuple[float | None, int, dict]]]:
+    """The monitoring KPIs (issue 15) of the organisation and each department, per 1,000 of its records."""
+    empty = dict.fromkeys(_SUMS, 0)
+    out = {None: monitoring_values(frames, int(sums.get(None, empty)["records"]))}
+    for dept in settings.departments:
+        part = {name: frame[frame["department"] == dept.code] for name, frame in frames.items()}
+        out[dept.code] = monitoring_values(part, int(sums.get(dept.code, empty)["records"]))
+    return out
 
 
 def _microseconds(dialect: str, later: str, earlier: str) -> str:
@@ -268,6 +287,7 @@ def load_period(conn: Connection, period: str, settings: Settings) -> PeriodData
         records=_frame(conn, ServiceRecord, _RECORD_COLUMNS, "opened_at", start, end),
         complaints=_frame(conn, Complaint, _COMPLAINT_COLUMNS, "received_at", start, end),
         responses=_frame(conn, SurveyResponse, _RESPONSE_COLUMNS, "submitted_at", start, end),
+        monitoring=load_monitoring(conn, start, end),
     )
 
 
@@ -287,7 +307,9 @@ def compute_and_store(session: Session, settings: Settings, period: str,
     settings = effective_settings(session, settings, int(period[:4]))  # the year's decided targets
     as_of = as_of or utcnow()
     sums = sql_sums(session.connection(), period, settings, as_of)
-    results = _results(sums, settings, other=_training_values(session, settings, period, as_of))
+    start, end = month_bounds(period, settings.tz)
+    monitoring = _monitoring_values(load_monitoring(session.connection(), start, end), sums, settings)
+    results = _results(sums, settings, other=_merge(monitoring, _training_values(session, settings, period, as_of)))
     total = sums[None]
     computation = KpiComputation(
         period=period, as_of=as_of, computed_at=utcnow(), actor=session.info.get("actor", "unknown"),

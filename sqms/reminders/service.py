@@ -45,6 +45,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "standard-review": ("制度/规范定期评审", "standard: periodic review"),
     "training": ("制度/规范培训", "training on a standard"),
     "suggestion": ("合理化建议评估", "suggestion: evaluate"),
+    "inspection": ("服务检查", "service inspection"),
 }
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 def default_sources() -> list:
     from sqms.actions.service import due_items as actions
     from sqms.complaints.service import due_items as complaints
+    from sqms.monitoring.plan import due_items as inspections
     from sqms.reviews.service import due_items as review_reports
     from sqms.standards.service import due_items as standards
     from sqms.suggestions.service import due_items as suggestions
 
-    return [complaints, actions, review_reports, standards, suggestions]
+    return [complaints, actions, review_reports, standards, suggestions, inspections]

@@ -58,6 +58,13 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
             "(with its 95% margin)"),
     "sop_training_completion_pct": ("本月到期的制度/作业规范培训中按期完成（阅读确认或培训考核）的比例",
                                     "share of the SOP trainings due this month completed by their due day"),
+    # service monitoring (issue 15)
+    "inspection_score": ("本月内部服务检查得分（0–100，红线项未通过计 0 分）均值",
+                         "mean score (0–100) of the month's internal inspections (a failed red line scores 0)"),
+    "mystery_shopper_score": ("本月神秘顾客 / 第三方评估得分（0–100）均值",
+                              "mean score (0–100) of the month's mystery-shopper / third-party evaluations"),
+    "service_error_rate_per_1000": ("每千单服务单对应的服务差错件数", "service errors per 1,000 records opened"),
+    "praise_rate_per_1000": ("每千单服务单对应的表扬件数", "compliments per 1,000 records opened"),
 }
 
 

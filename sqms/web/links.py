@@ -15,6 +15,7 @@ _PATHS = {
     "review": "/app/reviews/{}",
     "review-report": "/app/reviews/{}",
     "report": "/app/reports/",
+    "inspection": "/app/inspections/{}",
 }
 
 

@@ -75,6 +75,20 @@ def complaint_register(person: Person, obj: Any, settings: Settings, params: dic
     return has(person, "department_manager") and params.get("department", person.department) == person.department
 
 
+# -- service inspections (issue 15) ------------------------------------------------------------------
+
+
+def inspection_record(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """An inspector (`monitoring.inspectors`) records inspections, never of their own department."""
+    inspectors = {p.email for p in settings.resolve_recipients(settings.monitoring.inspectors) if not isinstance(p, str)}
+    return person.email in inspectors and params.get("department") != person.department
+
+
+def inspection_view(person: Person, inspection: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Its inspector, the quality manager and top management, the inspected department's manager."""
+    return reads_everything(person) or person.email == inspection.inspector or manages(person, inspection.department)
+
+
 # -- corrective actions ----------------------------------------------------------------------------
 
 

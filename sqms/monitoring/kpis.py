@@ -1,0 +1,47 @@
+"""The service-monitoring KPIs (DESIGN.md §9): inspection_score, mystery_shopper_score,
+service_error_rate_per_1000, praise_rate_per_1000; computed with the others in `records.service`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from sqms.db import read_frame
+from sqms.monitoring.models import Compliment, Inspection, ServiceError
+
+EXTERNAL = ("mystery_shopper", "third_party")
+
+
+def load_monitoring(conn: Connection, start: datetime, end: datetime) -> dict[str, pd.DataFrame]:
+    """A period's inspections (by inspected_at), compliments (received_at) and service errors (occurred_at);
+    compliments and errors only when the organisation recorded any in the period."""
+    def frame(table, columns, when):
+        out = read_frame(conn, [table.c[c] for c in columns], table.c[when] >= start, table.c[when] < end)
+        out["department"] = out["department"].astype(object)
+        return out
+
+    inspections = frame(Inspection.__table__, ["inspection_id", "department", "source", "score"], "inspected_at")
+    inspections["score"] = pd.to_numeric(inspections["score"])
+    events = {"compliments": frame(Compliment.__table__, ["compliment_id", "department"], "received_at"),
+              "errors": frame(ServiceError.__table__, ["error_id", "department"], "occurred_at")}
+    # an organisation that recorded no compliments (errors) in the month does not keep them: no data,
+    # not a rate of 0 that would read as a missed target everywhere
+    return {"inspections": inspections} | {name: f for name, f in events.items() if len(f)}
+
+
+def monitoring_values(frames: dict[str, pd.DataFrame], records: int) -> dict[str, tuple[float | None, int, dict]]:
+    """kpi -> (value, n, extra) for one slice; nothing loaded (a caller without these frames) = no data."""
+    inspections = frames.get("inspections", pd.DataFrame({"source": [], "score": []}))
+    internal = inspections.loc[inspections["source"] == "internal", "score"].astype(float)
+    external = inspections.loc[inspections["source"].isin(EXTERNAL), "score"].astype(float)
+    out: dict[str, tuple[float | None, int, dict]] = {
+        "inspection_score": (float(internal.mean()) if len(internal) else None, len(internal), {}),
+        "mystery_shopper_score": (float(external.mean()) if len(external) else None, len(external), {}),
+    }
+    for kpi, name in (("service_error_rate_per_1000", "errors"), ("praise_rate_per_1000", "compliments")):
+        count = len(frames[name]) if name in frames else 0
+        known = name in frames and records > 0
+        out[kpi] = (1000.0 * count / records if known else None, records, {name: count})
+    return out
