@@ -313,7 +313,7 @@ def test_every_kpi_against_an_independent_computation(settings: Settings, genera
                       "responses": in_month(data["responses"], "submitted_at")}
 
     # the service-monitoring KPIs (issue 15) are checked in test_monitoring_kpis.py
-    results = [r for r in results if r.kpi in KPIS]
+    results = [r for r in results if r.kpi in [*KPIS, "sop_training_completion_pct"]]
     by_key = {(r.kpi, r.department): r for r in results}
     departments = [None, "CS", "OPS", "SALES", "GMO", "HR", "FIN", "RND", "ADMIN"]
     # and the SOP training completion of the standards register (no trainings here: tests/test_standards.py)
