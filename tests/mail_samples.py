@@ -90,7 +90,8 @@ def context(name: str, locale: str) -> dict:
         "report", "review", "meeting", "missing", "summary", "campaign", "title", "actions", "ages", "departments",
         "kinds", "owners", "parameters", "message", "flow_name", "run_name", "run_id", "state_name",
         "department_code", "overdue", "due_soon", "escalated", "action", "count", "calendar_dir", "year", "checklist",
-        "source_label", "type_label", "total", "minutes", "subjects", "cap", "held_for", "shown")}
+        "source_label", "type_label", "total", "minutes", "subjects", "cap", "held_for", "shown",
+        "hidden", "counts")}
     base |= {"recipient_name": LONG[locale][:12], "link": LINK, "opt_out": LINK + "/opt-out", "run_url": LINK,
              "day": date(2026, 10, 5), "close_on": date(2026, 10, 19), "valid_until": moment,
              "received_local": moment, "deadline_local": moment, "first_local": moment, "last_local": moment, "at": moment, "version": 2, "items": 12,

@@ -49,7 +49,8 @@ def test_units_and_plurals(sqlite_settings):
                             due=pd.Timestamp("2026-10-05 09:00"), stage="overdue", late=late, url="http://x/app/",
                             overdue=_overdue_text(SimpleNamespace(stage="overdue", late_working_days=late), en))
             for late in (1, 3)]
-    digest = render(settings, "reminder_digest", "html", overdue=rows, due_soon=[], escalated=[])
+    digest = render(settings, "reminder_digest", "html", overdue=rows, due_soon=[], escalated=[], hidden=0, total=2,
+                    counts=[])
     assert " wd<" not in digest and ">1 working day<" in digest and ">3 working days<" in digest
     assert KIND_LABELS["complaint"][1] == "complaint: to settle"
 

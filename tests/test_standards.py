@@ -256,4 +256,4 @@ def test_audit_findings_name_the_standard_they_are_against(org, tmp_path):
         from sqms.actions.models import Action
 
         action = uow.session.get(Action, rows[0].action_id)
-        assert action.problem.startswith("QP-CS-01 投诉处理规定 第 5 条")
+        assert action.problem.startswith("QP-CS-01 制度 2.4 (6)")

@@ -98,7 +98,7 @@ def test_digest_text_items_on_separate_lines(tmp_path: Path) -> None:
                   "overdue": f"{n} 个工作日", "url": f"http://127.0.0.1:8000/app/complaints/CP-2026-000{n}"}
              for n in (1, 2)]
     mail = compose(settings, "reminder_digest", "a@example.org", day=date(2026, 10, 12),
-                   overdue=items, due_soon=[], escalated=[])
+                   overdue=items, due_soon=[], escalated=[], hidden=0, total=2, counts=[])
     lines = [line for line in mail.body_text.splitlines() if line.startswith("- ")]
     assert len(lines) == 2 and "CP-2026-0001" in lines[0] and "CP-2026-0002" in lines[1]
 
