@@ -87,16 +87,19 @@ def context(name: str, locale: str) -> dict:
     moment = datetime(2026, 10, 5, 9, 0)
     base = {k: Sample(locale) for k in (
         "cycle", "own", "plan", "auditor", "department", "slot", "figures", "files", "complaint", "owner",
-        "report", "review", "meeting", "missing", "summary", "campaign", "title", "actions", "ages", "departments",
-        "kinds", "owners", "parameters", "message", "flow_name", "run_name", "run_id", "state_name",
-        "department_code", "overdue", "due_soon", "escalated", "action", "count", "calendar_dir", "year", "checklist",
-        "source_label", "type_label", "total", "minutes", "subjects", "cap", "held_for", "shown",
-        "hidden", "counts")}
+        "report", "review", "meeting", "missing", "summary", "campaign", "title", "actions", "ages",
+        "departments", "kinds", "owners", "parameters", "message", "flow_name", "run_name", "run_id",
+        "state_name", "department_code", "overdue", "due_soon", "escalated", "action", "count",
+        "calendar_dir", "year", "checklist", "source_label", "type_label", "total", "minutes", "subjects",
+        "cap", "held_for", "shown", "hidden", "counts", "accepted", "suggestion", "due_on", "mode",
+        "document", "c", "grade", "agenda", "rescheduled", "when", "slots", "period", "rows", "quarter")}
     base |= {"recipient_name": LONG[locale][:12], "link": LINK, "opt_out": LINK + "/opt-out", "run_url": LINK,
              "day": date(2026, 10, 5), "close_on": date(2026, 10, 19), "valid_until": moment,
              "received_local": moment, "deadline_local": moment, "first_local": moment, "last_local": moment, "at": moment, "version": 2, "items": 12,
              "days": 3, "role": "auditor", "week": "2026-W41", "total_open": 128, "total_overdue": 17,
              "kpi": "response_within_target_pct", "better": "higher", "unit": "%"}
+    if name.startswith("standard_"):  # a version of the register, not a report's version number
+        base["version"] = Sample(locale)
     if name == "calendar_unknown":  # its items are the open items with a deadline in that year
         base |= {"items": [Sample(locale), Sample(locale)], "count": 3}
     del s
