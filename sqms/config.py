@@ -110,6 +110,9 @@ class KpiSettings(_Model):
     department_targets: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     response_targets_seconds: dict[str, int] = Field(default_factory=lambda: {"phone": 30, "online": 60})
     low_confidence_n: int = Field(default=30, ge=1)
+    # Control charts: the limits come from the earliest months of the 13-month window (phase I), and
+    # the months after them are judged against those limits.
+    control_baseline_months: int = Field(default=9, ge=3, le=13)
 
     @field_validator("targets")
     @classmethod

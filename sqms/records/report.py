@@ -25,6 +25,7 @@ from sqms.complaints.report import ComplaintAnalysis, build_complaint_analysis, 
 from sqms.improvement.service import board
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
+from sqms.records.control import ControlSeries, control_series
 from sqms.records.models import KpiComputation
 from sqms.records.service import history, results_frame, results_of
 from sqms.reporting.formatting import (fmt_target, fmt_value, is_missing, kpi_label, number, organisation_name,
@@ -69,6 +70,7 @@ class MonthlyReport:
     previous_input_counts: dict[str, int] | None
     summary: list[str] = field(default_factory=list)
     improvement: list[dict[str, Any]] = field(default_factory=list)  # the PDCA status board
+    control: list[ControlSeries] = field(default_factory=list)  # 控制图: organisation and every department
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -208,6 +210,8 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         input_counts={k: int(v) for k, v in (computation.input_counts or {}).items()},
         previous_input_counts=previous_computation_counts,
     )
+    report.control = control_series(report.history, report.periods, [None, *names],
+                                    settings.kpi.control_baseline_months)
     report.summary = executive_summary(report)
     return report
 

@@ -100,6 +100,57 @@ def department_charts(report: MonthlyReport) -> list[dict[str, Any]]:
     return out
 
 
+def control_context(report: MonthlyReport) -> dict[str, Any]:
+    """控制图: the organisation's charts, the charts of departments with a signal this month, and the
+    signals of this month with their rules in words (adverse signals only: on the KPI's bad side)."""
+    loc = report.locale
+    names = dict(report.departments)
+    baseline = report.control[0].chart.baseline[1] if report.control else 0
+
+    def drawn(series: Any) -> dict[str, Any]:
+        definition = KPI_BY_CODE[series.kpi]
+        label = definition.label(loc)
+        who = names.get(series.department, series.department) if series.department else t(loc, "组织整体", "Organisation")
+        chart = series.chart
+        svg = charts.control_chart(
+            series.periods, chart.values, centre=chart.centre, ucl=chart.ucl, lcl=chart.lcl,
+            signals=[i for s in series.adverse for i in (s.index,)], baseline_end=chart.baseline[1],
+            unit=definition.unit, decimals=definition.decimals, locale=loc,
+            title=t(loc, f"{who} · {label}：控制图（{ {'p': 'p 图', 'u': 'u 图', 'xmr': 'X-MR 图'}[chart.kind] }）",
+                    f"{who} · {label}: {'p' if chart.kind == 'p' else 'u' if chart.kind == 'u' else 'XmR'} chart"))
+        return {"kpi": series.kpi, "label": label, "department": who, "svg": Markup(svg)}
+
+    signals = []
+    for series in report.control:
+        if not series.current:
+            continue
+        definition = KPI_BY_CODE[series.kpi]
+        last = len(series.periods) - 1
+        status = report.kpis if series.department is None else report.department_kpis[
+            report.department_kpis["department"] == series.department]
+        row = status[status["kpi"] == series.kpi]
+        signals.append({
+            "department": names.get(series.department, series.department) if series.department
+            else t(loc, "组织整体", "Organisation"),
+            "department_code": series.department,
+            "kpi": series.kpi, "label": definition.label(loc),
+            "value": series.chart.values[last], "centre": series.chart.centre[last],
+            "lcl": series.chart.lcl[last], "ucl": series.chart.ucl[last],
+            "status": row["status"].iloc[0] if len(row) else "no_data",
+            "rules": series.rules(loc),
+        })
+    flagged = {(s["department_code"], s["kpi"]) for s in signals}
+    flagged_departments = {code for code, _ in flagged if code}
+    return {
+        "organisation": [drawn(s) for s in report.control if s.department is None],
+        "departments": [drawn(s) for s in report.control
+                        if s.department in flagged_departments and (s.department, s.kpi) in flagged],
+        "signals": signals,
+        "baseline": report.periods[:baseline],
+        "early_warnings": [s for s in signals if s["status"] == "met"],
+    }
+
+
 # -- the files --------------------------------------------------------------------------
 
 
@@ -130,6 +181,7 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "department_transitions": records(changes[changes["department"].notna() & changes["transition"].notna()]),
         "counts": report.input_counts,
         "improvement": report.improvement,
+        "control": control_context(report),
         "evaluated": len(report.evaluated),
         "met": report.met_count,
         "missed": report.missed_count,
