@@ -277,6 +277,8 @@ class ImprovementSettings(_Model):
     margin_pct: float = Field(default=10.0, ge=0)  # or missing it once by more than this % of the target
     check_after_months: int = Field(default=1, ge=1)  # months after the actions are done before the check
     min_n: int = Field(default=30, ge=0)  # values from fewer observations never open a cycle
+    open_on_signal: bool = True  # a special-cause signal on the bad side opens a cycle even if the target is met
+    check_months: int = Field(default=3, ge=1)  # months the Check reads to judge whether the process shifted
 
 
 class ReviewSettings(_Model):

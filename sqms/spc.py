@@ -162,24 +162,31 @@ def u_chart(values: Sequence[float | None], n: Sequence[int], *, baseline: int |
     return _finish(ControlChart("u", vals, centre, sigma, (start, end)))
 
 
-def xmr_chart(values: Sequence[float | None], *, baseline: int | None = None) -> ControlChart:
-    """Individuals chart: centre x̄ of the baseline, σ̂ = mean moving range / 1.128 (consecutive
-    baseline values; a gap breaks the moving range)."""
+def moving_range_sigma(values: Sequence[float | None]) -> float | None:
+    """σ̂ = mean moving range of consecutive values / 1.128 (a gap breaks the moving range)."""
+    vals = _clean(values)
+    ranges = [abs(b - a) for a, b in pairwise(vals) if a is not None and b is not None]
+    return sum(ranges) / len(ranges) / D2 if ranges else None
+
+
+def xmr_chart(values: Sequence[float | None], *, baseline: int | None = None,
+              sigma: float | None = None) -> ControlChart:
+    """Individuals chart: centre x̄ of the baseline, σ̂ = mean moving range / 1.128 of the baseline
+    (or `sigma` when given, e.g. from a longer history than the baseline)."""
     vals = _clean(values)
     start, end = _baseline(len(vals), baseline)
     base = vals[start:end]
     present = [v for v in base if v is not None]
-    ranges = [abs(b - a) for a, b in pairwise(base) if a is not None and b is not None]
-    if not present or not ranges:
+    s = sigma if sigma is not None else moving_range_sigma(base)
+    if not present or s is None:
         none: list[float | None] = [None] * len(vals)
         return ControlChart("xmr", vals, list(none), list(none), (start, end))
     xbar = sum(present) / len(present)
-    s = (sum(ranges) / len(ranges)) / D2
     return _finish(ControlChart("xmr", vals, [xbar] * len(vals), [s] * len(vals), (start, end)))
 
 
 def chart_for(kpi: str, values: Sequence[float | None], n: Sequence[int], *,
-              baseline: int | None = None) -> ControlChart | None:
+              baseline: int | None = None, sigma: float | None = None) -> ControlChart | None:
     """The chart the KPI's nature asks for (CHART_OF), or None for a KPI not charted."""
     kind = CHART_OF.get(kpi)
     if kind == "p":
@@ -187,7 +194,7 @@ def chart_for(kpi: str, values: Sequence[float | None], n: Sequence[int], *,
     if kind == "u":
         return u_chart(values, n, baseline=baseline)
     if kind == "xmr":
-        return xmr_chart(values, baseline=baseline)
+        return xmr_chart(values, baseline=baseline, sigma=sigma)
     return None
 
 

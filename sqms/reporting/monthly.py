@@ -182,6 +182,8 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "counts": report.input_counts,
         "improvement": report.improvement,
         "control": control_context(report),
+        "pdca_check_months": settings.improvement.check_months,
+        "pdca_min_n": settings.improvement.min_n,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
         "missed": report.missed_count,
