@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: install run server test bench deploy doctor clean help
+.PHONY: install fonts run server test bench deploy doctor clean help
 
 help:
 	@echo "make run    - demo on SQLite: migrate, demo data, Prefect UI on http://127.0.0.1:$(PREFECT_PORT), serve deployments"
@@ -21,7 +21,15 @@ help:
 	$(UV) sync --frozen
 	@touch $@
 
-install: .venv/.synced
+install: .venv/.synced fonts
+
+# The PDFs of the reports embed Noto Sans CJK (Debian fonts-noto-cjk); installed with apt when absent.
+fonts:
+	@fc-list ':lang=zh-cn' family 2>/dev/null | grep -q "Noto Sans CJK" || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing fonts-noto-cjk (CJK font for the PDF reports)"; \
+	    apt-get install -y -qq fonts-noto-cjk >/dev/null || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk; }; \
+	  else echo "warning: no Noto Sans CJK font: run 'sudo apt-get install fonts-noto-cjk' (sqms doctor checks it)"; fi; }
 
 run: install
 	.venv/bin/sqms init --demo

@@ -103,10 +103,26 @@ def check_calendar(settings: Settings, today: date | None = None) -> Check:
     return Check("working-day calendar", True, f"official calendar known for {today.year}")
 
 
+def check_pdf_font() -> Check:
+    """The PDFs of the reports need WeasyPrint (with pango) and a CJK font for the Chinese text."""
+    from sqms.reporting.pdf import CJK_FONT, cjk_font
+
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:
+        return Check("pdf font", False, f"WeasyPrint cannot run ({exc}): install the pango libraries")
+    path = cjk_font()
+    if path is None:
+        return Check("pdf font", False, f"no CJK font for {CJK_FONT!r}: PDFs would show boxes for Chinese "
+                     "(apt-get install fonts-noto-cjk, or `make install` as root)")
+    return Check("pdf font", True, f"{path} (WeasyPrint {weasyprint.__version__})")
+
+
 def run_checks(settings: Settings, today: date | None = None) -> list[Check]:
     return [
         _guard("configuration", lambda: check_files(settings)),
         _guard("database", lambda: check_database(settings)),
         _guard("smtp", lambda: check_smtp(settings)),
         _guard("working-day calendar", lambda: check_calendar(settings, today)),
+        _guard("pdf font", check_pdf_font),
     ]

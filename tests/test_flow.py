@@ -308,7 +308,7 @@ def test_survey_campaign_flow(prefect_harness, db_url, sqms_env, smtp_server):
     report_mails = [m for m in smtp_server.messages if "满意度调查报告" in m["Subject"]]
     assert len(report_mails) == len(settings.resolve_recipients(settings.surveys.report_to))
     assert {p.get_filename() for p in report_mails[0].iter_attachments()} == {
-        "survey-report-2026-Q3-test.html", "survey-report-2026-Q3-test.xlsx"}
+        "survey-report-2026-Q3-test.html", "survey-report-2026-Q3-test.xlsx", "survey-report-2026-Q3-test.pdf"}
     assert survey_campaigns(return_state=True).result() == {"planned": None, "steps": [], "sent": 0, "failed": 0}
 
 
@@ -362,7 +362,7 @@ def test_internal_audit_flow(prefect_harness, db_url, sqms_env, smtp_server, tmp
     assert [s[1] for s in reported["steps"]] == ["start", "complete_findings", "issue_report", "follow_up"]
     report_mails = [m for m in smtp_server.messages if "内审报告" in m["Subject"]]
     assert len(report_mails) == len(settings.resolve_recipients(settings.audits.report_to))
-    assert {p.get_filename().rsplit(".", 1)[1] for p in report_mails[0].iter_attachments()} == {"html", "xlsx"}
+    assert {p.get_filename().rsplit(".", 1)[1] for p in report_mails[0].iter_attachments()} == {"html", "xlsx", "pdf"}
 
     with UnitOfWork(settings.database_url, actor="test") as uow:
         finding = uow.session.scalars(select(AuditFinding).where(AuditFinding.result == "minor")).one()

@@ -229,7 +229,10 @@ def test_versions_and_checksums(settings: Settings, tmp_path: Path) -> None:
                                      kpi_computation_id=computation.id, summary={"met": version}))
         uow.commit()
     assert [r.version for r in saved] == [1, 2]
-    expected = hashlib.sha256(b"<p>v2</p>" + b"xlsx bytes 2").hexdigest()  # html before xlsx
+    # html, pdf (made from the html when the version is saved), xlsx: in sorted order of the format
+    pdf = Path(saved[1].files["pdf"])
+    assert pdf == Path(saved[1].files["html"]).with_suffix(".pdf") and pdf.read_bytes().startswith(b"%PDF-")
+    expected = hashlib.sha256(b"<p>v2</p>" + pdf.read_bytes() + b"xlsx bytes 2").hexdigest()
     assert saved[1].checksum == expected == files_checksum(saved[1].files)
     with UnitOfWork(settings.database_url) as uow:
         latest = latest_report(uow.session, KIND, PERIOD)
@@ -246,7 +249,7 @@ def test_whole_pipeline(settings: Settings) -> None:
         computation = compute_and_store(uow.session, settings, PERIOD)
         first = produce_monthly_report(uow.session, settings, computation)
         uow.commit()
-    assert first.version == 1 and set(first.files) == {"html", "xlsx"}
+    assert first.version == 1 and set(first.files) == {"html", "xlsx", "pdf"}
     assert Path(first.files["html"]).parent == report_dir(settings, KIND, PERIOD, 1)
     assert first.checksum == files_checksum(first.files) and first.summary["missed"] == 2
     assert first.kpi_computation_id == computation.id and first.locale == "zh_CN"
