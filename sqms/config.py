@@ -76,6 +76,32 @@ class Department(_Model):
         return self.name if locale.startswith("zh") or not self.name_en else self.name_en
 
 
+class ServiceItem(_Model):
+    """One line of the service catalogue (服务项目): the optional `service_item` column of service
+    records and complaints names it by code; its targets override the organisation's per KPI."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="lower case, as in the files")
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    department: str
+    targets: dict[str, float | None] = Field(default_factory=dict)
+
+    def label(self, locale: str) -> str:
+        return self.name if locale.startswith("zh") or not self.name_en else self.name_en
+
+    @field_validator("targets")
+    @classmethod
+    def _known_kpis(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(KPI_CODES))
+        if unknown:
+            raise ValueError(f"unknown KPI {', '.join(unknown)} (known: {', '.join(KPI_CODES)})")
+        for kpi, target in value.items():
+            problem = target_problem(kpi, target)
+            if problem:
+                raise ValueError(f"{kpi}: {problem}")
+        return value
+
+
 class Person(_Model):
     email: str
     name: str = Field(min_length=1)
@@ -433,6 +459,7 @@ class Settings(BaseSettings):
     organisation: Organisation
     departments: tuple[Department, ...] = Field(min_length=1)
     people: tuple[Person, ...] = ()
+    service_items: tuple[ServiceItem, ...] = ()  # the service catalogue (optional)
     report: ReportSettings = ReportSettings()
     kpi: KpiSettings = KpiSettings()
     complaints: ComplaintSettings = ComplaintSettings()
@@ -486,11 +513,25 @@ class Settings(BaseSettings):
         for n, dept in enumerate(self.audits.scope):
             if dept not in codes:
                 problems.append(f"audits.scope[{n}]: unknown department '{dept}'")
+        items = [i.code for i in self.service_items]
+        for n, item in enumerate(self.service_items):
+            if item.department not in codes:
+                problems.append(f"service_items[{n}] ({item.code}).department: unknown department "
+                                f"'{item.department}' (known: {', '.join(codes)})")
+            if items.index(item.code) != n:
+                problems.append(f"service_items[{n}].code: duplicate service item '{item.code}'")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
     # -- lookups used everywhere -------------------------------------------------
+    def service_target(self, kpi: str, item: str) -> float | None:
+        """The target of `kpi` for a service item: the item's own, else the organisation's."""
+        for entry in self.service_items:
+            if entry.code == item and kpi in entry.targets:
+                return entry.targets[kpi]
+        return self.kpi.target(kpi, None)
+
     @property
     def tz(self) -> ZoneInfo:
         return self.organisation.tz

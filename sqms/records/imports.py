@@ -1,6 +1,6 @@
 """The service-records input format (DESIGN.md §3)."""
 
-from sqms.ingest import FieldSpec, ImportSpec
+from sqms.ingest import FieldSpec, ImportSpec, service_item_field
 from sqms.kpi_catalog import CHANNELS
 from sqms.records.models import ServiceRecord
 
@@ -19,4 +19,5 @@ SERVICE_RECORDS = ImportSpec(
         FieldSpec("resolved_at", "datetime", not_before="opened_at"),
         FieldSpec("first_contact_resolved", "bool"),
     ],
+    dynamic_fields=service_item_field,
 )

@@ -23,6 +23,7 @@ class ServiceRecord(Base):
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     first_contact_resolved: Mapped[bool | None] = mapped_column(Boolean)
+    service_item: Mapped[str | None] = mapped_column(String(32))  # code of config service_items (optional)
     updated_at: Mapped[datetime | None]
 
 

@@ -12,7 +12,7 @@ executive summary in words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,8 @@ from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
 from sqms.records.control import ControlSeries, control_series
 from sqms.records.models import KpiComputation
-from sqms.records.service import history, results_frame, results_of
+from sqms.records.service import compute_by_service_item, history, load_period, results_frame, results_of
+from sqms.records.targets import effective_settings
 from sqms.reporting.formatting import (fmt_target, fmt_value, is_missing, kpi_label, number, organisation_name,
                                        period_words, t)
 
@@ -71,6 +72,10 @@ class MonthlyReport:
     summary: list[str] = field(default_factory=list)
     improvement: list[dict[str, Any]] = field(default_factory=list)  # the PDCA status board
     control: list[ControlSeries] = field(default_factory=list)  # 控制图: organisation and every department
+    # per service item of the catalogue (empty without one): service_item, department, kpi, value, target,
+    # status, n, low_confidence; and how many of the month's records carry no service item
+    service_items: pd.DataFrame = field(default_factory=pd.DataFrame)
+    records_without_item: int = 0
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -210,6 +215,12 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         input_counts={k: int(v) for k, v in (computation.input_counts or {}).items()},
         previous_input_counts=previous_computation_counts,
     )
+    if settings.service_items:
+        year = effective_settings(session, settings, int(period[:4]))
+        data = load_period(session.connection(), period, year)
+        report.service_items = pd.DataFrame([asdict(r) for r in compute_by_service_item(data, year,
+                                                                                        computation.as_of)])
+        report.records_without_item = int(data.records["service_item"].isna().sum())
     report.control = control_series(report.history, report.periods, [None, *names],
                                     settings.kpi.control_baseline_months)
     report.summary = executive_summary(report)

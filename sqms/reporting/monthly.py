@@ -151,6 +151,26 @@ def control_context(report: MonthlyReport) -> dict[str, Any]:
     }
 
 
+ITEM_KPIS = ("record_volume", "avg_handling_hours", "fcr_pct", "response_within_target_pct",
+             "complaint_rate_per_1000", "complaint_on_time_pct", "complaint_closure_pct")  # what records carry
+
+
+def service_item_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
+    """按服务项目: one row per item of the catalogue, its KPIs against the item's targets."""
+    loc = report.locale
+    frame = report.service_items
+    if frame.empty:
+        return {"rows": [], "kpis": [], "without_item": report.records_without_item}
+    names = dict(report.departments)
+    rows = []
+    for item in settings.service_items:
+        cells = {r["kpi"]: r for r in records(frame[frame["service_item"] == item.code])}
+        rows.append({"code": item.code, "name": item.label(loc), "department": names.get(item.department, item.department),
+                     "cells": [cells.get(k) for k in ITEM_KPIS]})
+    return {"rows": rows, "kpis": [{"code": k, "label": KPI_BY_CODE[k].label(loc)} for k in ITEM_KPIS],
+            "without_item": report.records_without_item}
+
+
 # -- the files --------------------------------------------------------------------------
 
 
@@ -183,6 +203,7 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "improvement": report.improvement,
         "control": control_context(report),
         "pdca_check_months": settings.improvement.check_months,
+        "service_items": service_item_context(report, settings),
         "pdca_min_n": settings.improvement.min_n,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
