@@ -4,6 +4,7 @@ shows the charts and the signals with their rules in words."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,9 @@ import pytest
 
 from sqms.calendar import periods_ending
 from sqms.db import UnitOfWork
+from sqms.improvement.models import ImprovementCycle
+from sqms.improvement.service import plan
+from sqms.org.service import sync_organisation
 from sqms.records.control import control_series
 from sqms.records.models import KpiComputation, KpiValue
 from sqms.records.report import build_monthly_report
@@ -95,14 +99,22 @@ def _store(session, period: str, results) -> KpiComputation:
 def test_the_report_shows_control_charts_and_signals_in_words(demo_results, tmp_path: Path, sqlite_url: str):
     settings = make_settings(sqlite_url, tmp_path)
     with UnitOfWork(settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, settings)
+        cycle = ImprovementCycle(department="OPS", kpi="response_within_target_pct", status="plan", iteration=1,
+                                 owner="liu.yang@example.com", opened_period="2026-09", reason="连续 2 个月未达标",
+                                 baseline=81.1, target=90.0, history=[], created_at=NOW)
+        uow.session.add(cycle)
+        uow.session.flush()
+        plan(uow.session, settings, cycle, root_cause="高峰时段人手不足", action_title="按话务量排班",
+             due_on=date(2026, 11, 30))
         for period in PERIODS[:-1]:
             _store(uow.session, period, demo_results[period])
         computation = _store(uow.session, END, demo_results[END])
         report = build_monthly_report(uow.session, settings, END, computation, generated_at=NOW)
         uow.commit()
     html = render_monthly_report(report, settings, tmp_path / "out")["html"].read_text(encoding="utf-8")
-    section = html[html.index('<section id="control">'):html.index('<section id="improvement">')]
-    assert "七、控制图（统计过程控制）" in section and "八、持续改进（PDCA）状态" in html
+    section = html[html.index('<section id="control">'):html.index('<section id="problems">')]
+    assert "七、控制图（统计过程控制）" in section and "九、持续改进（PDCA）状态" in html
     assert section.count("<svg") >= 8  # the organisation's eight charted KPIs, then departments with a signal
     assert "运营部 · 响应及时率" in section and "销售部 · 满意率(4-5分)" in section
     assert "1 个点超出 3σ 控制限" in section and "连续 3 个点中有 2 个点在同一侧超出 2σ" in section
@@ -110,6 +122,17 @@ def test_the_report_shows_control_charts_and_signals_in_words(demo_results, tmp_
     assert "p 图" in section and "u 图" in section and "X-MR 图" in section
     assert "2025-10 至 2026-06" in section  # the baseline months
     assert "人力资源部 · " not in section and "财务部 · " not in section  # departments only with a signal
+    # 存在问题与改进措施: every miss and signal, what is known, what is under way or proposed
+    problems = html[html.index('<section id="problems">'):html.index('<section id="improvement">')]
+    assert "八、存在问题与改进措施" in problems
+    assert "运营部响应及时率 72.8%，未达到目标 ≥90%；控制图信号：1 个点超出 3σ 控制限" in problems
+    assert "组织整体响应及时率 91.4%（目标 ≥90% 仍达标）" in problems  # the early warning is listed too
+    ops = problems[problems.index("运营部响应及时率"):]
+    ops = ops[:ops.index("</tr>")]
+    assert "根本原因（PDCA-00001）：高峰时段人手不足" in ops  # the cycle's root cause
+    assert "PDCA-00001 PDCA 循环（第 1 轮） · liu.yang@example.com" in ops and "计划" in ops
+    assert "CAPA-00001 按话务量排班 · liu.yang@example.com · 期限 2026-11-30 · 待处理" in ops
+    assert "<strong>建议</strong>：由销售部分析原因并制定改进措施" in problems  # nothing under way there
     english = render_monthly_report(
         build_english(settings, report), settings, tmp_path / "en")["html"].read_text(encoding="utf-8")
     assert "7. Control charts" in english and "a point beyond the 3σ control limit" in english

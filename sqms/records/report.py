@@ -27,6 +27,7 @@ from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
 from sqms.records.control import ControlSeries, control_series
 from sqms.records.models import KpiComputation
+from sqms.records.problems import problems
 from sqms.records.service import compute_by_service_item, history, load_period, results_frame, results_of
 from sqms.records.targets import effective_settings
 from sqms.reporting.formatting import (fmt_target, fmt_value, is_missing, kpi_label, number, organisation_name,
@@ -76,6 +77,7 @@ class MonthlyReport:
     # status, n, low_confidence; and how many of the month's records carry no service item
     service_items: pd.DataFrame = field(default_factory=pd.DataFrame)
     records_without_item: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)  # 存在问题与改进措施 (sqms.records.problems)
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -223,6 +225,7 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         report.records_without_item = int(data.records["service_item"].isna().sum())
     report.control = control_series(report.history, report.periods, [None, *names],
                                     settings.kpi.control_baseline_months)
+    report.problems = problems(session, settings, report)
     report.summary = executive_summary(report)
     return report
 

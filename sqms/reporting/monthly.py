@@ -204,6 +204,7 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "control": control_context(report),
         "pdca_check_months": settings.improvement.check_months,
         "service_items": service_item_context(report, settings),
+        "problems": report.problems,
         "pdca_min_n": settings.improvement.min_n,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
