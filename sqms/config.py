@@ -189,6 +189,9 @@ class ComplaintSettings(_Model):
     notify_special_to: tuple[str, ...] = ("role:general_manager",)
     # a special complaint received longer ago than this is history (e.g. an import): no notice of its own
     special_notice_within_days: int = Field(default=3, ge=1)
+    # early signals: a category rising in a department against its own last N months, FDR-controlled
+    signal_baseline_months: int = Field(default=12, ge=3)
+    signal_fdr: float = Field(default=0.05, gt=0, lt=1)
     # N complaints of one category in one department and month open a corrective action
     repeat_category_threshold: int = Field(default=3, ge=2)
     # return visit (回访): a score at or below this reopens the complaint

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sqms.complaints.signals import rising
+from sqms.calendar import periods_ending
+from sqms.complaints.signals import monthly_counts, rising
+from tests.test_demo import END, PERIODS, demo, demo_dir, plain_settings  # noqa: F401
 
 DEPARTMENTS = ["CS", "OPS", "SALES", "GMO", "HR", "FIN", "RND", "ADMIN"]
 CATEGORIES = ["服务态度", "响应不及时", "处理结果", "收费争议", "信息错误", "流程繁琐", "其他"]
@@ -60,3 +62,14 @@ def test_the_false_discovery_control_holds_on_pure_noise():
         flags += len(found)
     assert flagged_months / months <= 0.05
     assert flags < months * 0.1  # and never a shower of false signals
+
+
+def test_the_demos_planted_rise_in_slow_responses_is_flagged(demo):  # noqa: F811
+    """The demo's OPS slowdown brings more 响应不及时 complaints: flagged, and nothing else is."""
+    complaints = demo["complaints"]
+    counts = monthly_counts(complaints, complaints["received_at"].str[:7])
+    found = rising(counts, END, periods_ending(END, 13)[:-1])
+    assert [(r.department, r.category) for r in found] == [("OPS", "响应不及时")]
+    for period in PERIODS[3:9]:  # before the drift the slow responses of OPS are never flagged
+        assert ("OPS", "响应不及时") not in {(r.department, r.category)
+                                             for r in rising(counts, period, periods_ending(period, 13)[:-1])}

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sqms.calendar import month_bounds, periods_ending
+from sqms.complaints.models import Complaint
+from sqms.config import Settings
 
 DEFAULT_FDR = 0.05
 MIN_COUNT = 3  # fewer complaints in the month is never "a rise", whatever the baseline
@@ -67,3 +73,19 @@ def monthly_counts(complaints: pd.DataFrame, month_of: pd.Series) -> pd.DataFram
     frame = pd.DataFrame({"period": month_of.to_numpy(), "department": complaints["department"].astype(str).to_numpy(),
                           "category": complaints["category"].astype(str).to_numpy()})
     return frame.groupby(["period", "department", "category"], observed=True).size().rename("count").reset_index()
+
+
+def complaint_rises(session: Session, settings: Settings, period: str) -> list[Rise]:
+    """The rises of `period` against the `complaints.signal_baseline_months` before it (by the month of
+    receipt, local time), at the configured FDR."""
+    rule = settings.complaints
+    months = periods_ending(period, rule.signal_baseline_months + 1)
+    start, _ = month_bounds(months[0], settings.tz)
+    _, end = month_bounds(period, settings.tz)
+    rows = session.execute(select(Complaint.received_at, Complaint.department, Complaint.category).where(
+        Complaint.received_at >= start, Complaint.received_at < end)).all()
+    if not rows:
+        return []
+    frame = pd.DataFrame(rows, columns=["received_at", "department", "category"])
+    local = pd.to_datetime(frame["received_at"], utc=True).dt.tz_convert(settings.tz)
+    return rising(monthly_counts(frame, local.dt.strftime("%Y-%m")), period, months[:-1], fdr=rule.signal_fdr)
