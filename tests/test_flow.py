@@ -100,7 +100,9 @@ def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
         assert "摘要" in text and "<table" in html and "首次解决率" in html
         files = _attachments(message)
         assert set(files) == {f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx",
-                              f"complaint-report-{PERIOD}.html", f"complaint-report-{PERIOD}.xlsx"}
+                              f"monthly-report-{PERIOD}.pdf", f"complaint-report-{PERIOD}.html",
+                              f"complaint-report-{PERIOD}.xlsx", f"complaint-report-{PERIOD}.pdf"}
+        assert files[f"monthly-report-{PERIOD}.pdf"][:5] == b"%PDF-"  # the PDF travels as real bytes
         attached_html = files[f"monthly-report-{PERIOD}.html"]
         attached_html = attached_html.decode() if isinstance(attached_html, bytes) else attached_html
         assert "<svg" in attached_html and XSS not in attached_html  # the <script> category is escaped
