@@ -73,3 +73,33 @@ def test_the_demos_planted_rise_in_slow_responses_is_flagged(demo):  # noqa: F81
     for period in PERIODS[3:9]:  # before the drift the slow responses of OPS are never flagged
         assert ("OPS", "响应不及时") not in {(r.department, r.category)
                                              for r in rising(counts, period, periods_ending(period, 13)[:-1])}
+
+
+def test_the_monthly_report_lists_the_rises_of_the_month(sqlite_settings):
+    from datetime import datetime, timedelta
+
+    from sqms.complaints.signals import complaint_rises
+    from sqms.db import UnitOfWork
+    from sqms.records.report import build_monthly_report
+    from sqms.records.service import compute_and_store
+    from sqms.reporting.monthly import html_context
+    from sqms.reporting.render import render_template
+    from tests.factories import PERIOD as MARCH
+    from tests.factories import TZ, _complaint, seed_mixed
+
+    seed_mixed(sqlite_settings)  # 2026-03: CS 服务态度 ×2, and two single ones
+    with UnitOfWork(sqlite_settings.database_url, actor="test") as uow:
+        for month in periods_ending("2026-02", 12):  # one slow-response complaint a month at OPS ...
+            y, m = map(int, month.split("-"))
+            uow.session.add(_complaint(f"B{month}", "OPS", "响应不及时", datetime(y, m, 5, 10, tzinfo=TZ)))
+        uow.session.add_all([_complaint(f"R{i}", "OPS", "响应不及时", datetime(2026, 3, 3, 9, tzinfo=TZ)
+                                        + timedelta(hours=i)) for i in range(8)])  # ... then 8 in March
+        uow.commit()
+    with UnitOfWork(sqlite_settings.database_url, actor="test") as uow:
+        [rise] = complaint_rises(uow.session, sqlite_settings, MARCH)
+        assert (rise.department, rise.category, rise.count, rise.baseline_mean) == ("OPS", "响应不及时", 8, 1.0)
+        report = build_monthly_report(uow.session, sqlite_settings, MARCH,
+                                      compute_and_store(uow.session, sqlite_settings, MARCH))
+        html = render_template(sqlite_settings, "reports/monthly_report.html.j2",
+                               **html_context(report, sqlite_settings))
+    assert "<strong>运营部</strong>：“响应不及时”类投诉本月 8 件，基线月均 1.0 件，显著上升" in html

@@ -122,6 +122,7 @@ def test_the_report_shows_control_charts_and_signals_in_words(demo_results, tmp_
     assert "p 图" in section and "u 图" in section and "X-MR 图" in section
     assert "2025-10 至 2026-06" in section  # the baseline months
     assert "人力资源部 · " not in section and "财务部 · " not in section  # departments only with a signal
+    assert "投诉类别上升信号" in section  # (the complaints themselves are not in this database)
     # 存在问题与改进措施: every miss and signal, what is known, what is under way or proposed
     problems = html[html.index('<section id="problems">'):html.index('<section id="improvement">')]
     assert "八、存在问题与改进措施" in problems

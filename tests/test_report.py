@@ -18,7 +18,7 @@ from sqms.config import Settings
 from sqms.db import UnitOfWork
 from sqms.org.service import sync_organisation
 from sqms.records.report import MonthlyReport, build_monthly_report
-from sqms.records.service import compute_and_store
+from sqms.records.service import compute_and_store, latest_computation
 from sqms.reporting import charts
 from sqms.reporting.excel import write_xlsx
 from sqms.reporting.formatting import fmt_change, fmt_target, fmt_value, local_datetime
@@ -253,6 +253,12 @@ def test_whole_pipeline(settings: Settings) -> None:
     assert Path(first.files["html"]).parent == report_dir(settings, KIND, PERIOD, 1)
     assert first.checksum == files_checksum(first.files) and first.summary["missed"] == 2
     assert first.kpi_computation_id == computation.id and first.locale == "zh_CN"
+    html = Path(first.files["html"]).read_text(encoding="utf-8")
+    assert "· 版本 v1</div>" in html and "生成于" in html  # the version and generation time on the page
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        second = produce_monthly_report(uow.session, settings, latest_computation(uow.session, PERIOD))
+        uow.commit()
+    assert "· 版本 v2</div>" in Path(second.files["html"]).read_text(encoding="utf-8")
 
 
 # -- the shared mechanisms --------------------------------------------------------------

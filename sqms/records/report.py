@@ -25,6 +25,7 @@ from sqms.complaints.report import ComplaintAnalysis, build_complaint_analysis, 
 from sqms.improvement.service import board
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
+from sqms.complaints.signals import Rise, complaint_rises
 from sqms.records.control import ControlSeries, control_series
 from sqms.records.models import KpiComputation
 from sqms.records.problems import problems
@@ -78,6 +79,7 @@ class MonthlyReport:
     service_items: pd.DataFrame = field(default_factory=pd.DataFrame)
     records_without_item: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)  # 存在问题与改进措施 (sqms.records.problems)
+    complaint_rises: list[Rise] = field(default_factory=list)  # categories rising in a department (FDR-controlled)
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -225,6 +227,7 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         report.records_without_item = int(data.records["service_item"].isna().sum())
     report.control = control_series(report.history, report.periods, [None, *names],
                                     settings.kpi.control_baseline_months)
+    report.complaint_rises = complaint_rises(session, settings, period)
     report.problems = problems(session, settings, report)
     report.summary = executive_summary(report)
     return report

@@ -205,6 +205,8 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "pdca_check_months": settings.improvement.check_months,
         "service_items": service_item_context(report, settings),
         "problems": report.problems,
+        "complaint_rises": [{"department": dict(report.departments).get(r.department, r.department),
+                             "words": r.words(report.locale)} for r in report.complaint_rises],
         "pdca_min_n": settings.improvement.min_n,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
@@ -304,12 +306,14 @@ def excel_tables(report: MonthlyReport) -> list[Table]:
     ]
 
 
-def render_monthly_report(report: MonthlyReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
-    """Write `monthly-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`."""
+def render_monthly_report(report: MonthlyReport, settings: Settings, out_dir: str | Path,
+                          version: int | None = None) -> dict[str, Path]:
+    """Write `monthly-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`; the version,
+    when given, is printed on the page beside the generation time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(report)}.html"
-    html = render_template(settings, TEMPLATE, **html_context(report, settings))
+    html = render_template(settings, TEMPLATE, **html_context(report, settings), version=version)
     html_path.write_text(html, encoding="utf-8")
     xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report))
     return {"html": html_path, "xlsx": xlsx_path}
@@ -321,7 +325,7 @@ def produce_monthly_report(session: Session, settings: Settings, computation: Kp
     folder, and the recorded `GeneratedReport` (flushed, not committed)."""
     report = build_monthly_report(session, settings, computation.period, computation, locale=locale)
     version = next_version(session, KIND, report.period)
-    files = render_monthly_report(report, settings, report_dir(settings, KIND, report.period, version))
+    files = render_monthly_report(report, settings, report_dir(settings, KIND, report.period, version), version)
     return save_report(session, kind=KIND, period=report.period, version=version, files=files,
                        locale=report.locale, kpi_computation_id=computation.id, summary=stored_summary(report))
 
