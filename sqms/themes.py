@@ -20,7 +20,7 @@ STOP_WORDS = frozenset("""
 到 向 为 为了 以 等 等等 之 其 此 其他 什么 怎么 怎么样 为什么 吗 呢 吧 啊 呀 哦 嗯 了解 觉得 感觉 希望 建议
 问题 情况 时候 今天 昨天 现在 一直 每次 再 才 只 只是 就是 还有 以及 并且 并 却 得 地 着 过 个 次 多 少
 您 贵 公司 服务 客户
-""".split())
+""".split())  # noqa: SIM905 (a word list reads best as text)
 _KEEP = re.compile(r"^[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9]+$")  # two characters or more, no punctuation
 QUOTE_LENGTH = 60
 

@@ -43,3 +43,33 @@ def test_new_words_weigh_more_than_old_ones():
 
 def test_no_texts_no_themes():
     assert themes([], BASELINE) == [] and themes(["", "  "], []) == []
+
+
+def test_the_complaint_report_shows_this_months_new_themes(sqlite_settings, tmp_path):
+    from datetime import datetime, timedelta
+
+    from sqms.complaints.report import build_complaint_analysis
+    from sqms.db import UnitOfWork
+    from sqms.org.service import sync_organisation
+    from sqms.reporting.complaints import render_complaint_report
+    from tests.factories import TZ, _complaint
+
+    def complaint(ident: str, dept: str, category: str, at: datetime, text: str):
+        row = _complaint(ident, dept, category, at)
+        row.description = text
+        return row
+
+    with UnitOfWork(sqlite_settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, sqlite_settings)
+        february, march = datetime(2026, 2, 3, 9, tzinfo=TZ), datetime(2026, 3, 3, 9, tzinfo=TZ)
+        uow.session.add_all([complaint(f"F{i}", "CS", "服务态度", february + timedelta(hours=i), text)
+                             for i, text in enumerate(BASELINE)])  # the baseline
+        uow.session.add_all([complaint(f"M{i}", "OPS", "响应不及时", march + timedelta(hours=i), text)
+                             for i, text in enumerate(CURRENT)])
+        uow.commit()
+    with UnitOfWork(sqlite_settings.database_url, actor="test") as uow:
+        analysis = build_complaint_analysis(uow.session, sqlite_settings, "2026-03")
+    assert [t.word for t in analysis.themes[:2]] == ["占线", "电话"]
+    html = render_complaint_report(analysis, sqlite_settings, tmp_path)["html"].read_text(encoding="utf-8")
+    assert "投诉描述中的新主题" in html and "占线 <span class=\"flag-bad\">新</span>" in html
+    assert "“电话一直占线，等了很久没人接听”" in html

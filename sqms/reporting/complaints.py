@@ -143,6 +143,7 @@ def analysis_context(analysis: ComplaintAnalysis, settings: Settings) -> dict[st
         "definitions": definitions(analysis, settings),
         "as_of": analysis.as_of,
         "pareto_svg": pareto_svg(analysis),
+        "themes": analysis.themes,
     }
 
 
