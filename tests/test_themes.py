@@ -73,3 +73,23 @@ def test_the_complaint_report_shows_this_months_new_themes(sqlite_settings, tmp_
     html = render_complaint_report(analysis, sqlite_settings, tmp_path)["html"].read_text(encoding="utf-8")
     assert "投诉描述中的新主题" in html and "占线 <span class=\"flag-bad\">新</span>" in html
     assert "“电话一直占线，等了很久没人接听”" in html
+
+
+def test_survey_comments_get_their_themes_against_the_previous_campaign():
+    from pathlib import Path
+
+    import pandas as pd
+
+    from sqms.surveys.analysis import analyse
+    from sqms.surveys.questionnaire import load_questionnaires
+
+    q = load_questionnaires(Path(__file__).parent.parent / "config" / "questionnaires")["annual"]
+
+    def frame(texts: list[str]) -> pd.DataFrame:
+        return pd.DataFrame([{"response_id": f"R{i}", "department": "CS", "customer_id": f"C{i}", "csat": 4.0,
+                              "nps": 8.0, "answers": {"REL1": 4.0}, "comment": text} for i, text in enumerate(texts)])
+
+    a = analyse(frame(CURRENT), pd.DataFrame({"department": ["CS"] * 6}), q, "zh_CN", 30, previous=frame(BASELINE))
+    assert [th.word for th in a.themes[:2]] == ["占线", "电话"] and a.themes[0].baseline_share_pct == 0
+    first = analyse(frame(CURRENT), pd.DataFrame({"department": ["CS"] * 6}), q, "zh_CN", 30)
+    assert first.themes[0].count >= 2  # a first campaign: every recurring word is new
