@@ -53,6 +53,7 @@ def test_the_monthly_and_complaint_reports_as_pdf(poppler, sqlite_settings):
     images = subprocess.run([poppler["pdfimages"], "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len(images.strip().splitlines()) == 2  # the header lines only: no raster image anywhere
 
+    assert "· 版本 v1</div>" in Path(complaints.files["html"]).read_text(encoding="utf-8")
     text = _text(poppler, Path(complaints.files["pdf"]))
     assert f"投诉分析报告 {PERIOD}" in text and "按期办结率" in text
     assert any("CJK" in f[0] for f in _fonts(poppler, Path(complaints.files["pdf"])))

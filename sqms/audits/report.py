@@ -585,12 +585,13 @@ def file_stem(report: AuditReport) -> str:
     return f"{KIND}-{report.cycle_code}"
 
 
-def render_audit_report(report: AuditReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_audit_report(report: AuditReport, settings: Settings, out_dir: str | Path,
+                        version: int | None = None) -> dict[str, Path]:
     """Write `audit-report-<code>.html` (self-contained) and `.xlsx` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(report)}.html"
-    html_path.write_text(render_template(settings, TEMPLATE, **html_context(report)), encoding="utf-8")
+    html_path.write_text(render_template(settings, TEMPLATE, **html_context(report), version=version), encoding="utf-8")
     xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report))
     return {"html": html_path, "xlsx": xlsx_path}
 
@@ -601,7 +602,7 @@ def produce_audit_report(session: Session, settings: Settings, cycle: AuditCycle
     `GeneratedReport` (flushed, not committed; linking it to the cycle is the caller's business)."""
     report = build_audit_report(session, settings, cycle, as_of=as_of)
     version = next_version(session, KIND, cycle.code)
-    files = render_audit_report(report, settings, report_dir(settings, KIND, cycle.code, version))
+    files = render_audit_report(report, settings, report_dir(settings, KIND, cycle.code, version), version)
     return save_report(session, kind=KIND, period=cycle.code, version=version, files=files, locale=report.locale,
                        summary={**report.key_figures(), "markdown": audit_report_markdown(report)})
 

@@ -281,12 +281,13 @@ def excel_tables(analysis: ComplaintAnalysis) -> list[Table]:
 # -- the files and the recorded version ---------------------------------------------------------
 
 
-def render_complaint_report(analysis: ComplaintAnalysis, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_complaint_report(analysis: ComplaintAnalysis, settings: Settings, out_dir: str | Path,
+                            version: int | None = None) -> dict[str, Path]:
     """Write `complaint-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(analysis)}.html"
-    html_path.write_text(render_template(settings, TEMPLATE, **html_context(analysis, settings)), encoding="utf-8")
+    html_path.write_text(render_template(settings, TEMPLATE, **html_context(analysis, settings), version=version), encoding="utf-8")
     xlsx_path = write_xlsx(out_dir / f"{file_stem(analysis)}.xlsx", excel_tables(analysis))
     return {"html": html_path, "xlsx": xlsx_path}
 
@@ -297,7 +298,7 @@ def produce_complaint_report(session: Session, settings: Settings, period: str, 
     version's folder, and the recorded `GeneratedReport` (flushed, not committed)."""
     analysis = build_complaint_analysis(session, settings, period, as_of=as_of, locale=locale)
     version = next_version(session, KIND, period)
-    files = render_complaint_report(analysis, settings, report_dir(settings, KIND, period, version))
+    files = render_complaint_report(analysis, settings, report_dir(settings, KIND, period, version), version)
     return save_report(session, kind=KIND, period=period, version=version, files=files, locale=analysis.locale,
                        summary={**analysis.summary_dict(), "markdown": complaint_report_markdown(analysis)})
 

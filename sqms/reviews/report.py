@@ -247,12 +247,13 @@ def pack_markdown(pack: ReviewPack) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path,
+                version: int | None = None) -> dict[str, Path]:
     """Write `review-pack-<year>.html` (self-contained) and `.xlsx` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{PACK_KIND}-{pack.year}.html"
-    html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack)), encoding="utf-8")
+    html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack), version=version), encoding="utf-8")
     return {"html": html_path, "xlsx": write_xlsx(out_dir / f"{PACK_KIND}-{pack.year}.xlsx", pack_excel_tables(pack))}
 
 
@@ -266,7 +267,7 @@ def produce_pack(session: Session, settings: Settings, review: ManagementReview,
     period = period_of(review)
     version = next_version(session, PACK_KIND, period)
     out_dir = report_dir(settings, PACK_KIND, period, version)
-    files = render_pack(pack, settings, out_dir)
+    files = render_pack(pack, settings, out_dir, version)
     files["ics"] = out_dir / f"management-review-{review.year}.ics"
     files["ics"].write_bytes(invitation_ics(settings, review, sequence=version - 1, now=as_of,
                                             description=pack_agenda(pack)))
@@ -481,11 +482,12 @@ def review_report_markdown(report: ReviewReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_review_report(report: ReviewReport, settings: Settings, out_dir: str | Path) -> dict[str, Path]:
+def render_review_report(report: ReviewReport, settings: Settings, out_dir: str | Path,
+                         version: int | None = None) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{REPORT_KIND}-{report.year}.html"
-    html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report)), encoding="utf-8")
+    html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report), version=version), encoding="utf-8")
     return {"html": html_path,
             "xlsx": write_xlsx(out_dir / f"{REPORT_KIND}-{report.year}.xlsx", report_excel_tables(report))}
 
@@ -495,7 +497,7 @@ def produce_review_report(session: Session, settings: Settings, review: Manageme
     report = build_review_report(session, settings, review)
     period = period_of(review)
     version = next_version(session, REPORT_KIND, period)
-    files = render_review_report(report, settings, report_dir(settings, REPORT_KIND, period, version))
+    files = render_review_report(report, settings, report_dir(settings, REPORT_KIND, period, version), version)
     return save_report(session, kind=REPORT_KIND, period=period, version=version, files=files, locale=report.locale,
                        summary={"totals": report.totals, "summary": report.summary,
                                 "markdown": review_report_markdown(report)})
