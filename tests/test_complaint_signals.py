@@ -103,3 +103,34 @@ def test_the_monthly_report_lists_the_rises_of_the_month(sqlite_settings):
         html = render_template(sqlite_settings, "reports/monthly_report.html.j2",
                                **html_context(report, sqlite_settings))
     assert "<strong>运营部</strong>：“响应不及时”类投诉本月 8 件，基线月均 1.0 件，显著上升" in html
+
+
+def test_the_hourly_watch_tells_the_department_manager_once_per_signal(sqlite_settings):
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import select
+
+    from sqms.complaints.signals import NOTICE_PROCESS, queue_rise_notices
+    from sqms.db import UnitOfWork
+    from sqms.notify.models import OutboxMessage
+    from sqms.org.service import sync_organisation
+    from tests.factories import TZ, _complaint
+
+    with UnitOfWork(sqlite_settings.database_url, actor="test") as uow:
+        sync_organisation(uow.session, sqlite_settings)
+        for month in periods_ending("2026-02", 12):
+            y, m = map(int, month.split("-"))
+            uow.session.add(_complaint(f"B{month}", "OPS", "响应不及时", datetime(y, m, 5, 10, tzinfo=TZ)))
+        uow.session.add_all([_complaint(f"R{i}", "OPS", "响应不及时", datetime(2026, 3, 3, 9, tzinfo=TZ)
+                                        + timedelta(hours=i)) for i in range(8)])
+        uow.commit()
+    now = datetime(2026, 3, 10, 12, tzinfo=TZ)
+    for expected in (1, 0):  # the second hour: the same notice, not a second one
+        with UnitOfWork(sqlite_settings.database_url, actor="test") as uow:
+            assert queue_rise_notices(uow.session, sqlite_settings, now) == expected
+            uow.commit()
+    with UnitOfWork(sqlite_settings.database_url) as uow:
+        [mail] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.process == NOTICE_PROCESS)).all()
+    assert mail.recipient == sqlite_settings.department_manager("OPS").email
+    assert mail.subject == "[投诉预警] 运营部：“响应不及时”类投诉本月明显上升"
+    assert "运营部2026-03 “响应不及时”类投诉本月 8 件，基线月均 1.0 件，显著上升" in mail.body_text

@@ -12,6 +12,7 @@ with many cells, at most about `fdr` of the flagged ones are expected to be chan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from scipy import stats
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sqms.calendar import month_bounds, periods_ending
+from sqms.calendar import month_bounds, periods_ending, to_local, utcnow
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
 
@@ -89,3 +90,29 @@ def complaint_rises(session: Session, settings: Settings, period: str) -> list[R
     frame = pd.DataFrame(rows, columns=["received_at", "department", "category"])
     local = pd.to_datetime(frame["received_at"], utc=True).dt.tz_convert(settings.tz)
     return rising(monthly_counts(frame, local.dt.strftime("%Y-%m")), period, months[:-1], fdr=rule.signal_fdr)
+
+
+NOTICE_PROCESS = "complaint-signals"
+
+
+def queue_rise_notices(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """The hourly watch: a category rising this month (so far) in a department is told to the
+    department's manager, once per department, category and month (a pending notice is refreshed
+    with the latest count, a sent one is never repeated). Returns the notices new or refreshed."""
+    from sqms.notify.compose import compose
+    from sqms.notify.service import enqueue
+
+    now = now or utcnow()
+    period = to_local(now, settings.tz).strftime("%Y-%m")
+    queued = 0
+    for rise in complaint_rises(session, settings, period):
+        manager = settings.department_manager(rise.department)
+        if manager is None:
+            continue
+        mail = compose(settings, "complaint_rise", manager, rise=rise, period=period,
+                       department=settings.department(rise.department).label(settings.locale),
+                       words=rise.words(settings.locale))
+        _, changed = enqueue(session, process=NOTICE_PROCESS, obj=f"rise:{rise.department}:{rise.category}",
+                             period=period, email=mail, sender_domain=settings.smtp.sender.partition("@")[2])
+        queued += int(changed)
+    return queued
