@@ -46,6 +46,15 @@ def test_a_planted_rise_is_flagged_and_nothing_else():
     assert [(r.department, r.category) for r in found] == [("OPS", "响应不及时")]
 
 
+def test_without_a_baseline_nothing_rises():
+    """A new installation (complaints only this month) has nothing to rise against."""
+    counts = pd.DataFrame([("2026-01", "SALES", "虚假宣传", 9), ("2025-12", "CS", "其他", 1), ("2025-11", "CS", "其他", 1)],
+                          columns=["period", "department", "category", "count"])
+    assert rising(counts, PERIOD, BASELINE) == []  # two baseline months with complaints: not yet a baseline
+    more = pd.concat([counts, pd.DataFrame([("2025-10", "CS", "其他", 1)], columns=counts.columns)])
+    assert [(r.department, r.category) for r in rising(more, PERIOD, BASELINE)] == [("SALES", "虚假宣传")]
+
+
 def test_few_complaints_are_never_a_rise():
     counts = pd.DataFrame([("2026-01", "HR", "其他", 2)], columns=["period", "department", "category", "count"])
     assert rising(counts, PERIOD, BASELINE) == []  # 2 against 0: p small, but below the minimum count

@@ -26,6 +26,7 @@ from sqms.config import Settings
 
 DEFAULT_FDR = 0.05
 MIN_COUNT = 3  # fewer complaints in the month is never "a rise", whatever the baseline
+MIN_BASELINE_MONTHS = 3  # baseline months with any complaint at all, below which there is no baseline
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ def rising(counts: pd.DataFrame, period: str, baseline: list[str], *, fdr: float
     """The department × category cells whose count in `period` rose significantly against `baseline`
     (the periods before it), from `counts` (period, department, category, count; missing = 0)."""
     m = len(baseline)
-    if m == 0 or counts.empty:
-        return []
+    known = counts[counts["period"].isin(baseline) & (counts["count"] > 0)]["period"].nunique()
+    if m == 0 or known < MIN_BASELINE_MONTHS:
+        return []  # no baseline yet (a new installation, or history not imported): nothing to rise against
     cells = counts[counts["period"].isin([*baseline, period])]
     table = cells.pivot_table(index=["department", "category"], columns="period", values="count",
                               aggfunc="sum", fill_value=0)
