@@ -34,7 +34,7 @@ from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.records.models import KpiValue
 from sqms.records.control import control_series
-from sqms.records.service import latest_computation, results_frame, results_of
+from sqms.records.service import history, latest_computation, results_frame, results_of
 from sqms.reporting.formatting import kpi_label, t
 from sqms.statemachine import StateMachine, Transition
 
@@ -129,20 +129,19 @@ SIGNAL_HISTORY_MONTHS = 13  # the window of the monthly report's control charts
 
 def _signals(session: Session, settings: Settings, period: str, current: dict[tuple[str, str], KpiValue],
              already: set[tuple[str, str]], enough) -> list[Miss]:
-    """Department KPIs with a special-cause signal on their bad side completed in `period`, read from
-    the stored computations only (a month never computed is a gap, not computed here)."""
+    """Department KPIs with a special-cause signal on their bad side completed in `period`, on the
+    monthly report's 13 months (the earlier months from their latest computation, computed and stored
+    when missing, as the report itself does, so that a first run sees its history too)."""
     periods = periods_ending(period, SIGNAL_HISTORY_MONTHS)
-    frames = []
-    for p in periods:
-        computation = latest_computation(session, p)
-        if computation is not None:
-            frames.append(results_frame(results_of(computation), p))
-    if not frames:
+    computation = latest_computation(session, period)
+    if computation is None:
         return []
-    history = pd.concat(frames, ignore_index=True)
+    past = history(session, settings, periods[:-1], as_of=computation.as_of)
+    frames = [f for f in (past, results_frame(results_of(computation), period)) if len(f)]
+    history_frame = pd.concat(frames, ignore_index=True)
     departments = sorted({d for d, _ in current})
     found = []
-    for series in control_series(history, periods, departments, settings.kpi.control_baseline_months):
+    for series in control_series(history_frame, periods, departments, settings.kpi.control_baseline_months):
         key = (series.department, series.kpi)
         v = current.get(key)
         if not series.current or key in already or v is None or v.value is None or v.target is None or not enough(v):
