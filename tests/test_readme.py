@@ -51,6 +51,6 @@ def test_complaint_and_action_examples_run_on_the_demo(sqms_env, sqlite_url):
         if args[:2] == ["complaint", "register"]:
             assert "registered CP-20261009-001" in result.output
         if args[:2] == ["action", "open"]:
-            assert "opened CAPA-00001" in result.output
+            assert "opened CAPA-00021" in result.output  # the demo's inspections opened 20 before it
     shown = runner.invoke(app, ["complaint", "show", "CP-20261009-001"])
     assert "[closed]" in shown.output and "CU-00042" in shown.output
