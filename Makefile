@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: install dev ready run server test bench deploy doctor clean help
+.PHONY: install dev ready fonts run server test bench deploy doctor clean help
 
 help:
 	@echo "make install - production: the runtime dependencies only (uv.lock, no test tools)"
@@ -35,12 +35,20 @@ ENSURE_UV = command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 
 	@rm -f .venv/.synced-prod
 	@touch $@
 
-install: .venv/.synced-prod
+# The PDFs of the reports embed Noto Sans CJK (Debian fonts-noto-cjk); installed with apt when absent.
+fonts:
+	@fc-list ':lang=zh-cn' family 2>/dev/null | grep -q "Noto Sans CJK" || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing fonts-noto-cjk (CJK font for the PDF reports)"; \
+	    apt-get install -y -qq fonts-noto-cjk >/dev/null || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk; }; \
+	  else echo "warning: no Noto Sans CJK font: run 'sudo apt-get install fonts-noto-cjk' (sqms doctor checks it)"; fi; }
 
-dev: .venv/.synced-dev
+install: .venv/.synced-prod fonts
+
+dev: .venv/.synced-dev fonts
 
 # run/doctor/bench/deploy keep whichever environment is there (a developer's stays dev).
-ready:
+ready: fonts
 	@if [ -f .venv/.synced-dev ]; then $(MAKE) --no-print-directory .venv/.synced-dev; \
 	else $(MAKE) --no-print-directory .venv/.synced-prod; fi
 

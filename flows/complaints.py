@@ -4,7 +4,8 @@ The regulation: larger (special) complaints go to the general manager at once, a
 complaints that keep coming back are fed into improvement. Every hour this flow
 reports special complaints not yet settled to the general manager (each once), asks the
 customers of resolved complaints for their feedback (the return visit, 回访) and opens a
-corrective action for a department with repeated complaints of one category in a month.
+corrective action for a department with repeated complaints of one category in a month; a category
+rising against its own baseline (sqms.complaints.signals) is told to the department's manager once.
 Deadlines themselves are chased by the daily reminders.
 """
 
@@ -13,7 +14,12 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.hooks import notify_admins
-from tasks.complaints import ask_for_feedback, open_repeat_actions, queue_special_notices_task
+from tasks.complaints import (
+    ask_for_feedback,
+    open_repeat_actions,
+    queue_rise_notices_task,
+    queue_special_notices_task,
+)
 from tasks.notify import deliver_outbox
 
 
@@ -23,5 +29,7 @@ def complaint_sla_watch() -> dict:
     notices = queue_special_notices_task()
     feedback = ask_for_feedback()
     actions = open_repeat_actions()
+    rises = queue_rise_notices_task()
     delivery = deliver_outbox()
-    return {"special_notices": notices, "feedback_requests": feedback, "actions_opened": actions, **delivery}
+    return {"special_notices": notices, "feedback_requests": feedback, "actions_opened": actions,
+            "rise_notices": rises, **delivery}

@@ -190,17 +190,29 @@ def kpi(
     as_json: bool = typer.Option(False, "--json", help="Print the JSON array of docs/DESIGN.md §4."),
     department: Optional[str] = typer.Option(None, help="Only this department (code or name); 'org' for the "
                                                         "whole."),
+    by: str = typer.Option("department", "--by", help="department (stored KPIs) or service_item (the catalogue "
+                                                       "of config service_items, against each item's targets)."),
 ) -> None:
     """Compute and store the KPIs of a month; print a table or JSON."""
     from sqms.db import UnitOfWork, migrate
-    from sqms.records.service import compute_and_store, results_of
+    from sqms.records.service import compute_and_store, compute_by_service_item, load_period, results_of
+    from sqms.records.targets import effective_settings
 
     settings = settings_or_exit()
+    if by not in ("department", "service_item"):
+        fail(f"--by {by!r}: expected department or service_item")
+    if by == "service_item" and not settings.service_items:
+        fail("--by service_item: no service catalogue configured (service_items in config/sqms.yaml)")
     if department and department != "org":
         department = code_of(settings, "department", department, "--department")
     migrate(settings.database_url)
     with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        results = results_of(compute_and_store(uow.session, settings, period))
+        computation = compute_and_store(uow.session, settings, period)
+        results = results_of(computation)
+        if by == "service_item":
+            year = effective_settings(uow.session, settings, int(period[:4]))
+            results = compute_by_service_item(load_period(uow.session.connection(), period, year), year,
+                                              computation.as_of)
         uow.commit()
     if department:
         results = [r for r in results if r.department == (None if department == "org" else department)]
@@ -219,10 +231,15 @@ def _kpi_table(results, settings: Settings) -> str:
     lines = []
     header = f"{'department':<12} {'kpi':<28} {'value':>10} {'target':>9} {'n':>7}  status"
     current = object()
+    items = {i.code: i for i in settings.service_items}
     for r in results:
-        if r.department != current:
-            current = r.department
-            name = settings.department(r.department).label(locale) if r.department else settings.organisation.name
+        item = getattr(r, "service_item", None)
+        if (item or r.department) != current:
+            current = item or r.department
+            if item:
+                name = f"{items[item].label(locale)} ({item}, {settings.department(r.department).label(locale)})"
+            else:
+                name = settings.department(r.department).label(locale) if r.department else settings.organisation.name
             lines += ["", f"== {name} ==", header]
         definition = KPI_BY_CODE[r.kpi]
         value = "—" if r.value is None else f"{r.value:.{definition.decimals}f}{definition.unit}"

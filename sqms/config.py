@@ -76,6 +76,32 @@ class Department(_Model):
         return self.name if locale.startswith("zh") or not self.name_en else self.name_en
 
 
+class ServiceItem(_Model):
+    """One line of the service catalogue (服务项目): the optional `service_item` column of service
+    records and complaints names it by code; its targets override the organisation's per KPI."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$", description="lower case, as in the files")
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    department: str
+    targets: dict[str, float | None] = Field(default_factory=dict)
+
+    def label(self, locale: str) -> str:
+        return self.name if locale.startswith("zh") or not self.name_en else self.name_en
+
+    @field_validator("targets")
+    @classmethod
+    def _known_kpis(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(KPI_CODES))
+        if unknown:
+            raise ValueError(f"unknown KPI {', '.join(unknown)} (known: {', '.join(KPI_CODES)})")
+        for kpi, target in value.items():
+            problem = target_problem(kpi, target)
+            if problem:
+                raise ValueError(f"{kpi}: {problem}")
+        return value
+
+
 class Person(_Model):
     email: str
     name: str = Field(min_length=1)
@@ -110,6 +136,9 @@ class KpiSettings(_Model):
     department_targets: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     response_targets_seconds: dict[str, int] = Field(default_factory=lambda: {"phone": 30, "online": 60})
     low_confidence_n: int = Field(default=30, ge=1)
+    # Control charts: the limits come from the earliest months of the 13-month window (phase I), and
+    # the months after them are judged against those limits.
+    control_baseline_months: int = Field(default=9, ge=3, le=13)
 
     @field_validator("targets")
     @classmethod
@@ -166,6 +195,9 @@ class ComplaintSettings(_Model):
     notify_special_to: tuple[str, ...] = ("role:general_manager",)
     # a special complaint received longer ago than this is history (e.g. an import): no notice of its own
     special_notice_within_days: int = Field(default=3, ge=1)
+    # early signals: a category rising in a department against its own last N months, FDR-controlled
+    signal_baseline_months: int = Field(default=12, ge=3)
+    signal_fdr: float = Field(default=0.05, gt=0, lt=1)
     # N complaints of one category in one department and month open a corrective action
     repeat_category_threshold: int = Field(default=3, ge=2)
     # return visit (回访): a score at or below this reopens the complaint
@@ -291,6 +323,8 @@ class ImprovementSettings(_Model):
     margin_pct: float = Field(default=10.0, ge=0)  # or missing it once by more than this % of the target
     check_after_months: int = Field(default=1, ge=1)  # months after the actions are done before the check
     min_n: int = Field(default=30, ge=0)  # values from fewer observations never open a cycle
+    open_on_signal: bool = True  # a special-cause signal on the bad side opens a cycle even if the target is met
+    check_months: int = Field(default=3, ge=1)  # months the Check reads to judge whether the process shifted
 
 
 class ReviewSettings(_Model):
@@ -522,6 +556,7 @@ class Settings(BaseSettings):
     organisation: Organisation
     departments: tuple[Department, ...] = Field(min_length=1)
     people: tuple[Person, ...] = ()
+    service_items: tuple[ServiceItem, ...] = ()  # the service catalogue (optional)
     report: ReportSettings = ReportSettings()
     kpi: KpiSettings = KpiSettings()
     complaints: ComplaintSettings = ComplaintSettings()
@@ -580,11 +615,25 @@ class Settings(BaseSettings):
         for n, dept in enumerate(self.audits.scope):
             if dept not in codes:
                 problems.append(f"audits.scope[{n}]: unknown department '{dept}'")
+        items = [i.code for i in self.service_items]
+        for n, item in enumerate(self.service_items):
+            if item.department not in codes:
+                problems.append(f"service_items[{n}] ({item.code}).department: unknown department "
+                                f"'{item.department}' (known: {', '.join(codes)})")
+            if items.index(item.code) != n:
+                problems.append(f"service_items[{n}].code: duplicate service item '{item.code}'")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
     # -- lookups used everywhere -------------------------------------------------
+    def service_target(self, kpi: str, item: str) -> float | None:
+        """The target of `kpi` for a service item: the item's own, else the organisation's."""
+        for entry in self.service_items:
+            if entry.code == item and kpi in entry.targets:
+                return entry.targets[kpi]
+        return self.kpi.target(kpi, None)
+
     @property
     def tz(self) -> ZoneInfo:
         return self.organisation.tz

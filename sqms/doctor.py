@@ -145,6 +145,21 @@ def check_open_deadlines(settings: Settings) -> Check:
     return Check("open deadlines", True, "every open deadline falls in a year the calendar knows")
 
 
+def check_pdf_font() -> Check:
+    """The PDFs of the reports need WeasyPrint (with pango) and a CJK font for the Chinese text."""
+    from sqms.reporting.pdf import CJK_FONT, cjk_font
+
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:
+        return Check("pdf font", False, f"WeasyPrint cannot run ({exc}): install the pango libraries")
+    path = cjk_font()
+    if path is None:
+        return Check("pdf font", False, f"no CJK font for {CJK_FONT!r}: PDFs would show boxes for Chinese "
+                     "(apt-get install fonts-noto-cjk, or `make install` as root)")
+    return Check("pdf font", True, f"{path} (WeasyPrint {weasyprint.__version__})")
+
+
 def run_checks(settings: Settings, today: date | None = None) -> list[Check]:
     return [
         _guard("configuration", lambda: check_files(settings)),
@@ -153,4 +168,5 @@ def run_checks(settings: Settings, today: date | None = None) -> list[Check]:
         _guard("working-day calendar", lambda: check_calendar(settings, today)),
         _guard("declared calendars", lambda: check_calendar_files(settings)),
         _guard("open deadlines", lambda: check_open_deadlines(settings)),
+        _guard("pdf font", check_pdf_font),
     ]

@@ -255,6 +255,13 @@ class ImportSpec:
         return self.fields + (self.dynamic_fields(ctx) if self.dynamic_fields else [])
 
 
+def service_item_field(ctx: Context) -> list[FieldSpec]:
+    """The optional `service_item` column of service records and complaints: a code of the service
+    catalogue (config `service_items`); files without the column import as before."""
+    return [FieldSpec("service_item", "choice", header_optional=True,
+                      choices=tuple(item.code for item in ctx.settings.service_items))]
+
+
 @dataclass
 class ImportResult:
     kind: str

@@ -5,7 +5,12 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 
 from sqms.calendar import previous_period, to_local, utcnow
-from sqms.complaints.service import open_repeat_category_actions, queue_feedback_requests, queue_special_notices
+from sqms.complaints.service import (
+    open_repeat_category_actions,
+    queue_feedback_requests,
+    queue_special_notices,
+)
+from sqms.complaints.signals import queue_rise_notices
 from tasks.common import RETRYING, settings, unit_of_work
 
 
@@ -41,3 +46,12 @@ def ask_for_feedback() -> int:
         asked = queue_feedback_requests(uow.session, settings())
         uow.commit()
     return asked
+
+
+@task(name="queue-complaint-rise-notices", **RETRYING)
+def queue_rise_notices_task() -> int:
+    """A complaint category rising this month in a department: its manager is told (once per signal)."""
+    with unit_of_work() as uow:
+        queued = queue_rise_notices(uow.session, settings())
+        uow.commit()
+    return queued

@@ -190,6 +190,22 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
+def poppler() -> dict[str, str]:
+    """pdftotext, pdffonts, pdfinfo and pdfimages (Debian poppler-utils) to read the PDFs back; installed
+    when missing (apt), a failure under CI if they cannot be."""
+    tools = {name: shutil.which(name) for name in ("pdftotext", "pdffonts", "pdfinfo", "pdfimages")}
+    if not all(tools.values()) and shutil.which("apt-get"):
+        import subprocess
+
+        subprocess.run("apt-get update -qq && apt-get install -y -qq poppler-utils", shell=True, check=False,
+                       capture_output=True, timeout=900)
+        tools = {name: shutil.which(name) for name in tools}
+    if not all(tools.values()):
+        missing("poppler-utils", "not installed and apt-get could not install it")
+    return tools  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
 def browser(chromium):
     """One headless Chromium (Playwright drives Debian's binary; nothing is downloaded)."""
     from playwright.sync_api import sync_playwright

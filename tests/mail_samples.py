@@ -92,7 +92,8 @@ def context(name: str, locale: str) -> dict:
         "state_name", "department_code", "overdue", "due_soon", "escalated", "action", "count",
         "calendar_dir", "year", "checklist", "source_label", "type_label", "total", "minutes", "subjects",
         "cap", "held_for", "shown", "hidden", "counts", "accepted", "suggestion", "due_on", "mode",
-        "document", "c", "grade", "agenda", "rescheduled", "when", "slots", "period", "rows", "quarter")}
+        "document", "c", "grade", "agenda", "rescheduled", "when", "slots", "period", "rows", "quarter", "words",
+        "correction")}
     base |= {"recipient_name": LONG[locale][:12], "link": LINK, "opt_out": LINK + "/opt-out", "run_url": LINK,
              "day": date(2026, 10, 5), "close_on": date(2026, 10, 19), "valid_until": moment,
              "received_local": moment, "deadline_local": moment, "first_local": moment, "last_local": moment, "at": moment, "version": 2, "items": 12,

@@ -275,7 +275,8 @@ def test_report_files_versions_and_escaping(seeded) -> None:
     assert (first.kind, first.period, first.version, second.version) == ("audit-report", "2026-H1", 1, 2)
     folder = report_dir(settings, "audit-report", "2026-H1", 2)
     assert second.files == {"html": str(folder / "audit-report-2026-H1.html"),
-                            "xlsx": str(folder / "audit-report-2026-H1.xlsx")}
+                            "xlsx": str(folder / "audit-report-2026-H1.xlsx"),
+                            "pdf": str(folder / "audit-report-2026-H1.pdf")}
     assert verify_report(first) and verify_report(second)
     figures = second.summary
     json.dumps(figures)
@@ -285,6 +286,7 @@ def test_report_files_versions_and_escaping(seeded) -> None:
     assert figures["summary"] == build(settings).summary
 
     html = Path(second.files["html"]).read_text(encoding="utf-8")
+    assert "· 版本 v2</div>" in html  # the version on the page
     assert '<html lang="zh-CN">' in html and "<title>内审报告 2026-H1 · " in html
     for heading in ("审核摘要", "一、审核范围", "二、审核发现", "三、不符合项及纠正措施", "四、观察项与改进机会",
                     "五、与上次内审比较", "重复发现", "六、上次不符合项整改情况", "严重不符合", "一般不符合", "观察项",

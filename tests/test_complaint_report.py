@@ -341,8 +341,8 @@ def test_monthly_section_and_mail(seeded: Settings) -> None:
     recipients = seeded.resolve_recipients(seeded.report.distribution)
     assert queued == len(recipients) == len(messages)
     assert {Path(p).name for p in messages[0].attachments} == {
-        f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx",
-        f"complaint-report-{PERIOD}.html", f"complaint-report-{PERIOD}.xlsx"}
+        f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx", f"monthly-report-{PERIOD}.pdf",
+        f"complaint-report-{PERIOD}.html", f"complaint-report-{PERIOD}.xlsx", f"complaint-report-{PERIOD}.pdf"}
 
     analysis = monthly.summary["complaint_analysis"]
     assert analysis["totals"]["on_time_pct"] == pytest.approx(50.0)  # as of the computation

@@ -28,7 +28,18 @@ def test_healthy_core_checks(settings, tmp_path, smtp_server):
 
     head = schema_revision(settings.database_url)[1]
     assert f"schema {head} (latest)" in checks["database"].detail
+    assert "NotoSansCJK" in checks["pdf font"].detail
     assert smtp_server.messages == []  # nothing is sent
+
+
+def test_pdf_font_check_says_when_chinese_would_be_boxes(monkeypatch, tmp_path):
+    from sqms import doctor
+
+    empty = tmp_path / "fonts.conf"  # fontconfig that knows no font at all
+    empty.write_text('<?xml version="1.0"?><fontconfig><cachedir>' + str(tmp_path) + '</cachedir></fontconfig>')
+    monkeypatch.setenv("FONTCONFIG_FILE", str(empty))
+    check = doctor.check_pdf_font()
+    assert not check.ok and "fonts-noto-cjk" in check.detail
 
 
 def test_broken_core_checks(tmp_path):

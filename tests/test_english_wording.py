@@ -38,8 +38,8 @@ def test_units_and_plurals(sqlite_settings):
     for part in ("txt", "html"):
         text = render(settings, "pdca_opened", part)
         assert "month(s)" not in text
-        months = settings.improvement.check_after_months
-        assert f"{months} month{'' if months == 1 else 's'} after" in text
+        months = settings.improvement.check_months
+        assert f"the following {months} month{'' if months == 1 else 's'} whether" in text
     weekly = render(settings, "weekly_digest", "html")
     assert " wd" not in weekly and "Due within 5 working days" in weekly
     from sqms.reminders.service import _overdue_text

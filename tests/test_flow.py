@@ -102,7 +102,9 @@ def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
         assert "摘要" in text and "<table" in html and "首次解决率" in html
         files = _attachments(message)
         assert set(files) == {f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx",
-                              f"complaint-report-{PERIOD}.html", f"complaint-report-{PERIOD}.xlsx"}
+                              f"monthly-report-{PERIOD}.pdf", f"complaint-report-{PERIOD}.html",
+                              f"complaint-report-{PERIOD}.xlsx", f"complaint-report-{PERIOD}.pdf"}
+        assert files[f"monthly-report-{PERIOD}.pdf"][:5] == b"%PDF-"  # the PDF travels as real bytes
         attached_html = files[f"monthly-report-{PERIOD}.html"]
         attached_html = attached_html.decode() if isinstance(attached_html, bytes) else attached_html
         assert "<svg" in attached_html and XSS not in attached_html  # the <script> category is escaped
@@ -310,7 +312,7 @@ def test_survey_campaign_flow(prefect_harness, db_url, sqms_env, smtp_server):
     report_mails = [m for m in smtp_server.messages if "满意度调查报告" in m["Subject"]]
     assert len(report_mails) == len(settings.resolve_recipients(settings.surveys.report_to))
     assert {p.get_filename() for p in report_mails[0].iter_attachments()} == {
-        "survey-report-2026-Q3-test.html", "survey-report-2026-Q3-test.xlsx"}
+        "survey-report-2026-Q3-test.html", "survey-report-2026-Q3-test.xlsx", "survey-report-2026-Q3-test.pdf"}
     assert survey_campaigns(return_state=True).result() == {"planned": None, "steps": [], "sent": 0, "failed": 0}
 
 
@@ -364,7 +366,7 @@ def test_internal_audit_flow(prefect_harness, db_url, sqms_env, smtp_server, tmp
     assert [s[1] for s in reported["steps"]] == ["start", "complete_findings", "issue_report", "follow_up"]
     report_mails = [m for m in smtp_server.messages if "内审报告" in m["Subject"]]
     assert len(report_mails) == len(settings.resolve_recipients(settings.audits.report_to))
-    assert {p.get_filename().rsplit(".", 1)[1] for p in report_mails[0].iter_attachments()} == {"html", "xlsx"}
+    assert {p.get_filename().rsplit(".", 1)[1] for p in report_mails[0].iter_attachments()} == {"html", "xlsx", "pdf"}
 
     with UnitOfWork(settings.database_url, actor="test") as uow:
         finding = uow.session.scalars(select(AuditFinding).where(AuditFinding.result == "minor")).one()

@@ -127,13 +127,18 @@ def test_a_cycle_that_meets_its_target(org):
     finish_actions(org, "PDCA-00001", datetime(2026, 11, 10, 10, tzinfo=TZ))
     assert run(org, "2026-10", datetime(2026, 11, 12, 8, tzinfo=TZ)) == [("PDCA-00001", "check")]
     [c] = cycles(org)
-    assert (c.status, c.do_ended_period, c.check_period) == ("check", "2026-11", "2026-12")
-    snapshot(org, "2026-11", {("OPS", "fcr_pct"): (90.0, 100)})  # not the check month: does not decide
+    # the check reads the three months after the actions were done: 2026-12 .. 2027-02
+    assert (c.status, c.do_ended_period, c.check_period) == ("check", "2026-11", "2027-02")
+    snapshot(org, "2026-11", {("OPS", "fcr_pct"): (90.0, 100)})  # not a check month: does not decide
     assert run(org, "2026-11", datetime(2026, 12, 1, 8, tzinfo=TZ)) == []
     snapshot(org, "2026-12", {("OPS", "fcr_pct"): (78.5, 100)})
-    assert run(org, "2026-12", datetime(2027, 1, 1, 8, tzinfo=TZ)) == [("PDCA-00001", "decide")]
+    snapshot(org, "2027-01", {("OPS", "fcr_pct"): (80.0, 100)})
+    assert run(org, "2027-01", datetime(2027, 2, 1, 8, tzinfo=TZ)) == []  # one good month is not a shift
+    snapshot(org, "2027-02", {("OPS", "fcr_pct"): (81.0, 100)})
+    assert run(org, "2027-02", datetime(2027, 3, 1, 8, tzinfo=TZ)) == [("PDCA-00001", "decide")]
     [c] = cycles(org)
-    assert (c.status, c.check_value, c.check_met) == ("act", 78.5, True)
+    # p̄ = 71.5 % of the opening months, σ = 4.51 points at n = 100: z = 1.55, 1.88, 2.11, mean 1.85 > 3/√3
+    assert (c.status, c.check_value, c.check_met) == ("act", pytest.approx(79.8333, abs=1e-3), True)
 
     with UnitOfWork(org.database_url, actor="liu.yang") as uow:
         cycle = get(uow.session, "PDCA-00001")
@@ -158,13 +163,14 @@ def test_a_failed_check_starts_a_new_iteration_and_tells_the_quality_manager(org
         uow.commit()
     finish_actions(org, "PDCA-00001", datetime(2026, 10, 20, 10, tzinfo=TZ))
     assert run(org, "2026-10", datetime(2026, 10, 21, 8, tzinfo=TZ)) == [("PDCA-00001", "check")]
-    snapshot(org, "2026-11", {("SALES", "avg_handling_hours"): (30.0, 200)})
-    assert run(org, "2026-11", datetime(2026, 12, 1, 8, tzinfo=TZ)) == [("PDCA-00001", "decide"),
+    for period in ("2026-11", "2026-12", "2027-01"):
+        snapshot(org, period, {("SALES", "avg_handling_hours"): (30.0, 200)})
+    assert run(org, "2027-01", datetime(2027, 2, 1, 8, tzinfo=TZ)) == [("PDCA-00001", "decide"),
                                                                          ("PDCA-00001", "iterate")]
     [c] = cycles(org)
     assert (c.status, c.iteration, c.root_cause, c.check_period) == ("plan", 2, None, None)
     assert c.history == [{"iteration": 1, "root_cause": "报价审批环节多", "actions": ["CAPA-00001"],
-                          "check_period": "2026-11", "check_value": 30.0}]
+                          "check_period": "2027-01", "check_value": 30.0}]
     escalated = [m for m in mails(org) if "升级" in m.subject]
     assert sorted(m.recipient for m in escalated) == ["chen.jie@example.com", "li.na@example.com"]
     with UnitOfWork(org.database_url, actor="chen.jie") as uow:

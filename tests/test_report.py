@@ -18,7 +18,7 @@ from sqms.config import Settings
 from sqms.db import UnitOfWork
 from sqms.org.service import sync_organisation
 from sqms.records.report import MonthlyReport, build_monthly_report
-from sqms.records.service import compute_and_store
+from sqms.records.service import compute_and_store, latest_computation
 from sqms.reporting import charts
 from sqms.reporting.excel import write_xlsx
 from sqms.reporting.formatting import fmt_change, fmt_target, fmt_value, local_datetime
@@ -250,7 +250,10 @@ def test_versions_and_checksums(settings: Settings, tmp_path: Path) -> None:
                                      kpi_computation_id=computation.id, summary={"met": version}))
         uow.commit()
     assert [r.version for r in saved] == [1, 2]
-    expected = hashlib.sha256(b"<p>v2</p>" + b"xlsx bytes 2").hexdigest()  # html before xlsx
+    # html, pdf (made from the html when the version is saved), xlsx: in sorted order of the format
+    pdf = Path(saved[1].files["pdf"])
+    assert pdf == Path(saved[1].files["html"]).with_suffix(".pdf") and pdf.read_bytes().startswith(b"%PDF-")
+    expected = hashlib.sha256(b"<p>v2</p>" + pdf.read_bytes() + b"xlsx bytes 2").hexdigest()
     assert saved[1].checksum == expected == files_checksum(saved[1].files)
     with UnitOfWork(settings.database_url) as uow:
         latest = latest_report(uow.session, KIND, PERIOD)
@@ -267,10 +270,16 @@ def test_whole_pipeline(settings: Settings) -> None:
         computation = compute_and_store(uow.session, settings, PERIOD)
         first = produce_monthly_report(uow.session, settings, computation)
         uow.commit()
-    assert first.version == 1 and set(first.files) == {"html", "xlsx"}
+    assert first.version == 1 and set(first.files) == {"html", "xlsx", "pdf"}
     assert Path(first.files["html"]).parent == report_dir(settings, KIND, PERIOD, 1)
     assert first.checksum == files_checksum(first.files) and first.summary["missed"] == 2
     assert first.kpi_computation_id == computation.id and first.locale == "zh_CN"
+    html = Path(first.files["html"]).read_text(encoding="utf-8")
+    assert "· 版本 v1</div>" in html and "生成于" in html  # the version and generation time on the page
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        second = produce_monthly_report(uow.session, settings, latest_computation(uow.session, PERIOD))
+        uow.commit()
+    assert "· 版本 v2</div>" in Path(second.files["html"]).read_text(encoding="utf-8")
 
 
 # -- the shared mechanisms --------------------------------------------------------------

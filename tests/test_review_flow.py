@@ -108,7 +108,8 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
     pack_mails = smtp_server.messages
     assert {m["To"].addresses[0].addr_spec for m in pack_mails} == participants
     files = _attachments(pack_mails[0])
-    assert set(files) == {f"review-pack-{year}.html", f"review-pack-{year}.xlsx", f"management-review-{year}.ics",
+    assert set(files) == {f"review-pack-{year}.html", f"review-pack-{year}.xlsx", f"review-pack-{year}.pdf",
+                          f"management-review-{year}.ics",
                           f"OPS-{report_file.name}"}
     assert "会议通知" in pack_mails[0]["Subject"] and meeting_on.isoformat() in pack_mails[0]["Subject"]
 
@@ -179,7 +180,8 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
     assigned = sorted(m["To"].addresses[0].addr_spec for m in smtp_server.messages if "管理评审报告" not in m["Subject"])
     assert assigned == ["liu.yang@example.com", "zhao.lei@example.com"]
     report_files = _attachments(report_mails[0])
-    assert set(report_files) == {f"review-report-{year}.html", f"review-report-{year}.xlsx"}
+    assert set(report_files) == {f"review-report-{year}.html", f"review-report-{year}.xlsx",
+                                 f"review-report-{year}.pdf"}
     decisions = _sheet(report_files[f"review-report-{year}.xlsx"], "评审决议")
     assert decisions[1][:2] == ["在线渠道高峰增加值班", "刘洋"] and decisions[1][3] == actions[0].ref
     assert "review-report" in _artifacts(reported.state_details.flow_run_id)

@@ -245,7 +245,8 @@ def test_whole_campaign(org, tmp_path):
     assert {a.due_on for a in actions} == {date(2026, 10, 21)}  # 2 working days after Mon 19 Oct
     mails = outbox(org, "2026-Q3:report")
     assert len(mails) == len(org.resolve_recipients(org.surveys.report_to))
-    html_path, xlsx_path = mails[0].attachments
+    html_path, xlsx_path, pdf_path = mails[0].attachments
+    assert Path(pdf_path).read_bytes()[:5] == b"%PDF-"
     html = Path(html_path).read_text(encoding="utf-8")
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<script>x</script>" not in html and "<svg" in html
     assert "满意度" in html and "SERVQUAL" in html

@@ -611,7 +611,7 @@ def render_audit_report(report: AuditReport, settings: Settings, out_dir: str | 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(report)}.html"
-    html_path.write_text(render_template(settings, TEMPLATE, **html_context(report)), encoding="utf-8")
+    html_path.write_text(render_template(settings, TEMPLATE, **html_context(report), version=version), encoding="utf-8")
     xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report),
                            PrintInfo(title(report), _period(report), version, report.locale))
     return {"html": html_path, "xlsx": xlsx_path}

@@ -15,7 +15,14 @@ from sqlalchemy import Connection, func, select
 from sqms.audit_trail import AuditEntry
 from sqms.complaints.models import Complaint
 from sqms.complaints.service import ACTIONS, advance_after_import, deadlines_for
-from sqms.ingest import LOOKUP_BATCH, Conflict, Context, FieldSpec, ImportSpec
+from sqms.ingest import (
+    LOOKUP_BATCH,
+    Conflict,
+    Context,
+    FieldSpec,
+    ImportSpec,
+    service_item_field,
+)
 from sqms.kpi_catalog import CHANNELS, SEVERITIES
 from sqms.monitoring.imports import staff_field
 
@@ -112,6 +119,7 @@ COMPLAINTS = ImportSpec(
         FieldSpec("description", "text"),
         staff_field(),  # optional: the person complained about
     ],
+    dynamic_fields=service_item_field,
     derive=_with_deadlines,
     after_write=advance_after_import,
     conflicts=import_conflicts,

@@ -32,6 +32,7 @@ class Complaint(Base):
     responded_at: Mapped[datetime | None]  # first contact with the complainant
     resolved_at: Mapped[datetime | None]  # answer given: settled
     description: Mapped[str | None] = mapped_column(Text)
+    service_item: Mapped[str | None] = mapped_column(String(32))  # code of config service_items (optional)
     deadline_at: Mapped[datetime]  # settle by (working days)
     first_contact_due_at: Mapped[datetime | None]
     staff_id: Mapped[str | None] = mapped_column(String(64), index=True)  # the person complained about

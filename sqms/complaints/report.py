@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqms.actions.models import ACTION_STATE_LABELS, IN_PROGRESS, OPEN, VERIFIED, Action, ActionLink
 from sqms.actions.models import STATES as ACTION_STATES
 from sqms.records.targets import effective_settings
-from sqms.calendar import month_bounds, parse_period, to_local, utcnow, working_days_between
+from sqms.calendar import month_bounds, parse_period, shift_period, to_local, utcnow, working_days_between
 from sqms.codes import labels
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
@@ -38,6 +38,7 @@ from sqms.db import read_frame
 from sqms.kpi_catalog import CHANNELS, SEVERITIES, status_of
 from sqms.org.models import Customer
 from sqms.reminders.service import late_working_days
+from sqms.themes import Theme, themes
 from sqms.reporting.formatting import number, organisation_name, percent, period_words, t
 
 # 未结投诉账龄: working days since the day of receipt (label, low, high; None = open-ended)
@@ -60,6 +61,7 @@ STATE_LABELS: dict[str, tuple[str, str]] = {
     "approved": ("方案已审批", "approved"), "resolved": ("已答复", "resolved"),
     "return_visited": ("已回访", "return visited"), "closed": ("已结案", "closed"),
 }
+THEME_BASELINE_MONTHS = 3  # the descriptions of these months before are what "new this month" is against
 _COLUMNS = ("complaint_id", "received_at", "department", "channel", "severity", "category", "customer_id",
             "resolved_at", "deadline_at", "status", "description", "feedback_score", "feedback_comment",
             "reopen_count")
@@ -105,6 +107,7 @@ class ComplaintAnalysis:
     action_states: pd.DataFrame
     totals: dict[str, Any]
     summary: list[str] = field(default_factory=list)
+    themes: list[Theme] = field(default_factory=list)  # words of the descriptions new this month (sqms.themes)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -193,6 +196,9 @@ def build_complaint_analysis(session: Session, settings: Settings, period: str, 
         action_states=_action_states(actions, locale),
         totals={},
     )
+    before, _ = month_bounds(shift_period(period, -THEME_BASELINE_MONTHS), settings.tz)
+    baseline = read_frame(session.connection(), [table.c.description], received >= before, received < start)
+    analysis.themes = themes(complaints["description"].dropna().astype(str), baseline["description"].dropna().astype(str))
     analysis.totals = key_figures(analysis, settings, as_of_ts)
     analysis.summary = analysis_summary(analysis)
     return analysis

@@ -2,10 +2,15 @@
 
 After each monthly KPI computation, a department that missed a KPI target by the configured rule
 (N months in a row, or once by more than a margin) gets a cycle owned by its manager, with the
-baseline and the target. Plan needs a root cause and at least one action; do lasts while its
-actions are open; check is automatic: some months after the actions are done, the stored KPI of
-that month decides. Met: the owner records the standard or procedure changed (with a version) and
-the cycle closes. Not met: a new iteration, and the quality manager is told.
+baseline and the target. A special-cause signal on a control chart (sqms.spc, on the KPI's bad side)
+opens one too, even while the target is met: an early warning. Plan needs a root cause and at least
+one action; do lasts while its actions are open; check is automatic and judges whether the process
+shifted, not one month's value: the `check_months` months after the actions are done (from
+`check_after_months` on) are compared with the months that opened the cycle; the measure worked when
+they moved to the good side (eight in a row on the good side of the old centre line, or a mean beyond
+3σ/√k from it: a change of limits) and their level meets the target. Met: the owner records the
+standard or procedure changed (with a version) and the cycle closes. Not met: a new iteration, and
+the quality manager is told.
 """
 
 from __future__ import annotations
@@ -13,20 +18,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sqms import spc
 from sqms.actions.models import DONE, VERIFIED, Action
 from sqms.actions.service import NewAction, open_action
 from sqms.audit_trail import record_change
-from sqms.calendar import shift_period, to_local, utcnow
+from sqms.calendar import periods_ending, shift_period, to_local, utcnow
 from sqms.config import Settings
 from sqms.improvement.models import ACT, CHECK, CLOSED, DO, PLAN, STATES, ImprovementCycle
 from sqms.kpi_catalog import KPI_BY_CODE, observations, status_of
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.records.models import KpiValue
-from sqms.records.service import latest_computation
+from sqms.records.control import control_series
+from sqms.records.service import history, latest_computation, results_frame, results_of
 from sqms.reporting.formatting import kpi_label, t
 from sqms.statemachine import StateMachine, Transition
 
@@ -111,6 +119,38 @@ def misses(session: Session, settings: Settings, period: str) -> list[Miss]:
         else:
             continue
         found.append(Miss(department, kpi, v.value, v.target, reason))
+    if rule.open_on_signal:
+        found += _signals(session, settings, period, current, {(m.department, m.kpi) for m in found}, enough)
+    return sorted(found, key=lambda m: (m.department, m.kpi))
+
+
+SIGNAL_HISTORY_MONTHS = 13  # the window of the monthly report's control charts
+
+
+def _signals(session: Session, settings: Settings, period: str, current: dict[tuple[str, str], KpiValue],
+             already: set[tuple[str, str]], enough) -> list[Miss]:
+    """Department KPIs with a special-cause signal on their bad side completed in `period`, on the
+    monthly report's 13 months (the earlier months from their latest computation, computed and stored
+    when missing, as the report itself does, so that a first run sees its history too)."""
+    periods = periods_ending(period, SIGNAL_HISTORY_MONTHS)
+    computation = latest_computation(session, period)
+    if computation is None:
+        return []
+    past = history(session, settings, periods[:-1], as_of=computation.as_of)
+    frames = [f for f in (past, results_frame(results_of(computation), period)) if len(f)]
+    history_frame = pd.concat(frames, ignore_index=True)
+    departments = sorted({d for d, _ in current})
+    found = []
+    for series in control_series(history_frame, periods, departments, settings.kpi.control_baseline_months):
+        key = (series.department, series.kpi)
+        v = current.get(key)
+        if not series.current or key in already or v is None or v.value is None or v.target is None or not enough(v):
+            continue
+        words = t(settings.locale, "；", "; ").join(series.rules(settings.locale))
+        early = v.status == "met"
+        reason = t(settings.locale, f"控制图特殊原因信号：{words}" + ("（目标仍达标，预警）" if early else ""),
+                   f"special-cause signal: {words}" + (" (target still met: early warning)" if early else ""))
+        found.append(Miss(series.department, series.kpi, v.value, v.target, reason))  # type: ignore[arg-type]
     return found
 
 
@@ -225,18 +265,18 @@ def advance(session: Session, settings: Settings, period: str, now: datetime | N
             if actions and all(a.status in (DONE, VERIFIED) for a in actions):
                 finished = max(a.done_at or now for a in actions)
                 cycle.do_ended_period = to_local(finished, settings.tz).strftime("%Y-%m")
-                cycle.check_period = shift_period(cycle.do_ended_period, settings.improvement.check_after_months)
+                cycle.check_period = check_months(settings, cycle)[-1]
                 LIFECYCLE.apply(session, cycle, "check", actor="sqms:pdca",
                                 data={"check_period": cycle.check_period})
                 done.append((cycle.ref, "check"))
         if cycle.status == CHECK and cycle.check_period and cycle.check_period <= max(period, this_month):
-            value = _value(session, cycle.check_period, cycle.department, cycle.kpi)
-            if value is None or value.value is None:
-                continue  # the month is not computed yet (or has no data): the next run decides
-            cycle.check_value = value.value
-            cycle.check_met = status_of(cycle.kpi, value.value, cycle.target) == "met"
+            verdict = judge(session, settings, cycle)
+            if verdict is None:
+                continue  # a month of the check is not computed yet (or has no data): a later run decides
+            cycle.check_value, cycle.check_met = verdict.level, verdict.effective
             LIFECYCLE.apply(session, cycle, "decide", actor="sqms:pdca", data={
-                "period": cycle.check_period, "value": value.value, "target": cycle.target, "met": cycle.check_met})
+                "period": cycle.check_period, "value": verdict.level, "target": cycle.target,
+                "met": cycle.check_met, "shifted": verdict.shifted, "months": verdict.months})
             done.append((cycle.ref, "decide"))
             if not cycle.check_met:
                 _iterate(session, settings, cycle)
@@ -245,6 +285,66 @@ def advance(session: Session, settings: Settings, period: str, now: datetime | N
                 _mail(session, settings, cycle, "pdca_met", [cycle.owner], stage="met")
     session.flush()
     return done
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The Check: the level of the months read, whether the process shifted, and so whether it worked."""
+
+    months: list[str]
+    level: float
+    shifted: bool | None  # None: too little history for control limits
+    level_met: bool
+
+    @property
+    def effective(self) -> bool:
+        return self.level_met and self.shifted is not False
+
+
+def check_months(settings: Settings, cycle: ImprovementCycle) -> list[str]:
+    rule = settings.improvement
+    return [shift_period(cycle.do_ended_period, rule.check_after_months + i) for i in range(rule.check_months)]
+
+
+def judge(session: Session, settings: Settings, cycle: ImprovementCycle) -> Verdict | None:
+    """Whether the process shifted after the actions (None while a month of the check is not computed).
+
+    The months that opened the cycle (`consecutive_misses`, at least 2, ending with the opening month)
+    give the old centre line; the check months are the points judged against it. With too little
+    history for limits (no σ), every check month has to meet the target instead."""
+    rule = settings.improvement
+    after = []
+    for p in check_months(settings, cycle):
+        if latest_computation(session, p) is None:
+            return None
+        v = _value(session, p, cycle.department, cycle.kpi)
+        if v is not None and v.value is not None:
+            after.append((p, v.value, v.n))
+    if not after:
+        return None
+    reference = []
+    for p in periods_ending(cycle.opened_period, max(2, rule.consecutive_misses)):
+        v = _value(session, p, cycle.department, cycle.kpi)
+        if v is not None and v.value is not None:
+            reference.append((v.value, v.n))
+    variation = [v.value if v is not None else None for v in (
+        _value(session, p, cycle.department, cycle.kpi) for p in periods_ending(cycle.opened_period, 13))]
+    values = [r[0] for r in reference] + [a[1] for a in after]
+    counts = [int(r[1]) for r in reference] + [int(a[2]) for a in after]
+    kind = spc.CHART_OF.get(cycle.kpi)
+    if kind in ("p", "u"):
+        weight = sum(a[2] for a in after)
+        level = sum(a[1] * a[2] for a in after) / weight if weight else sum(a[1] for a in after) / len(after)
+    else:
+        level = sum(a[1] for a in after) / len(after)
+    chart = spc.chart_for(cycle.kpi, values, counts, baseline=len(reference),
+                          sigma=spc.moving_range_sigma(variation)) if reference else None
+    better = KPI_BY_CODE[cycle.kpi].better
+    if chart is None or any(chart.sigma[i] is None for i in range(len(reference), len(values))):
+        return Verdict([a[0] for a in after], level, None,
+                       all(status_of(cycle.kpi, a[1], cycle.target) == "met" for a in after))
+    shifted = spc.sustained_shift(chart, better, since=len(reference) - 1, min_points=len(after))
+    return Verdict([a[0] for a in after], level, shifted, status_of(cycle.kpi, level, cycle.target) == "met")
 
 
 def _iterate(session: Session, settings: Settings, cycle: ImprovementCycle) -> None:

@@ -1,6 +1,6 @@
 """The service-records input format (DESIGN.md §3)."""
 
-from sqms.ingest import FieldSpec, ImportSpec
+from sqms.ingest import FieldSpec, ImportSpec, service_item_field
 from sqms.kpi_catalog import CHANNELS
 from sqms.monitoring.imports import staff_field
 from sqms.records.models import ServiceRecord
@@ -21,4 +21,5 @@ SERVICE_RECORDS = ImportSpec(
         FieldSpec("first_contact_resolved", "bool"),
         staff_field(),  # optional: who served
     ],
+    dynamic_fields=service_item_field,
 )

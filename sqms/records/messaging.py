@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sqms.config import Settings
+from sqms.notify.models import OutboxMessage
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.service import mail_report
 
@@ -20,8 +23,48 @@ def queue_monthly_report_mails(session: Session, settings: Settings, report: Gen
     `also`: reports of the same month that travel with it as further attachments (the complaint
     analysis), so the distribution list gets one mail with everything for the meeting, not several.
     The key is (monthly-report, report, period, recipient): a new version of the same month's
-    report refreshes a mail still pending and never re-sends one already sent.
+    report refreshes a mail still pending. Once a version has gone out, a later version whose figures
+    differ is mailed once more to the same list (key `correction:v<version>`), marked as a correction,
+    saying what changed; a rerun with the same figures sends nothing.
     """
+    previous = _already_sent(session, report)
+    changes = what_changed(previous.summary, report.summary) if previous is not None else []
+    if changes:  # the list has an earlier version whose figures changed: this one goes once, as a correction
+        correction = {"of": previous.version, "changes": changes}
+        return mail_report(session, settings, [report, *also], recipients=settings.report.distribution,
+                           template="monthly_report", process=PROCESS, obj=f"correction:v{report.version}",
+                           period=report.period, report=report.summary["email"], version=report.version,
+                           correction=correction)
     return mail_report(session, settings, [report, *also], recipients=settings.report.distribution,
                        template="monthly_report", process=PROCESS, obj="report", period=report.period,
-                       report=report.summary["email"], version=report.version)
+                       report=report.summary["email"], version=report.version, correction=None)
+
+
+def _already_sent(session: Session, report: GeneratedReport) -> GeneratedReport | None:
+    """The latest earlier version of the month whose mail went out, or None (first mail, or none sent)."""
+    if report.version <= 1:
+        return None
+    sent = session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.process == PROCESS, OutboxMessage.period == report.period,
+        OutboxMessage.status == "sent").limit(1)).first()
+    if sent is None:
+        return None
+    return session.scalars(select(GeneratedReport).where(
+        GeneratedReport.kind == report.kind, GeneratedReport.period == report.period,
+        GeneratedReport.version < report.version).order_by(GeneratedReport.version.desc()).limit(1)).first()
+
+
+def what_changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The organisation-wide KPIs whose value or status differs between two versions, in words
+    (`label: value (status) → value (status)`), and the counts of the data read."""
+    old = {r["label"]: r for r in before.get("table", [])}
+    out = []
+    for row in after.get("table", []):
+        was = old.get(row["label"])
+        if was is not None and (was["value"], was["status_label"]) != (row["value"], row["status_label"]):
+            out.append(f"{row['label']}: {was['value']} ({was['status_label']}) → {row['value']} ({row['status_label']})")
+    counts_before, counts_after = before.get("input_counts", {}), after.get("input_counts", {})
+    for key in sorted(set(counts_before) | set(counts_after)):
+        if counts_before.get(key) != counts_after.get(key):
+            out.append(f"{key}: {counts_before.get(key, 0)} → {counts_after.get(key, 0)}")
+    return out

@@ -24,6 +24,7 @@ class ServiceRecord(Base):
     resolved_at: Mapped[datetime | None]
     first_contact_resolved: Mapped[bool | None] = mapped_column(Boolean)
     staff_id: Mapped[str | None] = mapped_column(String(64), index=True)  # who served (staff register)
+    service_item: Mapped[str | None] = mapped_column(String(32))  # code of config service_items (optional)
     updated_at: Mapped[datetime | None]
 
 

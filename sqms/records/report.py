@@ -12,7 +12,7 @@ executive summary in words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +25,12 @@ from sqms.complaints.report import ComplaintAnalysis, build_complaint_analysis, 
 from sqms.improvement.service import board
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
+from sqms.complaints.signals import Rise, complaint_rises
+from sqms.records.control import ControlSeries, control_series
 from sqms.records.models import KpiComputation
-from sqms.records.service import history, results_frame, results_of
+from sqms.records.problems import problems
+from sqms.records.service import compute_by_service_item, history, load_period, results_frame, results_of
+from sqms.records.targets import effective_settings
 from sqms.reporting.formatting import (fmt_target, fmt_value, is_missing, is_zh, kpi_label, number,
                                        organisation_name, period_words, t)
 
@@ -71,6 +75,13 @@ class MonthlyReport:
     improvement: list[dict[str, Any]] = field(default_factory=list)  # the PDCA status board
     calendar_notice: str | None = None  # open deadlines in a year no working-day calendar knows
     governance: dict[str, Any] = field(default_factory=dict)  # standards register and suggestions
+    control: list[ControlSeries] = field(default_factory=list)  # 控制图: organisation and every department
+    # per service item of the catalogue (empty without one): service_item, department, kpi, value, target,
+    # status, n, low_confidence; and how many of the month's records carry no service item
+    service_items: pd.DataFrame = field(default_factory=pd.DataFrame)
+    records_without_item: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)  # 存在问题与改进措施 (sqms.records.problems)
+    complaint_rises: list[Rise] = field(default_factory=list)  # categories rising in a department (FDR-controlled)
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -211,6 +222,16 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
         input_counts={k: int(v) for k, v in (computation.input_counts or {}).items()},
         previous_input_counts=previous_computation_counts,
     )
+    if settings.service_items:
+        year = effective_settings(session, settings, int(period[:4]))
+        data = load_period(session.connection(), period, year)
+        report.service_items = pd.DataFrame([asdict(r) for r in compute_by_service_item(data, year,
+                                                                                        computation.as_of)])
+        report.records_without_item = int(data.records["service_item"].isna().sum())
+    report.control = control_series(report.history, report.periods, [None, *names],
+                                    settings.kpi.control_baseline_months)
+    report.complaint_rises = complaint_rises(session, settings, period)
+    report.problems = problems(session, settings, report)
     report.summary = executive_summary(report)
     report.calendar_notice = calendar_notice(session, settings, locale)
     return report

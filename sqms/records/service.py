@@ -254,16 +254,52 @@ def sql_sums(conn: Connection, period: str, settings: Settings, as_of: datetime)
     return sums
 
 
+@dataclass
+class ServiceItemKpi(KpiResult):
+    """A KPI of one service item (服务项目) of the catalogue, against the item's target."""
+
+    service_item: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kpi": self.kpi, "service_item": self.service_item, "department": self.department,
+                "value": self.value, "target": self.target, "status": self.status, "n": self.n}
+
+
+def compute_by_service_item(data: PeriodData, settings: Settings, as_of: datetime | None = None
+                            ) -> list[ServiceItemKpi]:
+    """Every KPI per service item of the catalogue (records and complaints carrying its code; survey
+    answers carry no service item, so their KPIs have no data here), in catalogue order."""
+    as_of_ts = pd.Timestamp(as_of or utcnow()).tz_convert("UTC").tz_localize(None)
+    low_n = settings.kpi.low_confidence_n
+    out: list[ServiceItemKpi] = []
+
+    def of(frame: pd.DataFrame, code: str) -> pd.DataFrame:
+        return frame[frame["service_item"] == code] if "service_item" in frame.columns else frame.iloc[0:0]
+
+    for item in settings.service_items:
+        part = PeriodData(of(data.records, item.code), of(data.complaints, item.code), data.responses.iloc[0:0])
+        values = _values_from(_sums_of(part, settings, as_of_ts))
+        for definition in KPIS:
+            value, n, extra = values[definition.code]
+            target = settings.service_target(definition.code, item.code)
+            out.append(ServiceItemKpi(
+                kpi=definition.code, department=item.department, value=value, target=target,
+                status=status_of(definition.code, value, target), n=n,
+                low_confidence=definition.code != "record_volume" and value is not None and n < low_n,
+                extra=extra, service_item=item.code))
+    return out
+
+
 # -- reading and storing ----------------------------------------------------------
 
 _RECORD_COLUMNS = ["record_id", "department", "channel", "opened_at", "first_response_at", "resolved_at",
-                   "first_contact_resolved"]
+                   "first_contact_resolved", "service_item"]
 _COMPLAINT_COLUMNS = ["complaint_id", "department", "severity", "category", "received_at", "responded_at",
-                      "resolved_at", "deadline_at"]
+                      "resolved_at", "deadline_at", "service_item"]
 _RESPONSE_COLUMNS = ["response_id", "department", "submitted_at", "nps", "csat"]
 _BOOLEANS = {"first_contact_resolved"}
 _NUMBERS = {"nps", "csat"}
-_CODES = {"department", "channel", "severity", "category"}
+_CODES = {"department", "channel", "severity", "category", "service_item"}
 
 
 def _frame(conn: Connection, model: Any, columns: list[str], attributed_by: str, start: datetime,

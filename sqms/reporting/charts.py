@@ -323,3 +323,60 @@ def pareto_chart(
         share.set_yticks([0, 20, 40, 60, 80, 100], ["0%", "20%", "40%", "60%", "80%", "100%"], fontsize=7)
         share.set_ylabel(t(locale, "累计占比", "cumulative share"), fontsize=7.5)
         return _finish(fig, title)
+
+
+def control_chart(
+    periods: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    centre: Sequence[float | None],
+    ucl: Sequence[float | None],
+    lcl: Sequence[float | None],
+    signals: Sequence[int] = (),
+    baseline_end: int = 0,
+    unit: str = "",
+    decimals: int = 1,
+    title: str = "",
+    locale: str = "zh_CN",
+) -> str:
+    """A control chart: the values, the centre line and the 3σ limits (stepped where each month's n
+    moves them), the baseline months shaded, and the points that complete a rule circled in red."""
+    n = len(periods)
+    ys = [_value(v) for v in values]
+    with _quiet_matplotlib():
+        fig = Figure(figsize=(4.6, 2.0))
+        ax = fig.add_axes((0.12, 0.2, 0.86, 0.68))
+        xs = list(range(n))
+        ax.grid(axis="y", color=COLOURS["grid"], linewidth=0.6)
+        ax.set_axisbelow(True)
+        if baseline_end:
+            ax.axvspan(-0.5, baseline_end - 0.5, color="#f0f4f8", zorder=0)
+        (limit,) = ax.plot(xs, [_value(v) for v in ucl], color=COLOURS["missed"], linestyle="--", linewidth=0.9,
+                           drawstyle="steps-mid", label=t(locale, "控制限 ±3σ", "limits ±3σ"))
+        ax.plot(xs, [_value(v) for v in lcl], color=COLOURS["missed"], linestyle="--", linewidth=0.9,
+                drawstyle="steps-mid")
+        (mid,) = ax.plot(xs, [_value(v) for v in centre], color=COLOURS["muted"], linewidth=0.9,
+                         label=t(locale, "中心线", "centre"))
+        (line,) = ax.plot(xs, ys, color=COLOURS["line"], linewidth=1.4, marker="o", markersize=3.2,
+                          label=t(locale, "实际", "actual"))
+        handles = [line, mid, limit]
+        flagged = [i for i in sorted(set(signals)) if 0 <= i < n and not math.isnan(ys[i])]
+        if flagged:
+            (mark,) = ax.plot(flagged, [ys[i] for i in flagged], linestyle="", marker="o", markersize=7,
+                              markerfacecolor="none", markeredgecolor=COLOURS["missed"], markeredgewidth=1.4,
+                              label=t(locale, "信号", "signal"))
+            handles.append(mark)
+        if all(math.isnan(y) for y in ys):
+            ax.text(0.5, 0.5, t(locale, "无数据", "no data"), transform=ax.transAxes, ha="center",
+                    color=COLOURS["muted"])
+        ax.set_xticks(xs, _period_labels(periods), fontsize=6.5)
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.margins(y=0.15)
+        if unit == "%":
+            low_lim, high_lim = ax.get_ylim()
+            ax.set_ylim(max(low_lim, -1.5), min(high_lim, 101.5))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_major_formatter(_axis_formatter(unit, decimals))
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(handles), fontsize=7,
+                  frameon=False, handlelength=1.8, borderaxespad=0.1)
+        return _finish(fig, title)

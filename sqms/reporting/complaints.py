@@ -142,6 +142,7 @@ def analysis_context(analysis: ComplaintAnalysis, settings: Settings) -> dict[st
         "definitions": definitions(analysis, settings),
         "as_of": analysis.as_of,
         "pareto_svg": pareto_svg(analysis),
+        "themes": analysis.themes,
     }
 
 
@@ -298,7 +299,8 @@ def render_complaint_report(analysis: ComplaintAnalysis, settings: Settings, out
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(analysis)}.html"
-    html_path.write_text(render_template(settings, TEMPLATE, **html_context(analysis, settings)), encoding="utf-8")
+    html_path.write_text(render_template(settings, TEMPLATE, **html_context(analysis, settings), version=version),
+                         encoding="utf-8")
     xlsx_path = write_xlsx(out_dir / f"{file_stem(analysis)}.xlsx", excel_tables(analysis),
                            PrintInfo(title(analysis), analysis.period, version, analysis.locale))
     return {"html": html_path, "xlsx": xlsx_path}

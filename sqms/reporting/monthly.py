@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from sqms.config import Settings
-from sqms.kpi_catalog import KPIS
+from sqms.kpi_catalog import KPI_BY_CODE, KPIS
 from sqms.records.models import KpiComputation
 from sqms.records.report import MonthlyReport, build_monthly_report
 from sqms.reporting import charts, complaints
@@ -110,6 +110,77 @@ def department_charts(report: MonthlyReport) -> list[dict[str, Any]]:
     return out
 
 
+def control_context(report: MonthlyReport) -> dict[str, Any]:
+    """控制图: the organisation's charts, the charts of departments with a signal this month, and the
+    signals of this month with their rules in words (adverse signals only: on the KPI's bad side)."""
+    loc = report.locale
+    names = dict(report.departments)
+    baseline = report.control[0].chart.baseline[1] if report.control else 0
+
+    def drawn(series: Any) -> dict[str, Any]:
+        definition = KPI_BY_CODE[series.kpi]
+        label = definition.label(loc)
+        who = names.get(series.department, series.department) if series.department else t(loc, "组织整体", "Organisation")
+        chart = series.chart
+        svg = charts.control_chart(
+            series.periods, chart.values, centre=chart.centre, ucl=chart.ucl, lcl=chart.lcl,
+            signals=[i for s in series.adverse for i in (s.index,)], baseline_end=chart.baseline[1],
+            unit=definition.unit, decimals=definition.decimals, locale=loc,
+            title=t(loc, f"{who} · {label}：控制图（{ {'p': 'p 图', 'u': 'u 图', 'xmr': 'X-MR 图'}[chart.kind] }）",
+                    f"{who} · {label}: {'p' if chart.kind == 'p' else 'u' if chart.kind == 'u' else 'XmR'} chart"))
+        return {"kpi": series.kpi, "label": label, "department": who, "svg": Markup(svg)}
+
+    signals = []
+    for series in report.control:
+        if not series.current:
+            continue
+        definition = KPI_BY_CODE[series.kpi]
+        last = len(series.periods) - 1
+        status = report.kpis if series.department is None else report.department_kpis[
+            report.department_kpis["department"] == series.department]
+        row = status[status["kpi"] == series.kpi]
+        signals.append({
+            "department": names.get(series.department, series.department) if series.department
+            else t(loc, "组织整体", "Organisation"),
+            "department_code": series.department,
+            "kpi": series.kpi, "label": definition.label(loc),
+            "value": series.chart.values[last], "centre": series.chart.centre[last],
+            "lcl": series.chart.lcl[last], "ucl": series.chart.ucl[last],
+            "status": row["status"].iloc[0] if len(row) else "no_data",
+            "rules": series.rules(loc),
+        })
+    flagged = {(s["department_code"], s["kpi"]) for s in signals}
+    flagged_departments = {code for code, _ in flagged if code}
+    return {
+        "organisation": [drawn(s) for s in report.control if s.department is None],
+        "departments": [drawn(s) for s in report.control
+                        if s.department in flagged_departments and (s.department, s.kpi) in flagged],
+        "signals": signals,
+        "baseline": report.periods[:baseline],
+        "early_warnings": [s for s in signals if s["status"] == "met"],
+    }
+
+
+ITEM_KPIS = ("record_volume", "avg_handling_hours", "fcr_pct", "response_within_target_pct",
+             "complaint_rate_per_1000", "complaint_on_time_pct", "complaint_closure_pct")  # what records carry
+
+
+def service_item_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
+    """按服务项目: one row per item of the catalogue, its KPIs against the item's targets."""
+    loc = report.locale
+    frame = report.service_items
+    if frame.empty:
+        return {"rows": [], "kpis": [], "without_item": report.records_without_item}
+    names = dict(report.departments)
+    rows = []
+    for item in settings.service_items:
+        cells = {r["kpi"]: r for r in records(frame[frame["service_item"] == item.code])}
+        rows.append({"code": item.code, "name": item.label(loc), "department": names.get(item.department, item.department),
+                     "cells": [cells.get(k) for k in ITEM_KPIS]})
+    return {"rows": rows, "kpis": [{"code": k, "label": KPI_BY_CODE[k].label(loc)} for k in ITEM_KPIS],
+            "without_item": report.records_without_item}
+
+
 # -- the files --------------------------------------------------------------------------
 
 
@@ -141,6 +212,13 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "counts": report.input_counts,
         "improvement": report.improvement,
         "governance": report.governance,
+        "control": control_context(report),
+        "pdca_check_months": settings.improvement.check_months,
+        "service_items": service_item_context(report, settings),
+        "problems": report.problems,
+        "complaint_rises": [{"department": dict(report.departments).get(r.department, r.department),
+                             "words": r.words(report.locale)} for r in report.complaint_rises],
+        "pdca_min_n": settings.improvement.min_n,
         "evaluated": len(report.evaluated),
         "met": report.met_count,
         "missed": report.missed_count,
@@ -282,11 +360,12 @@ def print_info(report: MonthlyReport, version: int | None = None) -> PrintInfo:
 
 def render_monthly_report(report: MonthlyReport, settings: Settings, out_dir: str | Path,
                           version: int | None = None) -> dict[str, Path]:
-    """Write `monthly-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`."""
+    """Write `monthly-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`; the version,
+    when given, is printed on the page beside the generation time."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{file_stem(report)}.html"
-    html = render_template(settings, TEMPLATE, **html_context(report, settings))
+    html = render_template(settings, TEMPLATE, **html_context(report, settings), version=version)
     html_path.write_text(html, encoding="utf-8")
     xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report), print_info(report, version))
     return {"html": html_path, "xlsx": xlsx_path}

@@ -5,7 +5,7 @@ overwritten once recorded. Call order for one report:
 
     version = next_version(session, kind, period)
     out_dir = report_dir(settings, kind, period, version)
-    files = <render into out_dir>                       # {"html": Path, "xlsx": Path}
+    files = <render into out_dir>                       # {"html": Path, "xlsx": Path} (+ "pdf", made here)
     report = save_report(session, kind=kind, period=period, version=version, files=files, ...)
 
 Two concurrent runs that pick the same version collide on the unique constraint
@@ -29,6 +29,7 @@ from sqms.calendar import utcnow
 from sqms.config import Settings
 from sqms.db import on_abort
 from sqms.reporting.models import GeneratedReport
+from sqms.reporting.pdf import with_pdf
 
 _CHUNK = 1 << 20
 
@@ -77,6 +78,7 @@ def save_report(
     missing = [str(p) for p in files.values() if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(f"report files not found: {', '.join(missing)}")
+    files = with_pdf({fmt: Path(path) for fmt, path in files.items()})  # every report also as PDF
     report = GeneratedReport(
         kind=kind,
         period=period,
@@ -125,14 +127,14 @@ def verify_report(report: GeneratedReport) -> bool:
 def mail_report(session: Session, settings: Settings, reports: Sequence[GeneratedReport], *,
                 recipients: Sequence[str], template: str, process: str, obj: str, period: str,
                 **context: Any) -> int:
-    """Queue one mail per recipient (selectors: addresses or `role:<role>`) with the reports' HTML and
-    XLSX attached; `context` goes to the template, with `files` (the attachments' names). Keyed by
+    """Queue one mail per recipient (selectors: addresses or `role:<role>`) with the reports' HTML,
+    XLSX and PDF attached; `context` goes to the template, with `files` (the attachments' names). Keyed by
     (process, obj, period, recipient): a new version refreshes a pending mail and never re-sends a sent
     one. Returns how many rows were new or refreshed."""
     from sqms.notify.compose import compose
     from sqms.notify.service import enqueue
 
-    attachments = [r.files[fmt] for r in reports for fmt in ("html", "xlsx") if fmt in r.files]
+    attachments = [r.files[fmt] for r in reports for fmt in ("html", "xlsx", "pdf") if fmt in r.files]
     files = [Path(a).name for a in attachments]
     changed = 0
     for recipient in settings.resolve_recipients(list(recipients)):

@@ -278,7 +278,8 @@ def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{PACK_KIND}-{pack.year}.html"
-    html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack)), encoding="utf-8")
+    html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack), version=version),
+                         encoding="utf-8")
     return {"html": html_path, "xlsx": write_xlsx(out_dir / f"{PACK_KIND}-{pack.year}.xlsx", pack_excel_tables(pack),
                                                   PrintInfo(pack_title(pack), str(pack.year), version, pack.locale))}
 
@@ -515,7 +516,7 @@ def render_review_report(report: ReviewReport, settings: Settings, out_dir: str 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / f"{REPORT_KIND}-{report.year}.html"
-    html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report)), encoding="utf-8")
+    html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report), version=version), encoding="utf-8")
     return {"html": html_path,
             "xlsx": write_xlsx(out_dir / f"{REPORT_KIND}-{report.year}.xlsx", report_excel_tables(report),
                                PrintInfo(report_title(report), str(report.year), version, report.locale))}

@@ -277,7 +277,7 @@ def send_pack(session: Session, settings: Settings, review: ManagementReview, no
     review.pack_report_id = generated.id
     reports = reports_of(session, review)
     # a report file gone from disk would stall the outbox (delivery reads every attachment): left out
-    attachments = [generated.files[f] for f in ("html", "xlsx", "ics")] + [
+    attachments = [generated.files[f] for f in ("html", "xlsx", "pdf", "ics") if f in generated.files] + [
         r.file_path for r in reports if r.file_path and Path(r.file_path).is_file()]
     submitted = {r.department for r in reports}
     missing = [d.label(settings.locale) for d in settings.departments if d.code not in submitted]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from sqms.stats import Change, mean_change, nps_change, nps_margin, proportion_change, wilson_interval
 from sqms.surveys.questionnaire import Questionnaire
+from sqms.themes import Theme, themes
 
 DIMENSIONS = ("tangibles", "reliability", "responsiveness", "assurance", "empathy")
 DIMENSION_LABELS = {"tangibles": ("有形性", "Tangibles"), "reliability": ("可靠性", "Reliability"),
@@ -66,6 +67,7 @@ class CampaignAnalysis:
     items: list[dict[str, Any]]  # code, text, dimension, mean, n, expectation, gap
     changes: dict[str, Change | None] = field(default_factory=dict)  # csat_mean, top2_pct, nps
     comments: list[dict[str, Any]] = field(default_factory=list)
+    themes: list[Theme] = field(default_factory=list)  # words of the comments new since the previous campaign
     detractors: list[dict[str, Any]] = field(default_factory=list)
     answered: int = 0  # invitees who answered (the response rate's numerator)
 
@@ -143,6 +145,9 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
                      "csat": r.csat, "nps": r.nps} for r in responses.itertuples() if is_detractor(r.nps, r.csat)])
     if previous is not None and len(previous):
         analysis.changes = changes(previous, responses)
+    before = previous["comment"] if previous is not None and "comment" in previous else []
+    analysis.themes = themes([c["comment"] for c in analysis.comments],
+                             [c for c in before if isinstance(c, str) and c])
     return analysis
 
 

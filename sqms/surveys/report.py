@@ -129,7 +129,8 @@ def produce_survey_report(session: Session, settings: Settings, campaign: Survey
     out = report_dir(settings, KIND, campaign.code, version)
     out.mkdir(parents=True, exist_ok=True)
     html = out / f"survey-report-{campaign.code}.html"
-    html.write_text(render_template(settings, TEMPLATE, **html_context(a, campaign, settings, title, previous)),
+    html.write_text(render_template(settings, TEMPLATE, **html_context(a, campaign, settings, title, previous),
+                                     version=version),
                     encoding="utf-8")
     xlsx = write_xlsx(out / f"survey-report-{campaign.code}.xlsx", excel_tables(a, settings.locale, previous),
                       PrintInfo(f"{title} {campaign.code}", f"{campaign.period_start} – {campaign.period_end}",
