@@ -315,6 +315,19 @@ def month_bounds(period: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+def parse_day(value: object) -> date:
+    """A day from a cell or a YAML value: a date or datetime as it is, else text `YYYY-MM-DD` (or
+    `YYYY/MM/DD`); ValueError with a readable message otherwise."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip().replace("/", "-"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date such as 2026-03-31") from None
+
+
 def parse_period(period: str) -> tuple[int, int]:
     """(year, month) of `YYYY-MM`; ValueError with a readable message otherwise."""
     try:

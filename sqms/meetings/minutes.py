@@ -8,13 +8,14 @@ sheet, row and column) and nothing is recorded until the whole file is right.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from sqms.actions.models import TYPES as ACTION_TYPES
+from sqms.calendar import parse_day
 from sqms.config import Person, Settings
 
 SHEETS = {"attendance": "出席 attendance", "agenda": "议程 agenda", "actions": "行动项 actions"}
@@ -58,12 +59,8 @@ def _person(settings: Settings, value: Any) -> Person | None:
 
 
 def _day(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
     try:
-        return date.fromisoformat(str(value).strip().replace("/", "-"))
+        return parse_day(value)
     except ValueError:
         return None
 

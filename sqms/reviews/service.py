@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from sqms.actions.models import TYPES as ACTION_TYPES, Action
 from sqms.actions.service import NewAction, open_action
 from sqms.audit_trail import record_change
-from sqms.calendar import END_OF_DAY, add_working_days, is_working_day, next_working_day, to_local, utcnow
+from sqms.calendar import (END_OF_DAY, add_working_days, is_working_day, next_working_day, parse_day, to_local,
+                           utcnow)
 from sqms.config import Person, Settings
 from sqms.kpi_catalog import KPI_BY_CODE
 from sqms.notify.compose import compose
@@ -415,14 +416,7 @@ def _owner(settings: Settings, value: Any) -> str | None:
 def _due(value: Any) -> date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip().replace("/", "-"))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date such as 2026-03-31") from None
+    return parse_day(value)
 
 
 def _entry(settings: Settings, kind: str, raw: Any, where: str, problems: list[str]) -> OutputIn | None:
