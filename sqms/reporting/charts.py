@@ -147,6 +147,23 @@ def _message(fig: Figure, text: str) -> None:
 # -- the charts ------------------------------------------------------------------
 
 
+def _finish_months(fig: Figure, ax: Any, periods: Sequence[str], unit: str, decimals: int, handles: list,
+                   title: str, *, y_margin: float) -> str:
+    """The month axis, the value axis and the legend of a chart over `periods`, then the SVG."""
+    n = len(periods)
+    ax.set_xticks(list(range(n)), _period_labels(periods), fontsize=6.5)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.margins(y=y_margin)
+    if unit == "%":  # a share never exceeds 100 %: no 102 % tick
+        low_lim, high_lim = ax.get_ylim()
+        ax.set_ylim(max(low_lim, -1.5), min(high_lim, 101.5))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_formatter(_axis_formatter(unit, decimals))
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(handles), fontsize=7,
+              frameon=False, handlelength=1.8, borderaxespad=0.1)
+    return _finish(fig, title)
+
+
 def trend_chart(
     periods: Sequence[str],
     values: Sequence[float | None],
@@ -205,17 +222,7 @@ def trend_chart(
             ax.annotate(f"{ys[last]:,.{decimals}f}{unit if unit in ('%', '‰') else ''}", (last, ys[last]),
                         xytext=(0, 6), textcoords="offset points", ha="center", fontsize=7.5,
                         color=COLOURS["text"], fontweight="bold")
-        ax.set_xticks(xs, _period_labels(periods), fontsize=6.5)
-        ax.set_xlim(-0.5, n - 0.5)
-        ax.margins(y=0.18)
-        if unit == "%":  # a share never exceeds 100 %: no 102 % tick
-            low_lim, high_lim = ax.get_ylim()
-            ax.set_ylim(max(low_lim, -1.5), min(high_lim, 101.5))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
-        ax.yaxis.set_major_formatter(_axis_formatter(unit, decimals))
-        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(handles), fontsize=7,
-                  frameon=False, handlelength=1.8, borderaxespad=0.1)
-        return _finish(fig, title)
+        return _finish_months(fig, ax, periods, unit, decimals, handles, title, y_margin=0.18)
 
 
 def department_bars(
@@ -369,14 +376,4 @@ def control_chart(
         if all(math.isnan(y) for y in ys):
             ax.text(0.5, 0.5, t(locale, "无数据", "no data"), transform=ax.transAxes, ha="center",
                     color=COLOURS["muted"])
-        ax.set_xticks(xs, _period_labels(periods), fontsize=6.5)
-        ax.set_xlim(-0.5, n - 0.5)
-        ax.margins(y=0.15)
-        if unit == "%":
-            low_lim, high_lim = ax.get_ylim()
-            ax.set_ylim(max(low_lim, -1.5), min(high_lim, 101.5))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
-        ax.yaxis.set_major_formatter(_axis_formatter(unit, decimals))
-        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(handles), fontsize=7,
-                  frameon=False, handlelength=1.8, borderaxespad=0.1)
-        return _finish(fig, title)
+        return _finish_months(fig, ax, periods, unit, decimals, handles, title, y_margin=0.15)
