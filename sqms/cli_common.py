@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 if TYPE_CHECKING:  # the configuration (pydantic-settings) is loaded by the commands that need it, not by --help
+    from sqlalchemy.orm import Session
+
     from sqms.config import Settings
 
 
@@ -36,6 +41,35 @@ def database_or_exit(settings: Settings) -> None:
     if current != head:
         fail(f"the database is at schema {current or 'none'}, this version of SQMS needs {head}: run `sqms init` "
              "(it migrates; data is kept)")
+
+
+@contextmanager
+def command_session(actor: str | None = None, *, settings: Settings | None = None,
+                    errors: type[Exception] | tuple[type[Exception], ...] = (), code: int = 2,
+                    file: Path | None = None, schema: bool = True) -> Iterator[tuple[Settings, Session]]:
+    """What every database command does around its own lines, in this order: the settings (or the
+    ones given, after the command checked its options), the database at the code's schema (unless
+    `schema=False`), the `file` it reads (exit 1 when missing), then one unit of work acting as
+    `cli:<actor>` that commits when the block ends. A refusal of a kind in `errors` raised inside the
+    block stops with `error: <message>` and exit `code`, and nothing is written.
+
+        with command_session(actor, errors=ActionError) as (settings, session):
+            action = open_action(session, settings, ...)
+    """
+    from sqms.db import UnitOfWork
+
+    if settings is None:
+        settings = settings_or_exit()
+    if schema:
+        database_or_exit(settings)
+    if file is not None and not file.is_file():
+        fail(f"{file}: file not found", 1)
+    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
+        try:
+            yield settings, uow.session
+        except errors as exc:
+            fail(str(exc), code)
+        uow.commit()
 
 
 def cli_actor(person: str | None = None) -> str:
@@ -135,13 +169,8 @@ def history_lines(session, settings: Settings, entity: str, entity_id) -> list[s
 def run_due_steps(advance_due, process: str) -> None:
     """`sqms <process> run`: every open instance's due steps now, as the daily deployment takes them;
     `advance_due(session, settings)` returns (code, step[, count]) of each step taken."""
-    from sqms.db import UnitOfWork
-
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        done = advance_due(uow.session, settings)
-        uow.commit()
+    with command_session() as (settings, session):
+        done = advance_due(session, settings)
     for code, step, *count in done:
         typer.echo(f"{code}: {step}" + (f" ({count[0]})" if count else ""))
     if not done:

@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, code_of, database_or_exit, fail, history_lines, local, parse_day, settings_or_exit
+from sqms.cli_common import code_of, command_session, fail, history_lines, local, parse_day, settings_or_exit
 
 app = typer.Typer(help="Corrective and preventive actions (CAPA, 纠正预防措施).", no_args_is_help=True)
 
@@ -26,27 +26,21 @@ def open_(
 ) -> None:
     """Open an action with an owner and a due date."""
     from sqms.actions.service import ActionError, NewAction, open_action
-    from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
     department = code_of(settings, "department", department, "--department")
     type_ = code_of(settings, "action_type", type_, "--type")
-    database_or_exit(settings)
-    links = []
-    for item in link:
-        entity, _, ident = item.partition(":")
-        if not entity or not ident:
-            fail(f"--link {item!r}: write entity:id, e.g. complaint:CP-20261009-001")
-        links.append((entity, ident))
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            action = open_action(uow.session, settings, NewAction(
-                source=source, type=type_, title=title, department=department, problem=problem, owner=owner,
-                due_on=parse_day(due, "--due") if due else None, links=links))
-        except ActionError as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"opened {action.ref}: {action.type}, owner {action.owner}, due {action.due_on}")
+    with command_session(actor, settings=settings, errors=ActionError) as (settings, session):
+        links = []
+        for item in link:
+            entity, _, ident = item.partition(":")
+            if not entity or not ident:
+                fail(f"--link {item!r}: write entity:id, e.g. complaint:CP-20261009-001")
+            links.append((entity, ident))
+        action = open_action(session, settings, NewAction(
+            source=source, type=type_, title=title, department=department, problem=problem, owner=owner,
+            due_on=parse_day(due, "--due") if due else None, links=links))
+    typer.echo(f"opened {action.ref}: {action.type}, owner {action.owner}, due {action.due_on}")
 
 
 @app.command()
@@ -62,20 +56,13 @@ def update(
 ) -> None:
     """Record the root-cause analysis, the measures, a new owner or due date."""
     from sqms.actions.service import ActionError, Update, get, record
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            action = get(uow.session, action_id)
-            changed = record(uow.session, settings, action, Update(
-                whys=list(why) if why else None, root_cause=root_cause, measures=measures, owner=owner,
-                due_on=parse_day(due, "--due") if due else None), comment=comment)
-        except ActionError as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{action.ref}: " + (", ".join(sorted(changed)) + " recorded" if changed else "nothing changed"))
+    with command_session(actor, errors=ActionError) as (settings, session):
+        action = get(session, action_id)
+        changed = record(session, settings, action, Update(
+            whys=list(why) if why else None, root_cause=root_cause, measures=measures, owner=owner,
+            due_on=parse_day(due, "--due") if due else None), comment=comment)
+    typer.echo(f"{action.ref}: " + (", ".join(sorted(changed)) + " recorded" if changed else "nothing changed"))
 
 
 @app.command()
@@ -89,34 +76,21 @@ def advance(
     """Move an action: open → in progress → done → verified (or back to in progress)."""
     from sqms.actions.service import ActionError, get
     from sqms.actions.service import advance as advance_action
-    from sqms.db import UnitOfWork
     from sqms.statemachine import IllegalTransition
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            action = advance_action(uow.session, settings, get(uow.session, action_id), move, by=by, comment=comment)
-        except (ActionError, IllegalTransition) as exc:
-            fail(str(exc))
-        uow.commit()
-        extra = f"; verification due {action.verification_due_on}" if action.status == "done" else ""
-        typer.echo(f"{action.ref}: now {action.status}{extra}")
+    with command_session(actor, errors=(ActionError, IllegalTransition)) as (settings, session):
+        action = advance_action(session, settings, get(session, action_id), move, by=by, comment=comment)
+    extra = f"; verification due {action.verification_due_on}" if action.status == "done" else ""
+    typer.echo(f"{action.ref}: now {action.status}{extra}")
 
 
 @app.command()
 def show(action_id: str = typer.Argument(..., help="Action number.")) -> None:
     """The action, its analysis and its history."""
     from sqms.actions.service import LIFECYCLE, ActionError, get
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            a = get(uow.session, action_id)
-        except ActionError as exc:
-            fail(str(exc), 1)
+    with command_session(errors=ActionError, code=1) as (settings, session):
+        a = get(session, action_id)
         lines = [f"{a.ref}  [{a.status}]  {a.type}  {a.department}  {a.title}",
                  f"  source       {a.source}{' (' + a.source_ref + ')' if a.source_ref else ''}",
                  f"  owner        {a.owner}, due {a.due_on}",
@@ -134,7 +108,7 @@ def show(action_id: str = typer.Argument(..., help="Action number.")) -> None:
             lines.append(f"  verifier     {a.verifier} {local(a.verified_at, settings) if a.verified_at else ''} "
                          f"{a.verification_comment or ''}".rstrip())
         lines.append(f"  next steps   {', '.join(LIFECYCLE.allowed(a.status)) or '— (verified)'}")
-        lines += history_lines(uow.session, settings, "action", a.id)
+        lines += history_lines(session, settings, "action", a.id)
     typer.echo("\n".join(lines))
 
 
@@ -148,15 +122,12 @@ def list_(
     """Actions by due date."""
     from sqms.actions.service import listing
     from sqms.calendar import to_local, utcnow
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    status = code_of(settings, "action_state", status, "--status")
-    department = code_of(settings, "department", department, "--department")
-    today = to_local(utcnow(), settings.tz).date()
-    with UnitOfWork(settings.database_url) as uow:
-        rows = listing(uow.session, status=status, department=department, owner=owner, open_only=open_only)
+    with command_session() as (settings, session):
+        status = code_of(settings, "action_state", status, "--status")
+        department = code_of(settings, "department", department, "--department")
+        today = to_local(utcnow(), settings.tz).date()
+        rows = listing(session, status=status, department=department, owner=owner, open_only=open_only)
         typer.echo(f"{'action':<11} {'state':<12} {'type':<12} {'dept':<6} {'due':<10} {'owner':<26} title")
         for a in rows:
             late = "  OVERDUE" if a.status in ("open", "in_progress") and a.due_on < today else ""

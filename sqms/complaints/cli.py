@@ -7,7 +7,17 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, code_of, database_or_exit, deliver_now, fail, history_lines, local, parse_moment, settings_or_exit
+from sqms.cli_common import (
+    cli_actor,
+    code_of,
+    command_session,
+    database_or_exit,
+    deliver_now,
+    history_lines,
+    local,
+    parse_moment,
+    settings_or_exit,
+)
 
 app = typer.Typer(help="Complaints (投诉): register, show, advance along the lifecycle, list.",
                   no_args_is_help=True)
@@ -29,25 +39,20 @@ def register(
     """Register a complaint received on any channel."""
     from sqms.complaints.service import ComplaintError, owner_of
     from sqms.complaints.service import register as register_complaint
-    from sqms.db import UnitOfWork
+
     settings = settings_or_exit()
     code = code_of(settings, "department", department, "--department")
     channel = code_of(settings, "channel", channel, "--channel")
     severity = code_of(settings, "severity", severity, "--severity")
-    database_or_exit(settings)
-    received = parse_moment(received_at, settings, "--received-at")
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            complaint = register_complaint(
-                uow.session, settings, received_at=received, department=code, channel=channel, severity=severity,
-                category=category, customer_id=customer, description=description, owner=owner,
-                complaint_id=complaint_id)
-        except ComplaintError as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"registered {complaint.complaint_id}: {complaint.severity}, {code}, handler "
-                   f"{owner_of(complaint, settings) or '—'}; first contact by "
-                   f"{local(complaint.first_contact_due_at, settings)}, settle by {local(complaint.deadline_at, settings)}")
+    with command_session(actor, settings=settings, errors=ComplaintError) as (settings, session):
+        received = parse_moment(received_at, settings, "--received-at")
+        complaint = register_complaint(
+            session, settings, received_at=received, department=code, channel=channel, severity=severity,
+            category=category, customer_id=customer, description=description, owner=owner,
+            complaint_id=complaint_id)
+    typer.echo(f"registered {complaint.complaint_id}: {complaint.severity}, {code}, handler "
+               f"{owner_of(complaint, settings) or '—'}; first contact by "
+               f"{local(complaint.first_contact_due_at, settings)}, settle by {local(complaint.deadline_at, settings)}")
     deliver_now(settings, "complaints")
 
 
@@ -68,23 +73,16 @@ def advance(
     """Move a complaint one step along the lifecycle."""
     from sqms.complaints.service import ComplaintError, Step, get, queue_feedback_request
     from sqms.complaints.service import advance as advance_complaint
-    from sqms.db import UnitOfWork
     from sqms.statemachine import IllegalTransition
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    moment = parse_moment(at, settings, "--at")
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            complaint = get(uow.session, complaint_id)
-            made = advance_complaint(uow.session, settings, complaint, action, Step(
-                solution=solution, answer=answer, approver=by, score=score, feedback_comment=feedback,
-                feedback_channel="phone" if score is not None else None), comment=comment, at=moment)
-        except (ComplaintError, IllegalTransition) as exc:
-            fail(str(exc))
-        asked = action == "resolve" and queue_feedback_request(uow.session, settings, complaint)
-        uow.commit()
-        typer.echo(f"{complaint.complaint_id}: {' → '.join(made)}; now {complaint.status}")
+    with command_session(actor, errors=(ComplaintError, IllegalTransition)) as (settings, session):
+        moment = parse_moment(at, settings, "--at")
+        complaint = get(session, complaint_id)
+        made = advance_complaint(session, settings, complaint, action, Step(
+            solution=solution, answer=answer, approver=by, score=score, feedback_comment=feedback,
+            feedback_channel="phone" if score is not None else None), comment=comment, at=moment)
+        asked = action == "resolve" and queue_feedback_request(session, settings, complaint)
+    typer.echo(f"{complaint.complaint_id}: {' → '.join(made)}; now {complaint.status}")
     if asked:
         typer.echo("the customer is asked for feedback (return visit) by mail")
         deliver_now(settings, "complaints")
@@ -94,15 +92,9 @@ def advance(
 def show(complaint_id: str = typer.Argument(..., help="The complaint.")) -> None:
     """The complaint, its deadlines, and every step with who and when."""
     from sqms.complaints.service import LIFECYCLE, ComplaintError, get, owner_of
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            c = get(uow.session, complaint_id)
-        except ComplaintError as exc:
-            fail(str(exc), 1)
+    with command_session(errors=ComplaintError, code=1) as (settings, session):
+        c = get(session, complaint_id)
         lines = [
             f"{c.complaint_id}  [{c.status}]  {c.severity}  {c.department}  {c.channel}  {c.category}",
             f"  received     {local(c.received_at, settings)}   customer {c.customer_id or '—'}",
@@ -118,7 +110,7 @@ def show(complaint_id: str = typer.Argument(..., help="The complaint.")) -> None
             lines.append(f"  return visit {local(c.return_visit_at, settings)}: score {c.feedback_score} "
                          f"({c.feedback_channel}) {c.feedback_comment or ''}".rstrip())
         lines.append(f"  next steps   {', '.join(LIFECYCLE.allowed(c.status)) or '— (closed)'}")
-        lines += history_lines(uow.session, settings, "complaint", c.complaint_id)
+        lines += history_lines(session, settings, "complaint", c.complaint_id)
     typer.echo("\n".join(lines))
 
 
@@ -132,15 +124,12 @@ def list_(
     """Complaints, newest first, with their deadlines."""
     from sqms.calendar import utcnow
     from sqms.complaints.service import listing
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    status = code_of(settings, "complaint_state", status, "--status")
-    department = code_of(settings, "department", department, "--department")
-    now = utcnow()
-    with UnitOfWork(settings.database_url) as uow:
-        rows = listing(uow.session, status=status, department=department, open_only=open_only, limit=limit)
+    with command_session() as (settings, session):
+        status = code_of(settings, "complaint_state", status, "--status")
+        department = code_of(settings, "department", department, "--department")
+        now = utcnow()
+        rows = listing(session, status=status, department=department, open_only=open_only, limit=limit)
         typer.echo(f"{'complaint':<22} {'state':<18} {'sev':<8} {'dept':<6} {'received':<16} {'settle by':<16} "
                    f"category")
         for c in rows:

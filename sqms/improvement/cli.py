@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, fail, history_lines, parse_day, settings_or_exit
+from sqms.cli_common import command_session, history_lines, parse_day
 
 app = typer.Typer(help="PDCA improvement cycles (持续改进), opened by KPI misses.", no_args_is_help=True)
 
@@ -18,13 +18,10 @@ def _fmt(v) -> str:
 @app.command("list")
 def list_(all_: bool = typer.Option(False, "--all", help="Closed cycles too.")) -> None:
     """The status board: every open cycle (with --all, closed ones too)."""
-    from sqms.db import UnitOfWork
     from sqms.improvement.service import board
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        rows = [r for r in board(uow.session, settings) if all_ or r["status"] != "closed"]
+    with command_session() as (settings, session):
+        rows = [r for r in board(session, settings) if all_ or r["status"] != "closed"]
     typer.echo(f"{'cycle':<11} {'state':<7} {'it':>2} {'department':<12} {'kpi':<28} {'baseline':>8} {'target':>8} "
                f"{'check':>16} actions")
     for r in rows:
@@ -38,21 +35,15 @@ def list_(all_: bool = typer.Option(False, "--all", help="Closed cycles too.")) 
 @app.command()
 def show(ref: str = typer.Argument(..., help="Cycle, e.g. PDCA-00003 or 3.")) -> None:
     """One cycle: the miss, root cause, actions, check, standardisation, history."""
-    from sqms.db import UnitOfWork
     from sqms.improvement.service import LIFECYCLE, ImprovementError, actions_of, get
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            c = get(uow.session, ref)
-        except ImprovementError as exc:
-            fail(str(exc), 1)
+    with command_session(errors=ImprovementError, code=1) as (settings, session):
+        c = get(session, ref)
         lines = [f"{c.ref}  [{c.status}]  iteration {c.iteration}  {c.department}  {c.kpi}",
                  f"  opened       {c.opened_period}: {c.reason}; baseline {_fmt(c.baseline)}, target {_fmt(c.target)}",
                  f"  owner        {c.owner}",
                  f"  root cause   {c.root_cause or '—'}"]
-        for a in actions_of(uow.session, c):
+        for a in actions_of(session, c):
             lines.append(f"  action       {a.ref} [{a.status}] due {a.due_on} {a.title}")
         if c.check_period:
             lines.append(f"  check        {c.check_period}: {_fmt(c.check_value)} "
@@ -63,7 +54,7 @@ def show(ref: str = typer.Argument(..., help="Cycle, e.g. PDCA-00003 or 3.")) ->
         if c.standard:
             lines.append(f"  standard     {c.standard} ({c.standard_version})")
         lines.append(f"  next steps   {', '.join(LIFECYCLE.allowed(c.status)) or '— (closed)'}")
-        lines += history_lines(uow.session, settings, "improvement_cycle", c.ref)
+        lines += history_lines(session, settings, "improvement_cycle", c.ref)
     typer.echo("\n".join(lines))
 
 
@@ -78,42 +69,28 @@ def plan(
 ) -> None:
     """Plan: record the root cause and add actions."""
     from sqms.actions.service import ActionError
-    from sqms.db import UnitOfWork
     from sqms.improvement.service import ImprovementError, get
     from sqms.improvement.service import plan as plan_cycle
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            cycle = get(uow.session, ref)
-            added = plan_cycle(uow.session, settings, cycle, root_cause=root_cause, action_title=action,
-                               action_owner=owner, due_on=parse_day(due, "--due") if due else None)
-        except (ImprovementError, ActionError) as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{cycle.ref}: " + ", ".join(x for x in (
-            "root cause recorded" if root_cause else "", f"action {added.ref} due {added.due_on}" if added else "") if x))
+    with command_session(actor, errors=(ImprovementError, ActionError)) as (settings, session):
+        cycle = get(session, ref)
+        added = plan_cycle(session, settings, cycle, root_cause=root_cause, action_title=action,
+                           action_owner=owner, due_on=parse_day(due, "--due") if due else None)
+    typer.echo(f"{cycle.ref}: " + ", ".join(x for x in (
+        "root cause recorded" if root_cause else "", f"action {added.ref} due {added.due_on}" if added else "") if x))
 
 
 @app.command()
 def start(ref: str = typer.Argument(...), actor: Optional[str] = typer.Option(None, "--as")) -> None:
     """Plan → do (needs the root cause and at least one action)."""
-    from sqms.db import UnitOfWork
     from sqms.improvement.service import ImprovementError, get
     from sqms.improvement.service import start as start_cycle
     from sqms.statemachine import IllegalTransition
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            cycle = get(uow.session, ref)
-            start_cycle(uow.session, settings, cycle)
-        except (ImprovementError, IllegalTransition) as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{cycle.ref}: now {cycle.status}; the check follows once its actions are done")
+    with command_session(actor, errors=(ImprovementError, IllegalTransition)) as (settings, session):
+        cycle = get(session, ref)
+        start_cycle(session, settings, cycle)
+    typer.echo(f"{cycle.ref}: now {cycle.status}; the check follows once its actions are done")
 
 
 @app.command()
@@ -124,18 +101,11 @@ def standardise(
     actor: Optional[str] = typer.Option(None, "--as"),
 ) -> None:
     """Act (target met): record the standardisation; the cycle closes."""
-    from sqms.db import UnitOfWork
     from sqms.improvement.service import ImprovementError, get
     from sqms.improvement.service import standardise as standardise_cycle
     from sqms.statemachine import IllegalTransition
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            cycle = get(uow.session, ref)
-            standardise_cycle(uow.session, settings, cycle, standard=standard, version=version)
-        except (ImprovementError, IllegalTransition) as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{cycle.ref}: closed ({standard} {version})")
+    with command_session(actor, errors=(ImprovementError, IllegalTransition)) as (settings, session):
+        cycle = get(session, ref)
+        standardise_cycle(session, settings, cycle, standard=standard, version=version)
+    typer.echo(f"{cycle.ref}: closed ({standard} {version})")
