@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, code_of, database_or_exit, fail, history_lines, run_due_steps, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, command_session, fail, history_lines, run_due_steps, settings_or_exit
 
 app = typer.Typer(help="Internal audits (内部审核): plan, checklists, findings, report.", no_args_is_help=True)
 
@@ -21,21 +21,15 @@ def open_(
     December); the next run mails the plan."""
     from sqms.audits.service import AuditError, open_cycle, slots_of
     from sqms.config import ConfigError
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            cycle, new = open_cycle(uow.session, settings, code=code)
-        except (AuditError, ConfigError) as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{'opened' if new else 'exists already'}: {cycle.code} [{cycle.status}], "
-                   f"{cycle.first_day} .. {cycle.last_day}")
-        for slot in slots_of(uow.session, cycle):
-            typer.echo(f"  {slot.day}  {slot.department:<6} auditor {slot.auditor:<28} checklist {slot.checklist_code}"
-                       + (f"  changed: {', '.join(slot.changed_items)}" if slot.changed_items else ""))
+    with command_session(actor, errors=(AuditError, ConfigError)) as (settings, session):
+        cycle, new = open_cycle(session, settings, code=code)
+        slots = slots_of(session, cycle)
+    typer.echo(f"{'opened' if new else 'exists already'}: {cycle.code} [{cycle.status}], "
+               f"{cycle.first_day} .. {cycle.last_day}")
+    for slot in slots:
+        typer.echo(f"  {slot.day}  {slot.department:<6} auditor {slot.auditor:<28} checklist {slot.checklist_code}"
+                   + (f"  changed: {', '.join(slot.changed_items)}" if slot.changed_items else ""))
 
 
 @app.command()
@@ -47,18 +41,11 @@ def checklist(
     """Write the checklist workbook to fill in (one sheet per department)."""
     from sqms.audits.service import AuditError, get, slot_of, slots_of
     from sqms.audits.workbook import write_workbook
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    departments = [code_of(settings, "department", d, "DEPARTMENTS") for d in departments or []]
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            cycle = get(uow.session, code)
-            slots = [slot_of(uow.session, cycle, d) for d in departments] if departments else \
-                slots_of(uow.session, cycle)
-        except AuditError as exc:
-            fail(str(exc), 1)
+    with command_session(errors=AuditError, code=1) as (settings, session):
+        departments = [code_of(settings, "department", d, "DEPARTMENTS") for d in departments or []]
+        cycle = get(session, code)
+        slots = [slot_of(session, cycle, d) for d in departments] if departments else slots_of(session, cycle)
         suffix = "-" + "-".join(departments) if departments else ""
         path = write_workbook(settings, cycle, slots, out or Path("var/audits") / f"audit-{code}{suffix}.xlsx")
     typer.echo(f"checklist workbook: {path}")
@@ -83,29 +70,20 @@ def import_(
     """Record the findings of a filled-in workbook (all or nothing)."""
     from sqms.audits.service import AuditError, get, record_findings, slot_of, slots_of
     from sqms.audits.workbook import read_workbook
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    if not file.is_file():
-        fail(f"{file}: file not found", 1)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            cycle = get(uow.session, code)
-            read = read_workbook(cycle, slots_of(uow.session, cycle), file, settings)
-            if read.errors:
-                typer.echo(f"{file}: nothing was recorded:\n" + "\n".join(f"  {e}" for e in read.errors), err=True)
-                raise typer.Exit(1)
-            for department, findings in read.by_department.items():
-                slot = slot_of(uow.session, cycle, department)
-                rows = record_findings(uow.session, settings, cycle, slot, findings,
-                                       actor=cli_actor(actor or slot.auditor), force=force)
-                _warn_if_early(slot, settings, force)
-                ncs = sum(1 for r in rows if r.result in ("major", "minor"))
-                typer.echo(f"{department}: {len(rows)} results recorded, {ncs} nonconformities → corrective actions")
-        except AuditError as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=AuditError, file=file) as (settings, session):
+        cycle = get(session, code)
+        read = read_workbook(cycle, slots_of(session, cycle), file, settings)
+        if read.errors:
+            typer.echo(f"{file}: nothing was recorded:\n" + "\n".join(f"  {e}" for e in read.errors), err=True)
+            raise typer.Exit(1)
+        for department, findings in read.by_department.items():
+            slot = slot_of(session, cycle, department)
+            rows = record_findings(session, settings, cycle, slot, findings,
+                                   actor=cli_actor(actor or slot.auditor), force=force)
+            _warn_if_early(slot, settings, force)
+            ncs = sum(1 for r in rows if r.result in ("major", "minor"))
+            typer.echo(f"{department}: {len(rows)} results recorded, {ncs} nonconformities → corrective actions")
 
 
 @app.command()
@@ -124,24 +102,18 @@ def finding(
 ) -> None:
     """Record one finding directly."""
     from sqms.audits.service import AuditError, FindingIn, get, record_findings, slot_of
-    from sqms.db import UnitOfWork
 
     settings = settings_or_exit()
     department = code_of(settings, "department", department, "DEPARTMENT")
     result = code_of(settings, "finding_result", result, "--result")
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            cycle = get(uow.session, code)
-            slot = slot_of(uow.session, cycle, department)
-            [row] = record_findings(uow.session, settings, cycle, slot, [FindingIn(item, result, evidence, notes, standard)],
-                                    actor=cli_actor(actor or slot.auditor), force=force)
-            _warn_if_early(slot, settings, force)
-        except AuditError as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"finding {row.id}: {department} {item} {row.result}"
-                   + (f" → CAPA-{row.action_id:05d}" if row.action_id else ""))
+    with command_session(actor, settings=settings, errors=AuditError) as (settings, session):
+        cycle = get(session, code)
+        slot = slot_of(session, cycle, department)
+        [row] = record_findings(session, settings, cycle, slot, [FindingIn(item, result, evidence, notes, standard)],
+                                actor=cli_actor(actor or slot.auditor), force=force)
+        _warn_if_early(slot, settings, force)
+    typer.echo(f"finding {row.id}: {department} {item} {row.result}"
+               + (f" → CAPA-{row.action_id:05d}" if row.action_id else ""))
 
 
 @app.command("carry-over")
@@ -153,19 +125,12 @@ def carry_over_(
     """Carry an open nonconformity over to the next cycle (so that this one can close)."""
     from sqms.audits.models import AuditFinding
     from sqms.audits.service import AuditError, carry_over
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        row = uow.session.get(AuditFinding, finding_id)
+    with command_session(actor, errors=AuditError) as (_, session):
+        row = session.get(AuditFinding, finding_id)
         if row is None:
             fail(f"finding {finding_id} not found", 1)
-        try:
-            carry_over(uow.session, row, reason, actor=cli_actor(actor))
-        except AuditError as exc:
-            fail(str(exc))
-        uow.commit()
+        carry_over(session, row, reason, actor=cli_actor(actor))
     typer.echo(f"finding {finding_id} carried over")
 
 
@@ -184,25 +149,19 @@ def show(code: str = typer.Argument(..., help="Cycle code.")) -> None:
 
     from sqms.audits.models import AuditFinding
     from sqms.audits.service import AuditError, get, open_nonconformities, slots_of
-    from sqms.db import UnitOfWork
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            cycle = get(uow.session, code)
-        except AuditError as exc:
-            fail(str(exc), 1)
+    with command_session(errors=AuditError, code=1) as (settings, session):
+        cycle = get(session, code)
         lines = [f"{cycle.code}  [{cycle.status}]  {cycle.first_day} .. {cycle.last_day}"]
-        findings = list(uow.session.scalars(select(AuditFinding).where(AuditFinding.cycle_id == cycle.id)))
-        for slot in slots_of(uow.session, cycle):
+        findings = list(session.scalars(select(AuditFinding).where(AuditFinding.cycle_id == cycle.id)))
+        for slot in slots_of(session, cycle):
             mine = [f for f in findings if f.slot_id == slot.id]
             counts = {r: sum(1 for f in mine if f.result == r) for r in ("major", "minor", "observation")}
             lines.append(f"  {slot.day}  {slot.department:<6} {slot.auditor:<28} "
                          f"{'recorded' if slot.recorded_at else 'to record':<10} "
                          f"major {counts['major']}, minor {counts['minor']}, observations {counts['observation']}")
-        for f in open_nonconformities(uow.session, cycle):
+        for f in open_nonconformities(session, cycle):
             lines.append(f"  open: finding {f.id} {f.department} {f.item_code} {f.result}"
                          + (f" CAPA-{f.action_id:05d}" if f.action_id else ""))
-        lines += history_lines(uow.session, settings, "audit", cycle.code)
+        lines += history_lines(session, settings, "audit", cycle.code)
     typer.echo("\n".join(lines))

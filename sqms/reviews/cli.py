@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, local, parse_day, \
-    run_due_steps, settings_or_exit
+from sqms.cli_common import cli_actor, command_session, deliver_now, fail, history_lines, local, parse_day, \
+    run_due_steps
 
 app = typer.Typer(help="Management review (管理评审): annual reports, input pack, outputs, review report.",
                   no_args_is_help=True)
@@ -55,18 +55,11 @@ def open_(
 ) -> None:
     """Open the management review (the `management-review` deployment does this on 10 January); the next
     run asks the department heads for their annual reports."""
-    from sqms.db import UnitOfWork
     from sqms.reviews.service import open_review
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    day = parse_day(meeting_on, "--meeting-on") if meeting_on else None
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            review, new = open_review(uow.session, settings, year=year, meeting_on=day)
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=_errors()) as (settings, session):
+        day = parse_day(meeting_on, "--meeting-on") if meeting_on else None
+        review, new = open_review(session, settings, year=year, meeting_on=day)
     typer.echo(f"{'opened' if new else 'exists already'}: {review.code} [{review.status}], "
                f"meeting {review.meeting_on}, "
                f"department reports due {review.reports_due_on}, {len(review.participants)} participants")
@@ -81,21 +74,14 @@ def submit(
     actor: Optional[str] = typer.Option(None, "--as", help="Who submits (default: you)."),
 ) -> None:
     """Submit a department's annual report (年度工作报告); submitting again replaces it."""
-    from sqms.db import UnitOfWork
     from sqms.reviews.service import get, latest_open, submit_report
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    if text is None and file is None:
-        fail("give the report with --text or --file")
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            review = get(uow.session, year) if year else latest_open(uow.session)
-            row = submit_report(uow.session, settings, review, department, text=text, file=file,
-                                actor=cli_actor(actor))
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=_errors()) as (settings, session):
+        if text is None and file is None:
+            fail("give the report with --text or --file")
+        review = get(session, year) if year else latest_open(session)
+        row = submit_report(session, settings, review, department, text=text, file=file,
+                            actor=cli_actor(actor))
     typer.echo(f"{review.code}: {row.department} annual report recorded"
                + (f" ({row.file_path})" if row.file_path else ""))
 
@@ -106,20 +92,11 @@ def outputs(
     file: Path = typer.Argument(..., help="The outputs as YAML (see below)."),
     actor: Optional[str] = typer.Option(None, "--as", help="Who records them (e.g. the quality manager)."),
 ) -> None:
-    from sqms.db import UnitOfWork
     from sqms.reviews.service import get, record_outputs
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    if not file.is_file():
-        fail(f"{file}: file not found", 1)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            review = get(uow.session, year)
-            added = record_outputs(uow.session, settings, review, file, actor=cli_actor(actor))
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=_errors(), file=file) as (settings, session):
+        review = get(session, year)
+        added = record_outputs(session, settings, review, file, actor=cli_actor(actor))
     for o in added:
         typer.echo(f"  {o.kind:<16} {o.text[:60]}" + (f" → CAPA-{o.action_id:05d}" if o.action_id else ""))
     typer.echo(f"{review.code}: {len(added)} outputs recorded; `sqms review run` issues the review report")
@@ -133,20 +110,13 @@ def attendance(
     actor: Optional[str] = typer.Option(None, "--as", help="Who records it."),
 ) -> None:
     """Record who actually attended the meeting (from the meeting day on); the report lists them."""
-    from sqms.db import UnitOfWork
     from sqms.reviews.service import get, record_attendance
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    names = [p.strip() for p in present.replace("，", ",").split(",") if p.strip()]
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            review = get(uow.session, year)
-            emails = record_attendance(uow.session, settings, review, names, actor=cli_actor(actor))
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
-        absent = [e for e in review.participants if e not in emails]
+    with command_session(actor, errors=_errors()) as (settings, session):
+        names = [p.strip() for p in present.replace("，", ",").split(",") if p.strip()]
+        review = get(session, year)
+        emails = record_attendance(session, settings, review, names, actor=cli_actor(actor))
+    absent = [e for e in review.participants if e not in emails]
     typer.echo(f"{review.code}: {len(emails)} present" + (f", absent: {', '.join(absent)}" if absent else ""))
 
 
@@ -157,21 +127,14 @@ def pack(
     """Send the input pack and the invitation now, or again (late reports, a new meeting day): a resent
     invitation updates the calendar entry."""
     from sqms.calendar import utcnow
-    from sqms.db import UnitOfWork
     from sqms.reviews.models import PLANNED
     from sqms.reviews.service import get, request_reports, send_pack
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        try:
-            review = get(uow.session, year)
-            if review.status == PLANNED:
-                request_reports(uow.session, settings, review, utcnow())
-            count = send_pack(uow.session, settings, review, utcnow(), resend=True)
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(errors=_errors()) as (settings, session):
+        review = get(session, year)
+        if review.status == PLANNED:
+            request_reports(session, settings, review, utcnow())
+        count = send_pack(session, settings, review, utcnow(), resend=True)
     typer.echo(f"{review.code}: input pack queued for {count} participants")
     deliver_now(settings, "management-review")
 
@@ -187,18 +150,15 @@ def run() -> None:
 @app.command("list")
 def list_() -> None:
     """Reviews, newest first."""
-    from sqms.db import UnitOfWork
     from sqms.reviews.service import listing, outputs_of, reports_of
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        rows = listing(uow.session)
+    with command_session() as (settings, session):
+        rows = listing(session)
         typer.echo(f"{'review':<14} {'state':<18} {'meeting':<11} {'reports due':<11} reports outputs")
         for r in rows:
             typer.echo(f"{r.code:<14} {r.status:<18} {r.meeting_on!s:<11} {r.reports_due_on!s:<11} "
-                       f"{len(reports_of(uow.session, r)):>3}/{len(settings.departments):<3} "
-                       f"{len(outputs_of(uow.session, r))}")
+                       f"{len(reports_of(session, r)):>3}/{len(settings.departments):<3} "
+                       f"{len(outputs_of(session, r))}")
     if not rows:
         typer.echo("(none)")
 
@@ -206,17 +166,11 @@ def list_() -> None:
 @app.command()
 def show(year: int = typer.Argument(..., help="The year reviewed.")) -> None:
     """A review: meeting, department reports, outputs with their actions, history."""
-    from sqms.db import UnitOfWork
     from sqms.reviews.service import LIFECYCLE, get, outputs_of, pack_due_on, reports_of
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            review = get(uow.session, year)
-        except _errors() as exc:
-            fail(str(exc), 1)
-        reports = {r.department: r for r in reports_of(uow.session, review)}
+    with command_session(errors=_errors(), code=1) as (settings, session):
+        review = get(session, year)
+        reports = {r.department: r for r in reports_of(session, review)}
         lines = [f"{review.code}  [{review.status}]  meeting {review.meeting_on} {settings.review.meeting_time} "
                  f"{settings.review.meeting_place}",
                  f"  reports due {review.reports_due_on}; pack due {pack_due_on(settings, review)}; "
@@ -228,7 +182,7 @@ def show(year: int = typer.Argument(..., help="The year reviewed.")) -> None:
             state = (f"submitted {local(r.submitted_at, settings)}" + (f" ({Path(r.file_path).name})" if r.file_path
                                                                       else "")) if r else "missing"
             lines.append(f"    {d.code:<6} {state}")
-        outputs = outputs_of(uow.session, review)
+        outputs = outputs_of(session, review)
         if outputs:
             lines.append("  outputs:")
         for o in outputs:
@@ -236,5 +190,5 @@ def show(year: int = typer.Argument(..., help="The year reviewed.")) -> None:
                      "objective_change" else f" {o.owner or '—'} by {o.due_on or '—'}"
                      + (f" CAPA-{o.action_id:05d}" if o.action_id else ""))
             lines.append(f"    {o.kind:<16} {o.text[:50]}{extra}")
-        lines += history_lines(uow.session, settings, LIFECYCLE.entity, review.code)
+        lines += history_lines(session, settings, LIFECYCLE.entity, review.code)
     typer.echo("\n".join(lines))

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, history_lines, local, parse_day, \
-    run_due_steps, settings_or_exit
+from sqms.cli_common import cli_actor, command_session, deliver_now, fail, history_lines, local, parse_day, \
+    run_due_steps
 
 app = typer.Typer(help="Customer-satisfaction surveys (满意度调查): campaigns from plan to report.",
                   no_args_is_help=True)
@@ -27,30 +27,23 @@ def plan(
 ) -> None:
     """Plan a campaign; the next `sqms survey run` (or the daily deployment) samples and invites."""
     from sqms.calendar import to_local, utcnow
-    from sqms.db import UnitOfWork
     from sqms.surveys.service import SurveyError, plan_campaign, previous_quarter, previous_year
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    if kind not in ("quarterly", "annual", "adhoc"):
-        fail(f"--kind {kind!r}: quarterly, annual or adhoc")
-    today = to_local(utcnow(), settings.tz).date()
-    default_code, default_start, default_end = previous_year(today) if kind == "annual" else previous_quarter(today)
-    period_start = parse_day(start, "--from") if start else default_start
-    period_end = parse_day(end, "--to") if end else default_end
-    if kind == "adhoc" and not code:
-        code = f"{period_start:%Y%m%d}-{period_end:%Y%m%d}"
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            campaign, new = plan_campaign(uow.session, settings, kind=kind, code=code or default_code,
-                                          period_start=period_start, period_end=period_end,
-                                          questionnaire=questionnaire, seed=seed, sample_total=sample)
-        except SurveyError as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{'planned' if new else 'exists already'}: {campaign.code} ({campaign.kind}, "
-                   f"{campaign.questionnaire}, {campaign.period_start}..{campaign.period_end}, seed {campaign.seed}, "
-                   f"sample {campaign.sample_total}) [{campaign.status}]")
+    with command_session(actor, errors=SurveyError) as (settings, session):
+        if kind not in ("quarterly", "annual", "adhoc"):
+            fail(f"--kind {kind!r}: quarterly, annual or adhoc")
+        today = to_local(utcnow(), settings.tz).date()
+        default_code, default_start, default_end = (previous_year if kind == "annual" else previous_quarter)(today)
+        period_start = parse_day(start, "--from") if start else default_start
+        period_end = parse_day(end, "--to") if end else default_end
+        if kind == "adhoc" and not code:
+            code = f"{period_start:%Y%m%d}-{period_end:%Y%m%d}"
+        campaign, new = plan_campaign(session, settings, kind=kind, code=code or default_code,
+                                      period_start=period_start, period_end=period_end,
+                                      questionnaire=questionnaire, seed=seed, sample_total=sample)
+    typer.echo(f"{'planned' if new else 'exists already'}: {campaign.code} ({campaign.kind}, "
+               f"{campaign.questionnaire}, {campaign.period_start}..{campaign.period_end}, seed {campaign.seed}, "
+               f"sample {campaign.sample_total}) [{campaign.status}]")
 
 
 @app.command()
@@ -60,23 +53,16 @@ def advance(
 ) -> None:
     """Take one step now, whatever the schedule says (e.g. close early)."""
     from sqms.calendar import utcnow
-    from sqms.db import UnitOfWork
     from sqms.statemachine import IllegalTransition
     from sqms.surveys.service import SurveyError, get, sampling_note
     from sqms.surveys.service import advance as advance_campaign
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        try:
-            campaign = get(uow.session, code)
-            count = advance_campaign(uow.session, settings, campaign, step, utcnow())
-        except (SurveyError, IllegalTransition) as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{campaign.code}: {step} ({count}); now {campaign.status}")
-        if step == "sample":
-            typer.echo(f"  {sampling_note(campaign)}")
+    with command_session(errors=(SurveyError, IllegalTransition)) as (settings, session):
+        campaign = get(session, code)
+        count = advance_campaign(session, settings, campaign, step, utcnow())
+    typer.echo(f"{campaign.code}: {step} ({count}); now {campaign.status}")
+    if step == "sample":
+        typer.echo(f"  {sampling_note(campaign)}")
     deliver_now(settings, "surveys")
 
 
@@ -98,13 +84,10 @@ def list_() -> None:
     """Campaigns, newest first."""
     from sqlalchemy import select
 
-    from sqms.db import UnitOfWork
     from sqms.surveys.models import SurveyCampaign
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        rows = list(uow.session.scalars(select(SurveyCampaign).order_by(SurveyCampaign.id.desc())))
+    with command_session() as (settings, session):
+        rows = list(session.scalars(select(SurveyCampaign).order_by(SurveyCampaign.id.desc())))
         typer.echo(f"{'campaign':<20} {'kind':<10} {'state':<10} {'period':<23} {'remind':<10} {'close':<10} result")
         for c in rows:
             a = c.analysis or {}
@@ -119,18 +102,12 @@ def list_() -> None:
 @app.command()
 def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
     """A campaign: sample per department, answers so far, key figures, history."""
-    from sqms.db import UnitOfWork
     from sqms.reporting.formatting import figure
     from sqms.surveys.service import SurveyError, answer_counts, get, sampling_note
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            c = get(uow.session, code)
-        except SurveyError as exc:
-            fail(str(exc), 1)
-        counts = answer_counts(uow.session, c)
+    with command_session(errors=SurveyError, code=1) as (settings, session):
+        c = get(session, code)
+        counts = answer_counts(session, c)
         rate = "—" if counts["rate"] is None else f"{counts['rate']:.1f}%"
         lines = [f"{c.code}  [{c.status}]  {c.kind}  questionnaire {c.questionnaire}",
                  f"  service period  {c.period_start} .. {c.period_end}; seed {c.seed}; sample {c.sample_total} "
@@ -147,7 +124,7 @@ def show(code: str = typer.Argument(..., help="Campaign code.")) -> None:
                 lines.append(f"  {key:<16} {figure(value, key)}")
         for key, value in ((c.analysis or {}).get("dimensions") or {}).items():
             lines.append(f"  {'gap ' + key:<16} {figure(value, 'gap')}")
-        lines += history_lines(uow.session, settings, "survey", c.code)
+        lines += history_lines(session, settings, "survey", c.code)
     typer.echo("\n".join(lines))
 
 
@@ -159,18 +136,12 @@ def import_(
     skip_invalid: bool = typer.Option(False, "--skip-invalid"),
 ) -> None:
     """Import answers collected elsewhere (paper, phone, another tool) into a campaign."""
-    from sqms.db import UnitOfWork
     from sqms.importers import spec_for
     from sqms.ingest import ImportFileError, import_file, load_mapping
     from sqms.surveys.service import SurveyError, answer_counts, get, link_responses
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            campaign_id = get(uow.session, code).id
-        except SurveyError as exc:
-            fail(str(exc), 1)
+    with command_session(errors=SurveyError, code=1) as (settings, session):
+        campaign_id = get(session, code).id
     try:
         result = import_file(settings, spec_for("survey-responses"), file,
                              mapping=load_mapping(mapping) if mapping else None, skip_invalid=skip_invalid,
@@ -181,11 +152,10 @@ def import_(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(result.summary())
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        campaign = get(uow.session, code)
-        linked = link_responses(uow.session, campaign)
-        counts = answer_counts(uow.session, campaign)
-        uow.commit()
+    with command_session(settings=settings, schema=False) as (settings, session):
+        campaign = get(session, code)
+        linked = link_responses(session, campaign)
+        counts = answer_counts(session, campaign)
     rate = "—" if counts["rate"] is None else f"{counts['rate']:.1f}%"
     typer.echo(f"{code}: {linked} answers matched to invitations; {counts['answered']} of {counts['invited']} "
                f"invitees answered ({rate}); {counts['answers']} answers in all")
