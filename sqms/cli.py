@@ -17,7 +17,7 @@ import typer
 
 from sqms.actions.cli import app as action_app
 from sqms.audits.cli import app as audit_app
-from sqms.cli_common import cli_actor, code_of, fail, period_of, settings_or_exit
+from sqms.cli_common import cli_actor, code_of, command_session, fail, period_of, settings_or_exit
 from sqms.complaints.cli import app as complaint_app
 from sqms.improvement.cli import app as pdca_app
 from sqms.meetings.cli import app as meeting_app
@@ -76,15 +76,13 @@ def init(
     end_period: Optional[str] = typer.Option(None, help="Last month of demo data (default: the previous month)."),
 ) -> None:
     """Migrate the database, load the organisation from config/, optionally demo data."""
-    from sqms.db import UnitOfWork
     from sqms.org.service import sync_organisation
 
     settings = settings_or_exit()
     end_period = period_of(end_period, settings, "--end-period")
     _migrate_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        changes = sync_organisation(uow.session, settings)
-        uow.commit()
+    with command_session(settings=settings, schema=False) as (settings, session):
+        changes = sync_organisation(session, settings)
     typer.echo(f"database ready ({_safe_url(settings.database_url)}); organisation: {changes} change(s)")
     if demo:
         from sqms.demo import load_demo
@@ -98,9 +96,9 @@ def init(
         for result in results.values():
             _echo_outcome(result, prefix="demo ")
             typer.echo(f"demo {result.summary()}")
-        with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-            typer.echo(f"demo standards register: {seed_register(uow.session, settings)} document(s) added")
-            uow.commit()
+        with command_session(settings=settings, schema=False) as (settings, session):
+            added = seed_register(session, settings)
+        typer.echo(f"demo standards register: {added} document(s) added")
 
 
 def _safe_url(url: str) -> str:
@@ -194,7 +192,7 @@ def kpi(
                                                        "of config service_items, against each item's targets)."),
 ) -> None:
     """Compute and store the KPIs of a month; print a table or JSON."""
-    from sqms.db import UnitOfWork, migrate
+    from sqms.db import migrate
     from sqms.records.service import compute_and_store, compute_by_service_item, load_period, results_of
     from sqms.records.targets import effective_settings
 
@@ -206,14 +204,13 @@ def kpi(
     if department and department != "org":
         department = code_of(settings, "department", department, "--department")
     migrate(settings.database_url)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        computation = compute_and_store(uow.session, settings, period)
+    with command_session(settings=settings, schema=False) as (settings, session):
+        computation = compute_and_store(session, settings, period)
         results = results_of(computation)
         if by == "service_item":
-            year = effective_settings(uow.session, settings, int(period[:4]))
-            results = compute_by_service_item(load_period(uow.session.connection(), period, year), year,
+            year = effective_settings(session, settings, int(period[:4]))
+            results = compute_by_service_item(load_period(session.connection(), period, year), year,
                                               computation.as_of)
-        uow.commit()
     if department:
         results = [r for r in results if r.department == (None if department == "org" else department)]
     if as_json:
@@ -453,15 +450,13 @@ def outbox_list(status: str = typer.Option("pending", help="pending, sending, se
     """Messages in the outbox."""
     from sqlalchemy import select
 
-    from sqms.db import UnitOfWork
     from sqms.notify.models import OutboxMessage
 
-    settings = settings_or_exit()
-    with UnitOfWork(settings.database_url) as uow:
+    with command_session(schema=False) as (_, session):
         stmt = select(OutboxMessage).order_by(OutboxMessage.id)
         if status != "all":
             stmt = stmt.where(OutboxMessage.status == status)
-        for m in uow.session.scalars(stmt):
+        for m in session.scalars(stmt):
             typer.echo(f"{m.id:>6} {m.status:<8} {m.attempts:>2} {m.recipient:<32} {m.subject}"
                        + (f"  [{m.last_error}]" if m.last_error else ""))
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, parse_day, settings_or_exit
+from sqms.cli_common import cli_actor, command_session, deliver_now, parse_day
 
 app = typer.Typer(help="Monthly quality-analysis meeting (月度质量分析会): schedule, agenda, minutes.",
                   no_args_is_help=True)
@@ -59,20 +59,13 @@ def schedule_(
 ) -> None:
     """Schedule the meeting (as `sqms run quality-meeting` does) or move it with --on: the invitation goes
     again and calendars update the same event."""
-    from sqms.db import UnitOfWork
     from sqms.meetings.service import PROCESS, schedule
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    day = parse_day(on, "--on") if on else None
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            meeting, queued = schedule(uow.session, settings, _period(period), meeting_on=day, actor=cli_actor(actor))
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{meeting.ref}: {meeting.meeting_on} {settings.meeting.meeting_time}, "
-                   f"{len(meeting.participants)} participants, invitation #{meeting.sequence}, {queued} mails queued")
+    with command_session(actor, errors=_errors()) as (settings, session):
+        day = parse_day(on, "--on") if on else None
+        meeting, queued = schedule(session, settings, _period(period), meeting_on=day, actor=cli_actor(actor))
+    typer.echo(f"{meeting.ref}: {meeting.meeting_on} {settings.meeting.meeting_time}, "
+               f"{len(meeting.participants)} participants, invitation #{meeting.sequence}, {queued} mails queued")
     deliver_now(settings, PROCESS)
 
 
@@ -82,20 +75,13 @@ def minutes(
     file: Path = typer.Argument(..., help="The minutes: YAML, or the filled-in XLSX workbook."),
     actor: Optional[str] = typer.Option(None, "--as", help="Who records them (e.g. the quality manager)."),
 ) -> None:
-    from sqms.db import UnitOfWork
     from sqms.meetings.minutes import parse_file
     from sqms.meetings.service import PROCESS, get, record_minutes
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            meeting = get(uow.session, _period(period))
-            parsed = parse_file(settings, file, {i["no"] for i in meeting.agenda})
-            result = record_minutes(uow.session, settings, meeting, parsed, actor=cli_actor(actor))
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=_errors()) as (settings, session):
+        meeting = get(session, _period(period))
+        parsed = parse_file(settings, file, {i["no"] for i in meeting.agenda})
+        result = record_minutes(session, settings, meeting, parsed, actor=cli_actor(actor))
     for ref in result["actions"]:
         typer.echo(f"  action opened: {ref}")
     typer.echo(f"{result['meeting']}: minutes recorded"
@@ -109,17 +95,11 @@ def workbook(
     out: Path = typer.Argument(..., help="Where to write the XLSX to fill in."),
 ) -> None:
     """The minutes workbook: attendance, the agenda (discussion, decision), action items."""
-    from sqms.db import UnitOfWork
     from sqms.meetings.minutes import write_workbook
     from sqms.meetings.service import get
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            meeting = get(uow.session, _period(period))
-        except _errors() as exc:
-            fail(str(exc))
+    with command_session(errors=_errors()) as (settings, session):
+        meeting = get(session, _period(period))
         write_workbook(out, settings, meeting)
     typer.echo(f"written: {out}")
 
@@ -127,16 +107,10 @@ def workbook(
 @app.command()
 def show(period: str = typer.Argument(..., help="The meeting's month (YYYY-MM).")) -> None:
     """The meeting: day, participants, agenda, minutes and its actions."""
-    from sqms.db import UnitOfWork
     from sqms.meetings.service import actions_of, get
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            meeting = get(uow.session, _period(period))
-        except _errors() as exc:
-            fail(str(exc))
+    with command_session(errors=_errors()) as (settings, session):
+        meeting = get(session, _period(period))
         typer.echo(f"{meeting.ref} [{meeting.status}] {meeting.meeting_on} {settings.meeting.meeting_time} "
                    f"{settings.meeting.meeting_place} (invitation #{meeting.sequence})")
         typer.echo(f"participants: {', '.join(meeting.participants)}")
@@ -150,18 +124,15 @@ def show(period: str = typer.Argument(..., help="The meeting's month (YYYY-MM)."
             if item["no"] in notes:
                 typer.echo(f"   discussion: {notes[item['no']]['discussion'] or '—'}")
                 typer.echo(f"   decision: {notes[item['no']]['decision'] or '—'}")
-        for a in actions_of(uow.session, meeting):
+        for a in actions_of(session, meeting):
             typer.echo(f"action {a.ref} [{a.status}] {a.title} — {a.owner}, due {a.due_on}")
 
 
 @app.command("list")
 def list_() -> None:
     """Every meeting, newest first."""
-    from sqms.db import UnitOfWork
     from sqms.meetings.service import listing
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        for m in listing(uow.session):
+    with command_session() as (settings, session):
+        for m in listing(session):
             typer.echo(f"{m.ref}  {m.status:<10} {m.meeting_on}  invitation #{m.sequence}")

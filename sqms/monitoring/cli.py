@@ -9,12 +9,11 @@ import typer
 
 from sqms.cli_common import (
     cli_actor,
-    database_or_exit,
+    command_session,
     deliver_now,
     fail,
     local,
     parse_moment,
-    settings_or_exit,
 )
 
 inspection_app = typer.Typer(help="Service inspections and mystery-shopper evaluations (服务检查).",
@@ -41,7 +40,6 @@ def record(
     actor: Optional[str] = typer.Option(None, "--as", help="Who records it (for the audit log)."),
 ) -> None:
     """Record an inspection; a failed red line or a low score opens a corrective action, mailed at once."""
-    from sqms.db import UnitOfWork
     from sqms.monitoring.service import (
         InspectionError,
         ItemResult,
@@ -51,41 +49,35 @@ def record(
     )
     from sqms.monitoring.templates import load_templates
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    templates = load_templates(settings)
-    if template not in templates:
-        fail(f"--template: unknown template {template!r} (known: {', '.join(sorted(templates))})")
-    files: dict[str, list[str]] = {}
-    for entry in evidence:
-        code, _, name = entry.partition("=")
-        if not name:
-            fail(f"--evidence {entry!r}: write CODE=FILE")
-        files.setdefault(code, []).append(name)
-    results = []
-    for entry in item:
-        code, _, rest = entry.partition("=")
-        value, _, text = rest.partition(":")
-        definition = templates[template].item(code)
-        if definition is None:
-            fail(f"--item {entry!r}: {code!r} is not an item of {template}")
-        try:
-            points = parse_result(value, definition.points)
-        except InspectionError as exc:
-            fail(f"--item {entry!r}: {exc}")
-        results.append(ItemResult(code, points, text or None, files.get(code, [])))
-    new = NewInspection(inspection_id=inspection_id, template=template, department=department, inspector=inspector,
-                        inspected_at=parse_moment(at, settings, "--at"), items=results, source=source,
-                        staff_id=staff, note=note)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            row, outcome = record_inspection(uow.session, settings, new, templates=templates, actor=uow.actor)
-        except InspectionError as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{row.inspection_id}: {outcome}, score {row.score:g}"
-                   + (" (red line failed)" if row.red_line_failed else "")
-                   + (f"; corrective action #{row.action_id}" if row.action_id else ""))
+    with command_session(actor, errors=InspectionError) as (settings, session):
+        templates = load_templates(settings)
+        if template not in templates:
+            fail(f"--template: unknown template {template!r} (known: {', '.join(sorted(templates))})")
+        files: dict[str, list[str]] = {}
+        for entry in evidence:
+            code, _, name = entry.partition("=")
+            if not name:
+                fail(f"--evidence {entry!r}: write CODE=FILE")
+            files.setdefault(code, []).append(name)
+        results = []
+        for entry in item:
+            code, _, rest = entry.partition("=")
+            value, _, text = rest.partition(":")
+            definition = templates[template].item(code)
+            if definition is None:
+                fail(f"--item {entry!r}: {code!r} is not an item of {template}")
+            try:
+                points = parse_result(value, definition.points)
+            except InspectionError as exc:
+                fail(f"--item {entry!r}: {exc}")
+            results.append(ItemResult(code, points, text or None, files.get(code, [])))
+        new = NewInspection(inspection_id=inspection_id, template=template, department=department,
+                            inspector=inspector, inspected_at=parse_moment(at, settings, "--at"), items=results,
+                            source=source, staff_id=staff, note=note)
+        row, outcome = record_inspection(session, settings, new, templates=templates, actor=cli_actor(actor))
+    typer.echo(f"{row.inspection_id}: {outcome}, score {row.score:g}"
+               + (" (red line failed)" if row.red_line_failed else "")
+               + (f"; corrective action #{row.action_id}" if row.action_id else ""))
     deliver_now(settings, "inspections")
 
 
@@ -96,16 +88,13 @@ def list_(
     """The inspections recorded, newest first."""
     from sqlalchemy import select
 
-    from sqms.db import UnitOfWork
     from sqms.monitoring.models import Inspection
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
+    with command_session() as (settings, session):
         query = select(Inspection).order_by(Inspection.inspected_at.desc()).limit(200)
         if department:
             query = query.where(Inspection.department == department)
-        for row in uow.session.scalars(query):
+        for row in session.scalars(query):
             typer.echo(f"{row.inspection_id:<24} {local(row.inspected_at, settings)}  {row.department:<6} "
                        f"{row.staff_id or '—':<8} {row.source:<15} {row.score:6.1f}"
                        + ("  红线" if row.red_line_failed else ""))
@@ -117,17 +106,10 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the JSON list of grades."),
 ) -> None:
     """Grade every active front-line person for the quarter (kept; the change from last quarter shown)."""
-    from sqms.db import UnitOfWork
     from sqms.monitoring.grading import GradingError, grade_quarter
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor()) as uow:
-        try:
-            grades = grade_quarter(uow.session, settings, quarter)
-        except GradingError as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(errors=GradingError) as (settings, session):
+        grades = grade_quarter(session, settings, quarter)
     if as_json:
         typer.echo(json.dumps([g.as_json() for g in grades], ensure_ascii=False, indent=2))
         return
@@ -149,19 +131,12 @@ def compliment_add(
     actor: Optional[str] = typer.Option(None, "--as", help="Who enters it (for the audit log)."),
 ) -> None:
     """Record a compliment."""
-    from sqms.db import UnitOfWork
     from sqms.monitoring.service import InspectionError, add_compliment
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            add_compliment(uow.session, settings, compliment_id=compliment_id, department=department,
-                           received_at=parse_moment(at, settings, "--at"), staff_id=staff, channel=channel,
-                           customer_id=customer, description=description, actor=uow.actor)
-        except InspectionError as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=InspectionError) as (settings, session):
+        add_compliment(session, settings, compliment_id=compliment_id, department=department,
+                       received_at=parse_moment(at, settings, "--at"), staff_id=staff, channel=channel,
+                       customer_id=customer, description=description, actor=cli_actor(actor))
     typer.echo(f"{compliment_id}: recorded")
 
 
@@ -180,18 +155,11 @@ def error_add(
     actor: Optional[str] = typer.Option(None, "--as", help="Who enters it (for the audit log)."),
 ) -> None:
     """Record a service error, directly or from a valid complaint or an inspection."""
-    from sqms.db import UnitOfWork
     from sqms.monitoring.service import InspectionError, add_service_error
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            row = add_service_error(uow.session, settings, error_id=error_id, category=category, severity=severity,
-                                    occurred_at=parse_moment(at, settings, "--at") if at else None,
-                                    department=department, staff_id=staff, complaint_id=complaint,
-                                    inspection_id=inspection, description=description, actor=uow.actor)
-        except InspectionError as exc:
-            fail(str(exc))
-        uow.commit()
-        typer.echo(f"{error_id}: recorded ({row.department}, {row.origin})")
+    with command_session(actor, errors=InspectionError) as (settings, session):
+        row = add_service_error(session, settings, error_id=error_id, category=category, severity=severity,
+                                occurred_at=parse_moment(at, settings, "--at") if at else None,
+                                department=department, staff_id=staff, complaint_id=complaint,
+                                inspection_id=inspection, description=description, actor=cli_actor(actor))
+    typer.echo(f"{error_id}: recorded ({row.department}, {row.origin})")

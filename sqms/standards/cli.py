@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, parse_day, settings_or_exit
+from sqms.cli_common import cli_actor, command_session, deliver_now, parse_day
 
 app = typer.Typer(help="Standards and SOP register: versions, approval, publication, reviews, training.",
                   no_args_is_help=True)
@@ -22,17 +22,10 @@ def _errors():
 
 def _run(actor: str | None, work, *, deliver: bool = True):
     """Open a unit of work, call `work(session, settings)`, commit; a refused step exits non-zero."""
-    from sqms.db import UnitOfWork
     from sqms.standards.service import PROCESS
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            out = work(uow.session, settings)
-        except _errors() as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=_errors()) as (settings, session):
+        out = work(session, settings)
     if deliver:
         deliver_now(settings, PROCESS)
     return out
@@ -160,16 +153,13 @@ def list_() -> None:
     """The register: code, title, version in force, next review, trainings outstanding."""
     from sqlalchemy import func, select
 
-    from sqms.db import UnitOfWork
     from sqms.standards.models import TrainingRequirement
     from sqms.standards.service import current, listing
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        for d in listing(uow.session):
+    with command_session() as (settings, session):
+        for d in listing(session):
             v = current(d)
-            open_ = uow.session.scalar(select(func.count()).select_from(TrainingRequirement).where(
+            open_ = session.scalar(select(func.count()).select_from(TrainingRequirement).where(
                 TrainingRequirement.version_id == v.id, TrainingRequirement.completed_at.is_(None))) if v else 0
             newest = d.versions[-1] if d.versions else None
             typer.echo(f"{d.code:<12} {d.title:<16} in force {v.version if v else '—':<6} "
@@ -182,17 +172,11 @@ def show(code: str = typer.Argument(...)) -> None:
     """A document: its versions (status, sha256, approvals), reviews and trainings."""
     from sqlalchemy import select
 
-    from sqms.db import UnitOfWork
     from sqms.standards.models import StandardReview, TrainingRequirement
     from sqms.standards.service import get
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        try:
-            d = get(uow.session, code)
-        except _errors() as exc:
-            fail(str(exc))
+    with command_session(errors=_errors()) as (settings, session):
+        d = get(session, code)
         typer.echo(f"{d.code} {d.title} ({d.kind}) owner {d.owner}, covers {', '.join(d.departments)}, "
                    f"next review {d.next_review_on or '—'}")
         for v in d.versions:
@@ -200,8 +184,8 @@ def show(code: str = typer.Argument(...)) -> None:
                        f"{(v.file_sha256 or '—')[:16]} {v.change_summary}")
             for a in v.approvals:
                 typer.echo(f"         approved by {a['by']} at {a['at']}")
-            for r in uow.session.scalars(select(TrainingRequirement).where(TrainingRequirement.version_id == v.id)):
+            for r in session.scalars(select(TrainingRequirement).where(TrainingRequirement.version_id == v.id)):
                 typer.echo(f"         training {r.person:<28} due {r.due_on} "
                            f"{'done' if r.completed_at else 'open'}")
-        for r in uow.session.scalars(select(StandardReview).where(StandardReview.document_id == d.id)):
+        for r in session.scalars(select(StandardReview).where(StandardReview.document_id == d.id)):
             typer.echo(f"  reviewed {r.reviewed_at:%Y-%m-%d} by {r.reviewed_by}: {r.outcome}, next {r.next_review_on}")

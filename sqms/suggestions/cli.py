@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from sqms.cli_common import cli_actor, database_or_exit, deliver_now, fail, parse_day, settings_or_exit
+from sqms.cli_common import cli_actor, command_session, deliver_now, parse_day
 
 app = typer.Typer(help="Suggestions (合理化建议): submit, import, evaluate (accepted → improvement action).",
                   no_args_is_help=True)
@@ -15,18 +15,11 @@ app = typer.Typer(help="Suggestions (合理化建议): submit, import, evaluate 
 
 def _run(actor: str | None, work, deliver: bool = True):
     from sqms.actions.service import ActionError
-    from sqms.db import UnitOfWork
     from sqms.statemachine import IllegalTransition
     from sqms.suggestions.service import PROCESS, SuggestionError
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url, actor=cli_actor(actor)) as uow:
-        try:
-            out = work(uow.session, settings)
-        except (SuggestionError, IllegalTransition, ActionError) as exc:
-            fail(str(exc))
-        uow.commit()
+    with command_session(actor, errors=(SuggestionError, IllegalTransition, ActionError)) as (settings, session):
+        out = work(session, settings)
     if deliver:
         deliver_now(settings, PROCESS)
     return out
@@ -89,11 +82,8 @@ def evaluate(
 @app.command("list")
 def list_(status: Optional[str] = typer.Option(None, help="submitted | accepted | rejected")) -> None:
     """Suggestions with their state and evaluation day."""
-    from sqms.db import UnitOfWork
     from sqms.suggestions.service import listing
 
-    settings = settings_or_exit()
-    database_or_exit(settings)
-    with UnitOfWork(settings.database_url) as uow:
-        for s in listing(uow.session, status):
+    with command_session() as (settings, session):
+        for s in listing(session, status):
             typer.echo(f"{s.ref}  {s.status:<10} {s.source:<8} due {s.evaluation_due_on}  {s.text[:50]}")
