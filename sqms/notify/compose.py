@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqms.config import Settings
-from sqms.notify.service import AUDIENCE_HEADER, Email
+from sqms.notify.messages import AUDIENCE_HEADER, Email
 
 # Mails to customers (not to staff): sent in the organisation's name, not as "SQMS".
 CUSTOMER_TEMPLATES = frozenset({"survey_invitation", "survey_reminder", "complaint_feedback"})

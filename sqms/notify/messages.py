@@ -1,17 +1,23 @@
-"""MIME messages from outbox rows: UTF-8 headers, text + HTML alternative, attachments."""
+"""Messages: a rendered email before it is queued (`Email`), and the MIME message of an outbox row
+(UTF-8 headers, text + HTML alternative, attachments)."""
 
 from __future__ import annotations
 
 import mimetypes
 import re
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Any, Sequence
 
 from sqms.calendar import utcnow
+from sqms.config import Person
 from sqms.notify.models import OutboxMessage
 from sqms.sealing import readable
+
+AUDIENCE_HEADER = "X-SQMS-Audience"  # "customer" on mails to customers (see notify.service.sender_name)
 
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 
@@ -19,6 +25,26 @@ _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 def header_safe(value: str) -> str:
     """A header value from data: CR/LF and other line breaks collapse to one space."""
     return _LINE_BREAKS.sub(" ", value or "").strip()
+
+
+@dataclass
+class Email:
+    """A rendered email for one recipient, before it is queued."""
+
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str
+    recipient_name: str = ""
+    attachments: Sequence[str | Path] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    confidential: bool = False  # stored sealed; also set by enqueue when the body carries a single-use link
+
+    @classmethod
+    def to(cls, person: Person | str, **kwargs: Any) -> "Email":
+        if isinstance(person, str):
+            return cls(recipient=person, **kwargs)
+        return cls(recipient=person.email, recipient_name=person.name, **kwargs)
 
 
 def _address(email: str, name: str = "") -> Address:

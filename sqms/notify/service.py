@@ -19,15 +19,15 @@ import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sqms.calendar import utcnow
-from sqms.config import Person, Settings
+from sqms.config import Settings
 from sqms.db import UnitOfWork
-from sqms.notify.messages import build_mime, header_safe
+from sqms.notify.messages import AUDIENCE_HEADER, Email, build_mime, header_safe
 from sqms.notify.models import FAILED, HELD, PENDING, SENDING, SENT, OutboxMessage
 from sqms.notify.transports import Transport, transport_for
 from sqms.sealing import Sealed
@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 
 # A delivery that claimed a message this long ago and never said how it went has died.
 SENDING_TIMEOUT = timedelta(minutes=15)
-
-
-AUDIENCE_HEADER = "X-SQMS-Audience"  # "customer" on mails to customers (see sender_name)
 
 
 def sender_name(settings: Settings, message: OutboxMessage) -> str:
@@ -59,26 +56,6 @@ def message_id_for(key: str, domain: str = "sqms.local") -> str:
     """The Message-ID of a key's mail: derived from the key alone, so every try — and the alert sent
     directly while the database is down — carries the same one."""
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}.sqms@{domain}>"
-
-
-@dataclass
-class Email:
-    """A rendered email for one recipient, before it is queued."""
-
-    recipient: str
-    subject: str
-    body_text: str
-    body_html: str
-    recipient_name: str = ""
-    attachments: Sequence[str | Path] = ()
-    headers: dict[str, str] = field(default_factory=dict)
-    confidential: bool = False  # stored sealed; also set by enqueue when the body carries a single-use link
-
-    @classmethod
-    def to(cls, person: Person | str, **kwargs: Any) -> "Email":
-        if isinstance(person, str):
-            return cls(recipient=person, **kwargs)
-        return cls(recipient=person.email, recipient_name=person.name, **kwargs)
 
 
 def enqueue(session: Session, *, process: str, obj: str, period: str, email: Email,

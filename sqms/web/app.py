@@ -31,7 +31,7 @@ def create_app(settings_factory: Callable[[], Settings] = get_settings) -> FastA
     app = FastAPI(title="SQMS", docs_url=None, redoc_url=None, openapi_url=None)
     install_security_headers(app)
     app.state.settings_factory = settings_factory
-    from sqms.web.workspace import mount
+    from sqms.web.mount import mount
 
     mount(app)  # the staff workspace under /app/
 

@@ -3,8 +3,8 @@
 The session (a signed cookie, see `sqms.auth.service`), the signed-in person as a dependency,
 a unit of work whose actor is that person, CSRF on every POST (one dependency for every
 router, added where the routers are mounted), page rendering from `templates/web/app/`, and
-the 403 / sign-in answers. Each domain's pages are in `sqms/<domain>/views.py`; who may do
-what is decided in `sqms.web.permissions`.
+the 403 / sign-in answers. Each domain's pages are in `sqms/<domain>/views.py`, mounted by
+`sqms.web.mount` (this module imports no domain); who may do what is decided in `sqms.web.permissions`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sqms.auth.service import person_for, secret_key, sign, unsign
@@ -150,39 +150,3 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
-
-
-def mount(app: FastAPI) -> None:
-    """Mount the workspace's routers (each domain's views) and its session, CSRF and error answers."""
-    from sqms.actions.views import router as actions
-    from sqms.audits.views import router as audits
-    from sqms.auth.views import router as auth
-    from sqms.complaints.views import router as complaints
-    from sqms.improvement.views import router as pdca
-    from sqms.monitoring.views import router as inspections
-    from sqms.reminders.views import router as reminders
-    from sqms.reporting.views import router as reporting
-    from sqms.reviews.views import router as reviews
-    from sqms.surveys.views import router as surveys
-
-    app.middleware("http")(session_middleware)
-    for router in (auth, reminders, complaints, actions, pdca, audits, reviews, surveys, reporting, inspections):
-        app.include_router(router, prefix="/app", dependencies=[Depends(csrf_protect)])
-
-    @app.exception_handler(NotSignedIn)
-    async def _sign_in(request: Request, exc: NotSignedIn) -> Response:
-        if request.method == "GET":
-            return redirect("/app/login?next=" + request.url.path)
-        return page(request, "forbidden", status=403, reason="signed-out")
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return page(request, "forbidden", status=403, reason=exc.reason)
-
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> Response:
-        return page(request, "forbidden", status=404, reason="not-found")
-
-    @app.exception_handler(BadRequestToken)
-    async def _csrf(request: Request, exc: BadRequestToken) -> Response:
-        return page(request, "forbidden", status=403, reason="csrf")
