@@ -5,9 +5,10 @@ organises an internal audit of every department involved in service (operating a
 supporting), of people, resources, technology and processes: an audit plan and checklists,
 records of what was audited, rectification of nonconformities, and an audit report that
 feeds the management review. In June and December this flow opens the cycle and plans it;
-every morning it moves the open cycles on: the plan to auditors and auditees, reminders 14
-and 7 days before each audit, the report once every department's findings are in, and the
-close once every nonconformity is verified or carried over.
+every morning it moves the open cycles on: the plan to auditors and auditees, the report once
+every department's findings are in, and the close once every nonconformity is verified or
+carried over. The reminders 14 and 7 days before each audit are the reminder engine's
+(`flows/reminders.py`), like every other deadline's.
 """
 
 from __future__ import annotations

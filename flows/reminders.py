@@ -1,10 +1,11 @@
 """督办提醒 — reminders and escalation, and the quality manager's weekly digest.
 
-Every item with an owner and a due date (complaints, corrective actions, and the items
-of later processes) is chased on working days at 09:00: its owner is reminded before
+Every item with an owner and a due date (complaints, corrective actions, and the items of
+every process registered in `sqms.processes`) is chased on working days at 09:00: its owner is reminded before
 the due day, on it and once it is late; an item late by 1 working day is escalated to
 the owner's department manager, by 3 to the quality manager. Nothing is sent on
-non-working days, and nobody gets the same reminder twice.
+non-working days, and nobody gets the same reminder twice. Auditors and auditees get their
+notices 14 and 7 days before each audit the same way, each as its own mail.
 """
 
 from __future__ import annotations

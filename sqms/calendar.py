@@ -287,6 +287,13 @@ def working_days_between(start: date, end: date) -> int:
     return sum(1 for i in range(1, (end - start).days + 1) if is_working_day(start + timedelta(days=i)))
 
 
+def late_working_days(due_day: date, today: date) -> int:
+    """Full working days between the due day and today (today itself, not over yet, does not count)."""
+    if today <= due_day:
+        return 0
+    return working_days_between(due_day, today) - (1 if is_working_day(today) else 0)
+
+
 def to_utc(moment: datetime, tz: ZoneInfo) -> datetime:
     """An aware UTC datetime; a naive input is taken as local time in `tz`."""
     if moment.tzinfo is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
+from sqms.config import person_name  # noqa: F401 (kept here for its callers: names live with the people)
+
 if TYPE_CHECKING:
     from sqms.config import Settings
 
@@ -99,17 +101,6 @@ def label(settings: Settings | None, kind: str, code: str | None, locale: str | 
     if not names:
         return code
     return names[0] if (locale or "zh_CN").lower().startswith("zh") else names[1]
-
-
-def person_name(settings: Settings | None, email: str | None) -> str:
-    """A configured person's name for an address (people are named, not addressed, in texts)."""
-    if not email:
-        return "—"
-    if settings is not None:
-        for person in settings.people:
-            if person.email == email.strip().lower():
-                return person.name or email
-    return email
 
 
 def labels(kind: str) -> dict[str, tuple[str, str]]:

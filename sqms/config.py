@@ -711,6 +711,17 @@ def _describe_location(loc: list[Any], data: Any) -> str:
     return ".".join(parts)
 
 
+def person_name(settings: Settings | None, email: str | None) -> str:
+    """A configured person's name for an address (people are named, not addressed, in texts)."""
+    if not email:
+        return "—"
+    if settings is not None:
+        for person in settings.people:
+            if person.email == email.strip().lower():
+                return person.name or email
+    return email
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")

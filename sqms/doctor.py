@@ -132,10 +132,11 @@ def check_calendar_files(settings: Settings) -> Check:
 def check_open_deadlines(settings: Settings) -> Check:
     """Fails when an open item's deadline falls in a year no calendar knows (it was counted Monday–Friday)."""
     from sqms.db import UnitOfWork
+    from sqms.processes import DEADLINES
     from sqms.reminders.service import unknown_calendar_years
 
     with UnitOfWork(settings.database_url) as uow:
-        years = unknown_calendar_years(uow.session, settings, utcnow())
+        years = unknown_calendar_years(uow.session, settings, utcnow(), DEADLINES)
     years = {y: items for y, items in years.items() if items}
     if years:
         detail = "; ".join(f"{len(items)} open item(s) due in {year} ({', '.join(items[:3])}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect.cache_policies import NO_CACHE
 
+import sqms.processes  # noqa: F401 (the composition point: registers every process's deadlines)
 from sqms.config import Settings, get_settings
 from sqms.db import UnitOfWork
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+import sqms.processes  # noqa: F401 (registers every process's deadlines, as the tasks, CLI and web do)
 from sqms.config import Settings, load_settings
 from sqms.db import get_engine, migrate
 

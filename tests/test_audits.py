@@ -21,6 +21,7 @@ from sqms.audits.workbook import HEADER_ROW, read_workbook, write_workbook
 from sqms.calendar import is_working_day
 from sqms.db import UnitOfWork
 from sqms.notify.models import OutboxMessage
+from sqms.reminders.service import send_reminders
 from tests.conftest import ROOT, make_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -185,10 +186,13 @@ def outbox(settings, like: str) -> list[OutboxMessage]:
 
 def test_cycle_from_plan_to_close(org):
     def run(day: date):
+        """The audits' daily run, then the reminder engine's, which mails the notices before each audit."""
         with UnitOfWork(org.database_url, actor="test") as uow:
-            done = advance_due(uow.session, org, now=datetime(day.year, day.month, day.day, 9, 30, tzinfo=TZ))
+            now = datetime(day.year, day.month, day.day, 9, 30, tzinfo=TZ)
+            done = advance_due(uow.session, org, now=now)
+            reminded = send_reminders(uow.session, org, today=day, now=now).mails
             uow.commit()
-        return [step for _, step in done]
+        return [step for _, step in done] + (["remind"] if reminded else [])
 
     with UnitOfWork(org.database_url, actor="test") as uow:
         cycle, _ = open_cycle(uow.session, org, today=date(2026, 6, 1))
@@ -202,6 +206,12 @@ def test_cycle_from_plan_to_close(org):
     assert {m.recipient for m in plan_mails} == expected
     assert run(first - timedelta(days=14)) == ["remind"]  # 9 June: 14 days before the first audits
     assert run(first - timedelta(days=14)) == []           # once
+    notices = outbox(org, "2026-H1:%:in-14d")
+    firsts = [s for s in slots if s.day == first]
+    assert {m.object for m in notices} == {f"2026-H1:{s.department}:in-14d" for s in firsts}
+    assert {m.recipient for m in notices} == ({s.auditor for s in firsts}
+                                              | {org.department_manager(s.department).email for s in firsts})
+    assert all(m.process == "internal-audit" for m in notices)
     assert run(first) == ["start", "remind"]  # later audits of the plan are within 7 days now
     with UnitOfWork(org.database_url, actor="test") as uow:
         cycle = get(uow.session, "2026-H1")

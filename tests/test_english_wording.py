@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from sqms.records.report import _transition_sentence
-from sqms.reminders.service import KIND_LABELS
+from sqms.processes import DEADLINES
 from sqms.reporting.render import render_template
 from tests.mail_samples import context
 
@@ -52,7 +52,7 @@ def test_units_and_plurals(sqlite_settings):
     digest = render(settings, "reminder_digest", "html", overdue=rows, due_soon=[], escalated=[], hidden=0, total=2,
                     counts=[])
     assert " wd<" not in digest and ">1 working day<" in digest and ">3 working days<" in digest
-    assert KIND_LABELS["complaint"][1] == "complaint: to settle"
+    assert DEADLINES.label("complaint", "en") == "complaint: to settle"
 
 
 def test_monthly_transition_sentence_names_its_subject():

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from sqms.actions.models import (
@@ -29,6 +29,7 @@ from sqms.actions.models import (
 from sqms.audit_trail import record_change
 from sqms.calendar import END_OF_DAY, add_working_days, to_local, utcnow
 from sqms.config import Settings
+from sqms.reminders.service import Deadlines, DueItem
 from sqms.statemachine import StateMachine, Transition
 
 # root cause first: a corrective or preventive action is not done until someone said why it happened
@@ -386,11 +387,9 @@ def open_by_owner(session: Session, settings: Settings, today: date) -> list[tup
 # -- what the reminder engine chases -------------------------------------------------------
 
 
-def due_items(session: Session, settings: Settings, now: datetime) -> list:
+def due_items(session: Session, settings: Settings, now: datetime) -> list[DueItem]:
     """Open actions by their due day; done ones by the day their effectiveness is to be verified
     (the named verifier, else the quality manager)."""
-    from sqms.reminders.service import DueItem
-
     tz = settings.tz
     quality = settings.people_with_role("quality_manager")
     items = []
@@ -405,3 +404,17 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
             items.append(DueItem("action", a.ref, a.title, a.owner, a.department,
                                  datetime.combine(a.due_on, END_OF_DAY, tzinfo=tz)))
     return items
+
+
+def week_figures(session: Session, settings: Settings, now: datetime) -> dict:
+    """The week's throughput for the quality manager's weekly digest: opened, done, verified effective."""
+    since = now - timedelta(days=7)
+    count = lambda *cond: session.scalar(select(func.count()).select_from(Action).where(*cond))  # noqa: E731
+    return {"actions": {"opened": count(Action.created_at >= since), "done": count(Action.done_at >= since),
+                        "verified": count(Action.verified_at >= since)}}
+
+
+DEADLINES = Deadlines("actions", {
+    "action": ("纠正预防措施", "corrective action"),
+    "action-verification": ("措施有效性验证", "action: verify effectiveness"),
+}, due_items, weekly=week_figures)

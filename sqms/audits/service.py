@@ -24,10 +24,11 @@ from sqms.audit_trail import record_change
 from sqms.audits.checklists import load_checklists
 from sqms.audits.models import (CLOSED, CYCLE_STATES, FINDINGS_RECORDED, FOLLOW_UP, IN_PROGRESS, NONCONFORMITIES,
                                 NOTIFIED, PLANNED, REPORT_ISSUED, RESULTS, AuditCycle, AuditFinding, AuditSlot)
-from sqms.calendar import is_working_day, next_working_day, to_local, utcnow
+from sqms.calendar import END_OF_DAY, next_working_day, to_local, utcnow
 from sqms.config import ConfigError, Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
+from sqms.reminders.service import Deadlines, DueItem, Reminder
 from sqms.reporting.service import mail_report
 from sqms.statemachine import StateMachine, Transition
 
@@ -197,31 +198,42 @@ def notify(session: Session, settings: Settings, cycle: AuditCycle, now: datetim
     return queued
 
 
-def remind_upcoming(session: Session, settings: Settings, cycle: AuditCycle, today: date) -> int:
-    """Before each audit its auditor and auditee are reminded at `audits.reminder_days_before` (14 and 7
-    days): each reminder once, on the first working day within its window (never on a holiday)."""
-    if not is_working_day(today):
-        return 0
-    stages = sorted(settings.audits.reminder_days_before)
-    queued = 0
+def due_items(session: Session, settings: Settings, now: datetime) -> list[DueItem]:
+    """For the reminder engine: every audit of a notified or started cycle, a date its auditor and auditee
+    (the department manager) are told of at `audits.reminder_days_before` (14 and 7 days) — not a task
+    chased when late (recording the findings is, on the audit's page)."""
+    items = []
+    for slot, code in session.execute(
+            select(AuditSlot, AuditCycle.code).join(AuditCycle, AuditCycle.id == AuditSlot.cycle_id)
+            .where(AuditCycle.status.in_((NOTIFIED, IN_PROGRESS))).order_by(AuditSlot.day, AuditSlot.department)):
+        manager = settings.department_manager(slot.department)
+        label = settings.department(slot.department).label(settings.locale)
+        items.append(DueItem(
+            "audit-slot", f"{code}:{slot.department}",
+            f"内部审核：{label}" if settings.locale.startswith("zh") else f"internal audit: {label}",
+            slot.auditor, slot.department, datetime.combine(slot.day, END_OF_DAY, tzinfo=settings.tz),
+            notice_days=tuple(settings.audits.reminder_days_before), also=(manager.email,) if manager else (),
+            chased=False))
+    return items
+
+
+def reminder_mail(session: Session, settings: Settings, reminder: Reminder, today: date) -> int | None:
+    """An audit's notice as its own mail (the plan, the checklist, the person's role), not a digest line:
+    each notice once, on the first working day within its window (the engine's rules)."""
+    code, department = reminder.item.item_id.rsplit(":", 1)
+    cycle = get(session, code)
+    slot = slot_of(session, cycle, department)
+    email = reminder.recipient
     names = {p.email: p.name for p in settings.people}
-    for slot in slots_of(session, cycle):
-        days = (slot.day - today).days
-        window = [s for s in stages if 0 < days <= s]
-        if not window:
-            continue
-        stage = window[0]
-        people = [slot.auditor] + [m.email for m in [settings.department_manager(slot.department)] if m]
-        for email in people:
-            mail = compose(settings, "audit_reminder", _person(settings, email), cycle=cycle, slot=slot, days=days,
-                           department=settings.department(slot.department).label(settings.locale),
-                           auditor=names.get(slot.auditor, slot.auditor),
-                           checklist=_checklist_title(settings, slot.checklist_code),
-                           role="auditor" if email == slot.auditor else "auditee")
-            _, changed = enqueue(session, process=PROCESS, obj=f"{cycle.code}:{slot.department}:in-{stage}d",
-                                 period=cycle.code, email=mail)
-            queued += int(changed)
-    return queued
+    mail = compose(settings, "audit_reminder", _person(settings, email), cycle=cycle, slot=slot,
+                   days=(slot.day - today).days, department=settings.department(department).label(settings.locale),
+                   auditor=names.get(slot.auditor, slot.auditor),
+                   checklist=_checklist_title(settings, slot.checklist_code),
+                   role="auditor" if email == slot.auditor else "auditee")
+    # the key the audits used before the engine sent their notices: a notice already mailed is not repeated
+    row, _ = enqueue(session, process=PROCESS, obj=f"{cycle.code}:{slot.department}:in-{reminder.notice}d",
+                     period=cycle.code, email=mail)
+    return row.id
 
 
 # -- findings ---------------------------------------------------------------------------------------------
@@ -386,7 +398,8 @@ def issue_report(session: Session, settings: Settings, cycle: AuditCycle, now: d
 
 
 def advance_due(session: Session, settings: Settings, now: datetime | None = None) -> list[tuple[str, str]]:
-    """Every open cycle's due steps (and the reminders before each audit), in order."""
+    """Every open cycle's due steps, in order (the notices before each audit are the reminder engine's:
+    `DEADLINES`)."""
     now = now or utcnow()
     today = to_local(now, settings.tz).date()
     done = []
@@ -401,8 +414,6 @@ def advance_due(session: Session, settings: Settings, now: datetime | None = Non
                 if step == "close":
                     cycle.closed_at = now
             done.append((cycle.code, step))
-        if cycle.status in (NOTIFIED, IN_PROGRESS) and remind_upcoming(session, settings, cycle, today):
-            done.append((cycle.code, "remind"))
     session.flush()
     return done
 
@@ -420,3 +431,6 @@ def get(session: Session, code: str) -> AuditCycle:
     if cycle is None:
         raise AuditError(f"audit cycle {code!r} not found")
     return cycle
+
+
+DEADLINES = Deadlines(PROCESS, {"audit-slot": ("内部审核", "internal audit")}, due_items, mail=reminder_mail)

@@ -30,14 +30,14 @@ from sqlalchemy.orm import Session, selectinload
 from sqms.actions.models import ACTION_STATE_LABELS, IN_PROGRESS, OPEN, VERIFIED, Action, ActionLink
 from sqms.actions.models import STATES as ACTION_STATES
 from sqms.records.targets import effective_settings
-from sqms.calendar import month_bounds, parse_period, shift_period, to_local, utcnow, working_days_between
+from sqms.calendar import (late_working_days, month_bounds, parse_period, shift_period, to_local, utcnow,
+                           working_days_between)
 from sqms.codes import labels
 from sqms.complaints.models import Complaint
 from sqms.config import Settings
 from sqms.db import read_frame
 from sqms.kpi_catalog import CHANNELS, SEVERITIES, status_of
 from sqms.org.models import Customer
-from sqms.reminders.service import late_working_days
 from sqms.themes import Theme, themes
 from sqms.reporting.formatting import number, organisation_name, percent, period_words, t
 

@@ -26,6 +26,7 @@ from sqms.config import Person, Settings
 from sqms.kpi_catalog import CHANNELS, SEVERITIES
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
+from sqms.reminders.service import Deadlines, DueItem
 from sqms.statemachine import StateMachine, Transition
 
 if TYPE_CHECKING:  # pandas only where frames are used (imports, demo): `sqms complaint list` stays light
@@ -325,7 +326,7 @@ def overdue_by(complaint: Complaint, settings: Settings, now: datetime | None = 
 
     In full working days past the deadline's day, as the reminder digests count; under one full
     working day, in hours since the deadline."""
-    from sqms.reminders.service import late_working_days
+    from sqms.calendar import late_working_days
 
     now = now or utcnow()
     deadline = complaint.deadline_at
@@ -460,10 +461,8 @@ def open_repeat_category_actions(session: Session, settings: Settings, period: s
 # -- what the reminder engine chases -------------------------------------------------------
 
 
-def due_items(session: Session, settings: Settings, now: datetime) -> list:
+def due_items(session: Session, settings: Settings, now: datetime) -> list[DueItem]:
     """Open complaints: the first contact while none was made, and the settle-by deadline."""
-    from sqms.reminders.service import DueItem
-
     items = []
     rows = session.scalars(select(Complaint).where(Complaint.status.in_(OPEN_STATES)))
     for c in rows:
@@ -475,6 +474,12 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
                                  c.first_contact_due_at or first_contact_due(c.received_at, settings)))
         items.append(DueItem("complaint", c.complaint_id, title, owner, c.department, c.deadline_at))
     return items
+
+
+DEADLINES = Deadlines(PROCESS, {
+    "complaint-contact": ("投诉首次联系", "complaint: first contact"),
+    "complaint": ("投诉办结", "complaint: to settle"),
+}, due_items)
 
 
 def open_by_owner(session: Session, settings: Settings, today_start: datetime) -> list[tuple]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqms.calendar import is_working_day, month_bounds, parse_period
 from sqms.config import Settings
 from sqms.monitoring.models import Inspection, InspectionPlanSlot, Staff
+from sqms.reminders.service import Deadlines, DueItem
 
 END_OF_DAY = time(23, 59, 59)
 
@@ -121,10 +122,8 @@ def notify_inspectors(session: Session, settings: Settings, period: str) -> int:
     return queued
 
 
-def due_items(session: Session, settings: Settings, now: datetime) -> list:
+def due_items(session: Session, settings: Settings, now: datetime) -> list[DueItem]:
     """For the reminder engine: planned inspections not yet recorded, owned by their inspector."""
-    from sqms.reminders.service import DueItem
-
     slots = session.scalars(select(InspectionPlanSlot)).all()
     if not slots:
         return []
@@ -134,6 +133,9 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
                     f"服务检查 {s.period}：{names.get(s.staff_id, '')} ({s.staff_id})", s.inspector, s.department,
                     datetime.combine(s.due_on, END_OF_DAY, tzinfo=settings.tz))
             for s in slots if (s.staff_id, s.period) not in done]
+
+
+DEADLINES = Deadlines("inspections", {"inspection": ("服务检查", "service inspection")}, due_items)
 
 
 def _inspected_periods(session: Session, settings: Settings):

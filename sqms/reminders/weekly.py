@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sqms.actions.models import Action
-from sqms.calendar import is_working_day, to_local, utcnow, working_days_between
+from sqms.calendar import is_working_day, late_working_days, to_local, utcnow, working_days_between
 from sqms.config import Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
-from sqms.reminders.service import KIND_LABELS, collect, late_working_days
+from sqms.reminders.service import Sources, registry_of
 
 PROCESS = "weekly-digest"
 # ageing of overdue items in full working days late: label, low, high (None = open-ended)
@@ -33,18 +31,18 @@ class WeeklyResult:
     queued: int = 0
 
 
-def summary(session: Session, settings: Settings, today: date, now: datetime) -> dict:
+def summary(session: Session, settings: Settings, today: date, now: datetime, sources: Sources = None) -> dict:
     """Counts per kind (open, overdue, due within 5 working days), ageing buckets, worst offenders,
-    and the week's action throughput."""
-    items = collect(session, settings, now)
-    zh = settings.locale.startswith("zh")
+    and the figures the processes add (`Deadlines.weekly`: the week's action throughput)."""
+    registry = registry_of(sources)
+    items = [i for i in registry.collect(session, settings, now) if i.chased]  # tasks, not dates told of
     kinds: dict[str, dict] = {}
     ages = Counter()
     late_by_owner: Counter = Counter()
     worst_late: dict[str, int] = {}
     late_by_department: Counter = Counter()
     for item in items:
-        row = kinds.setdefault(item.kind, {"kind": KIND_LABELS.get(item.kind, (item.kind,) * 2)[0 if zh else 1],
+        row = kinds.setdefault(item.kind, {"kind": registry.label(item.kind, settings.locale),
                                            "open": 0, "overdue": 0, "due_soon": 0})
         row["open"] += 1
         due_day = to_local(item.due_at, settings.tz).date()
@@ -63,8 +61,6 @@ def summary(session: Session, settings: Settings, today: date, now: datetime) ->
     names = {p.email: p.name for p in settings.people}
     departments = {d.code: d.label(settings.locale) for d in settings.departments}
     top = settings.reminders.worst_offenders
-    week_start = now - timedelta(days=7)
-    count = lambda *cond: session.scalar(select(func.count()).select_from(Action).where(*cond))  # noqa: E731
     return {
         "kinds": sorted(kinds.values(), key=lambda r: -r["overdue"]),
         "total_open": len(items),
@@ -74,8 +70,7 @@ def summary(session: Session, settings: Settings, today: date, now: datetime) ->
                    for o, n in late_by_owner.most_common(top)],
         "departments": [{"code": d, "name": departments.get(d, d), "count": n}
                         for d, n in late_by_department.most_common(top)],
-        "actions": {"opened": count(Action.created_at >= week_start), "done": count(Action.done_at >= week_start),
-                    "verified": count(Action.verified_at >= week_start)},
+        **registry.weekly(session, settings, now),
     }
 
 
@@ -85,14 +80,14 @@ def iso_week(day: date) -> str:
 
 
 def send_weekly_digest(session: Session, settings: Settings, *, today: date | None = None,
-                       now: datetime | None = None) -> WeeklyResult:
+                       now: datetime | None = None, sources: Sources = None) -> WeeklyResult:
     now = now or utcnow()
     today = today or to_local(now, settings.tz).date()
     result = WeeklyResult(week=iso_week(today))
     if not is_working_day(today):
         result.skipped = "not a working day"
         return result
-    data = summary(session, settings, today, now)
+    data = summary(session, settings, today, now, sources)
     for recipient in settings.resolve_recipients(settings.reminders.weekly_digest_to):
         email = compose(settings, "weekly_digest", recipient, day=today, week=result.week, **data)
         _, changed = enqueue(session, process=PROCESS, obj="digest", period=result.week, email=email)

@@ -41,6 +41,7 @@ from sqms.reporting.service import mail_report
 from sqms.reviews.models import (OUTPUTS_RECORDED, PACK_SENT, PLANNED, REPORTED, REQUESTED, REVIEW_STATES,
                                  DepartmentReport, ManagementReview, ReviewOutput)
 from sqms.records.targets import effective_settings, set_target
+from sqms.reminders.service import Deadlines, DueItem
 from sqms.statemachine import StateMachine, Transition
 
 PROCESS = "management-review"
@@ -237,11 +238,9 @@ def submit_report(session: Session, settings: Settings, review: ManagementReview
     return row
 
 
-def due_items(session: Session, settings: Settings, now: datetime) -> list:
+def due_items(session: Session, settings: Settings, now: datetime) -> list[DueItem]:
     """For the reminder engine: every department asked for its annual report that has not sent it,
     owned by its manager, due at the end of the reports' due day."""
-    from sqms.reminders.service import DueItem
-
     items = []
     for review in session.scalars(select(ManagementReview).where(ManagementReview.status.in_((REQUESTED, PACK_SENT)))):
         submitted = {r.department for r in reports_of(session, review)}
@@ -255,6 +254,10 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
                                  manager.email if manager else None, department.code,
                                  datetime.combine(review.reports_due_on, END_OF_DAY, tzinfo=settings.tz)))
     return items
+
+
+DEADLINES = Deadlines(PROCESS, {"review-report": ("管理评审年度工作报告", "management review: annual report")},
+                      due_items)
 
 
 # -- the input pack and the invitation ----------------------------------------------------------------------

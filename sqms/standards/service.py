@@ -31,6 +31,7 @@ from sqms.calendar import END_OF_DAY, add_working_days, month_bounds, to_local, 
 from sqms.config import Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
+from sqms.reminders.service import Deadlines, DueItem
 from sqms.reporting.formatting import t
 from sqms.standards.models import (APPROVED, DRAFT, IN_REVIEW, KINDS, PUBLISHED, SUPERSEDED, VERSION_STATES,
                                    WITHDRAWN, StandardDocument, StandardReview, StandardVersion, TrainingRequirement)
@@ -409,11 +410,9 @@ def publish_due(session: Session, settings: Settings, now: datetime | None = Non
 # -- what the reminder engine chases ------------------------------------------------------------------------
 
 
-def due_items(session: Session, settings: Settings, now: datetime) -> list:
+def due_items(session: Session, settings: Settings, now: datetime) -> list[DueItem]:
     """Documents in force by their review date (owner; notices 30 and 7 days before), and trainings not
     yet done by their due day (the person)."""
-    from sqms.reminders.service import DueItem
-
     tz, loc = settings.tz, settings.locale
     items = []
     for d in session.scalars(select(StandardDocument).where(StandardDocument.next_review_on.is_not(None))):
@@ -431,6 +430,12 @@ def due_items(session: Session, settings: Settings, now: datetime) -> list:
                                                              f"training: {r.version.ref} {r.version.document.title}"),
                              r.person, r.department, datetime.combine(r.due_on, END_OF_DAY, tzinfo=tz)))
     return items
+
+
+DEADLINES = Deadlines(PROCESS, {
+    "standard-review": ("制度/规范定期评审", "standard: periodic review"),
+    "training": ("制度/规范培训", "training on a standard"),
+}, due_items)
 
 
 # -- the KPI --------------------------------------------------------------------------------------------------

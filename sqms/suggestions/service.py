@@ -24,6 +24,7 @@ from sqms.calendar import END_OF_DAY, add_working_days, month_bounds, to_local, 
 from sqms.config import Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
+from sqms.reminders.service import Deadlines, DueItem
 from sqms.reporting.formatting import t
 from sqms.statemachine import StateMachine, Transition
 from sqms.suggestions.models import ACCEPTED, REJECTED, SOURCES, SUBMITTED, SUGGESTION_STATES, Suggestion
@@ -217,16 +218,17 @@ def import_file(session: Session, settings: Settings, path: str | Path, *, actor
 # -- reminders and figures -------------------------------------------------------------------------------------
 
 
-def due_items(session: Session, settings: Settings, now: datetime) -> list:
+def due_items(session: Session, settings: Settings, now: datetime) -> list[DueItem]:
     """Every suggestion not yet evaluated, by its evaluation day, owned by the first evaluator."""
-    from sqms.reminders.service import DueItem
-
     evaluators = settings.resolve_recipients(settings.suggestions.evaluators)
     owner = (evaluators[0] if isinstance(evaluators[0], str) else evaluators[0].email) if evaluators else None
     return [DueItem("suggestion", s.ref, t(settings.locale, f"合理化建议待评估：{s.text[:40]}",
                                             f"suggestion to evaluate: {s.text[:40]}"),
                     owner, s.department, datetime.combine(s.evaluation_due_on, END_OF_DAY, tzinfo=settings.tz))
             for s in session.scalars(select(Suggestion).where(Suggestion.status == SUBMITTED))]
+
+
+DEADLINES = Deadlines(PROCESS, {"suggestion": ("合理化建议评估", "suggestion: evaluate")}, due_items)
 
 
 def month_figures(session: Session, settings: Settings, period: str) -> dict[str, Any]:

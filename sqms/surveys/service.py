@@ -309,7 +309,10 @@ def answer_counts(session: Session, campaign: SurveyCampaign) -> dict[str, int |
 
 
 def remind(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
-    """One reminder to those who neither answered (on the form or in imported answers) nor opted out."""
+    """One reminder to those who neither answered (on the form or in imported answers) nor opted out.
+
+    A step of the survey protocol, not a deadline: customers owe nothing, are never chased or escalated,
+    and each gets one fresh single-use link; so it stays here rather than in the reminder engine."""
     link_responses(session, campaign)
     pending = list(session.scalars(
         select(SurveyInvitation).join(Customer, Customer.customer_id == SurveyInvitation.customer_id, isouter=True)

@@ -16,10 +16,10 @@ from sqms.auth.views import router as auth
 from sqms.complaints.views import router as complaints
 from sqms.improvement.views import router as pdca
 from sqms.monitoring.views import router as inspections
-from sqms.reminders.views import router as reminders
 from sqms.reporting.views import router as reporting
 from sqms.reviews.views import router as reviews
 from sqms.surveys.views import router as surveys
+from sqms.web.my_tasks import router as reminders
 from sqms.web.workspace import (
     BadRequestToken,
     Forbidden,

@@ -1,4 +1,5 @@
-"""我的待办: everything waiting on the signed-in person, with the reminder engine's stages."""
+"""我的待办: everything waiting on the signed-in person, with the reminder engine's stages, and the
+audits they still have to record."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from fastapi.responses import Response
 
 from sqms.audits.service import slots_to_record
 from sqms.calendar import to_local, utcnow
-from sqms.reminders.service import collect, waiting_on
+from sqms.processes import DEADLINES
+from sqms.reminders.service import waiting_on
 from sqms.web.workspace import Cfg, Me, Uow, page
 
 router = APIRouter()
@@ -16,5 +18,6 @@ router = APIRouter()
 @router.get("/")
 def my_tasks(request: Request, me: Me, uow: Uow, settings: Cfg) -> Response:
     now = utcnow()
-    rows = waiting_on(collect(uow.session, settings, now), settings, to_local(now, settings.tz).date(), me.email)
+    items = DEADLINES.collect(uow.session, settings, now)
+    rows = waiting_on(items, settings, to_local(now, settings.tz).date(), me.email)
     return page(request, "my_tasks", rows=rows, slots=slots_to_record(uow.session, me.email))
