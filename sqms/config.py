@@ -21,8 +21,9 @@ from pydantic_settings import BaseSettings, InitSettingsSource, SettingsConfigDi
 from sqms.kpi_catalog import CHANNELS, KPI_CODES, target_problem
 
 DEFAULT_CONFIG_PATH = Path("config/sqms.yaml")
-ROLES = ("quality_manager", "department_manager", "general_manager", "internal_auditor", "admin")
-Role = Literal["quality_manager", "department_manager", "general_manager", "internal_auditor", "admin"]
+ROLES = ("quality_manager", "department_manager", "general_manager", "internal_auditor", "frontline_staff", "admin")
+Role = Literal["quality_manager", "department_manager", "general_manager", "internal_auditor", "frontline_staff",
+               "admin"]
 _EMAIL = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
 
 

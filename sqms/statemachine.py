@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 
 from sqms.audit_trail import record_change
 from sqms.calendar import utcnow
+from sqms.rule_errors import Problem, RuleError, problem
 
-Guard = Callable[[Any], str | None]  # returns a reason when the move is not allowed now
+Guard = Callable[[Any], Problem | str | None]  # returns a reason when the move is not allowed now
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(RuleError):
     """A move that the process does not allow from the current state."""
 
 
@@ -69,17 +70,24 @@ class StateMachine:
         state = getattr(obj, self.state_attr)
         ident = getattr(obj, self.id_attr, "?")
         t = self._by_name.get(name)
+        where = {"entity": self.entity, "ident": ident, "move": name, "state": state}
         if t is None:
             raise IllegalTransition(
-                f"{self.entity} {ident}: unknown action {name!r} (actions: {', '.join(self._by_name)})")
+                f"{self.entity} {ident}: unknown action {name!r} (actions: {', '.join(self._by_name)})",
+                code="transition.unknown", **where)
         if state not in t.sources:
             allowed = ", ".join(self.allowed(state)) or "none, it is final"
             raise IllegalTransition(
-                f"{self.entity} {ident}: cannot {name!r} from {state!r} (allowed from {state!r}: {allowed})")
+                f"{self.entity} {ident}: cannot {name!r} from {state!r} (allowed from {state!r}: {allowed})",
+                code="transition.state", allowed=self.allowed(state), **where)
         if guard and t.guard is not None:
             reason = t.guard(obj)
             if reason:
-                raise IllegalTransition(f"{self.entity} {ident}: cannot {name!r}: {reason}")
+                # the guard's own problem (code and parameters) with the machine's words around it
+                why = reason if isinstance(reason, Problem) else problem("", reason)
+                raise IllegalTransition(problem(why.code or "transition.guard",
+                                                f"{self.entity} {ident}: cannot {name!r}: {why.text}",
+                                                **{**where, **why.params}))
         return t
 
     def apply(self, session: Session, obj: Any, name: str, *, actor: str | None = None, comment: str | None = None,

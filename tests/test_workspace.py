@@ -420,7 +420,7 @@ def test_actions_pdca_and_approval_in_the_browser(workspace, browser, smtp_serve
         big.write_bytes(b"%PDF-1.4\n" + b"0" * settings.web.evidence_max_bytes)
         page.set_input_files("#file", str(big))
         page.click("#upload")
-        assert "larger than" in page.inner_text("#error")
+        assert "超过 10 MB" in page.inner_text("#error")  # in the form's language (zh_CN)
         assert page.locator("#evidence a").count() == 1
 
         page.fill("#note", "已退款 12 户")
@@ -635,7 +635,7 @@ def test_registering_a_complaint_on_the_web(workspace, browser, smtp_server):
         page.fill("#description", "客户称等待 40 分钟")
         page.click("#register")
         page.wait_for_selector("#error")
-        assert "category" in page.inner_text("#error")
+        assert "请填写类别" in page.inner_text("#error")
         assert page.input_value("#description") == "客户称等待 40 分钟"  # what was typed is kept
         page.fill("#category", "等待时间")
         page.click("#register")

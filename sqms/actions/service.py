@@ -30,24 +30,26 @@ from sqms.audit_trail import record_change
 from sqms.calendar import END_OF_DAY, add_working_days, to_local, utcnow
 from sqms.config import Settings
 from sqms.reminders.service import Deadlines, DueItem
+from sqms.rule_errors import Problem, RuleError, problem
 from sqms.statemachine import StateMachine, Transition
 
 # root cause first: a corrective or preventive action is not done until someone said why it happened
 _NEEDS_ROOT_CAUSE = ("corrective", "preventive")
 
 
-class ActionError(ValueError):
+class ActionError(RuleError):
     """Bad input for an action; the message says what to fix."""
 
 
-def _root_cause_known(action: Action) -> str | None:
+def _root_cause_known(action: Action) -> Problem | None:
     if action.type in _NEEDS_ROOT_CAUSE and not (action.root_cause or "").strip():
-        return "the root cause (--root-cause, after the 5 whys) is required before a corrective action is done"
+        return problem("action.needs.root_cause",
+                       "the root cause (--root-cause, after the 5 whys) is required before a corrective action is done")
     return None
 
 
-def _verifier_named(action: Action) -> str | None:
-    return None if action.verifier else "the verifier (--by) is required"
+def _verifier_named(action: Action) -> Problem | None:
+    return None if action.verifier else problem("action.needs.verifier", "the verifier (--by) is required")
 
 
 LIFECYCLE = StateMachine(
@@ -80,7 +82,8 @@ class NewAction:
 def _email_of(settings: Settings, who: str | None, what: str) -> str:
     email = (who or "").strip().lower()
     if not any(p.email == email for p in settings.people):
-        raise ActionError(f"{what}: {who!r} is not a configured person")
+        raise ActionError(f"{what}: {who!r} is not a configured person", code="unknown_person",
+                          field=what.split(" ")[0], value=who or "")
     return email
 
 
@@ -95,21 +98,25 @@ def open_action(session: Session, settings: Settings, new: NewAction, *, actor: 
     now = now or utcnow()
     problems = []
     if new.source not in SOURCES:
-        problems.append(f"source: {new.source!r} is not one of {', '.join(SOURCES)}")
+        problems.append(problem("not_one_of", f"source: {new.source!r} is not one of {', '.join(SOURCES)}",
+                                field="source", value=new.source, options=SOURCES))
     if new.type not in TYPES:
-        problems.append(f"type: {new.type!r} is not one of {', '.join(TYPES)}")
+        problems.append(problem("not_one_of", f"type: {new.type!r} is not one of {', '.join(TYPES)}",
+                                field="type", value=new.type, options=TYPES))
     if new.department not in [d.code for d in settings.departments]:
-        problems.append(f"department: unknown department {new.department!r}")
+        problems.append(problem("unknown_department", f"department: unknown department {new.department!r}",
+                                field="department", value=new.department))
     if not new.title.strip():
-        problems.append("title: is required")
+        problems.append(problem("required", "title: is required", field="title"))
     if problems:
-        raise ActionError("; ".join(problems))
+        raise ActionError(*problems)
     if new.owner:
         owner = _email_of(settings, new.owner, "owner")
     else:
         manager = settings.department_manager(new.department)
         if manager is None:
-            raise ActionError(f"owner: {new.department} has no department manager configured; name an owner")
+            raise ActionError(f"owner: {new.department} has no department manager configured; name an owner",
+                              code="action.no_manager", department=new.department)
         owner = manager.email
     today = to_local(now, settings.tz).date()
     action = Action(
@@ -173,10 +180,11 @@ def queue_assignment_notice(session: Session, settings: Settings, action: Action
 def get(session: Session, action_id: int | str) -> Action:
     ident = str(action_id).upper().removeprefix("CAPA-")
     if not ident.isdigit():
-        raise ActionError(f"{action_id!r} is not an action number (e.g. 12 or CAPA-00012)")
+        raise ActionError(f"{action_id!r} is not an action number (e.g. 12 or CAPA-00012)", code="not_found",
+                          ref=str(action_id))
     action = session.get(Action, int(ident), options=[selectinload(Action.links)])
     if action is None:
-        raise ActionError(f"action {action_id} not found")
+        raise ActionError(f"action {action_id} not found", code="not_found", ref=str(action_id))
     return action
 
 
@@ -195,12 +203,12 @@ def record(session: Session, settings: Settings, action: Action, update: Update,
            comment: str | None = None) -> dict:
     """Record analysis, measures, a new owner or due date; returns what changed (audited)."""
     if action.status == VERIFIED:
-        raise ActionError(f"{action.ref} is verified and closed")
+        raise ActionError(f"{action.ref} is verified and closed", code="action.closed", ref=action.ref)
     changes = {}
     if update.whys is not None:
         whys = [w.strip() for w in update.whys if w and w.strip()]
         if len(whys) > 5:
-            raise ActionError("whys: at most five")
+            raise ActionError("whys: at most five", code="action.whys")
         changes["whys"] = whys
     if update.root_cause is not None:
         changes["root_cause"] = update.root_cause.strip() or None
@@ -232,12 +240,15 @@ def advance(session: Session, settings: Settings, action: Action, move: str, *, 
     if move in ("verify", "reject"):
         verifier = _email_of(settings, by, "verifier (--by)")
         if action.verifier and verifier != action.verifier:
-            raise ActionError(f"{action.ref}: its verifier is {action.verifier} (e.g. the auditor who found it)")
+            raise ActionError(f"{action.ref}: its verifier is {action.verifier} (e.g. the auditor who found it)",
+                              code="action.other_verifier", ref=action.ref, person=action.verifier)
         if verifier == action.owner:
-            raise ActionError(f"{action.ref}: the owner cannot verify their own action; name another verifier")
+            raise ActionError(f"{action.ref}: the owner cannot verify their own action; name another verifier",
+                              code="action.own_verification", ref=action.ref)
         action.verifier = verifier
         if move == "reject" and not (comment or "").strip():
-            raise ActionError("reject: say why the action was not effective (--comment)")
+            raise ActionError("reject: say why the action was not effective (--comment)", code="reason_required",
+                              move="reject")
     LIFECYCLE.apply(session, action, move, actor=actor, comment=comment, at=at,
                     data={"verifier": action.verifier} if move in ("verify", "reject") else None)
     if move == "complete":
@@ -261,9 +272,9 @@ def note(session: Session, action: Action, text: str, *, actor: str | None = Non
     """A progress note: kept in the action's history (the audit trail)."""
     text = (text or "").strip()
     if not text:
-        raise ActionError("note: write what happened")
+        raise ActionError("note: write what happened", code="action.note_empty")
     if action.status == VERIFIED:
-        raise ActionError(f"{action.ref} is verified and closed")
+        raise ActionError(f"{action.ref} is verified and closed", code="action.closed", ref=action.ref)
     record_change(session, action="note", entity="action", entity_id=action.id, actor=actor, comment=text[:4000])
     action.updated_at = utcnow()
     session.flush()
@@ -291,16 +302,18 @@ def add_evidence(session: Session, settings: Settings, action: Action, *, filena
     name = PurePath((filename or "").replace("\\", "/")).name.strip()[:200]
     suffix = PurePath(name).suffix.lower()
     if action.status == VERIFIED:
-        raise ActionError(f"{action.ref} is verified and closed")
+        raise ActionError(f"{action.ref} is verified and closed", code="action.closed", ref=action.ref)
     if not name or suffix not in EVIDENCE_TYPES:
-        raise ActionError(f"evidence: {name or 'the file'} is not one of {', '.join(EVIDENCE_TYPES)}")
+        raise ActionError(f"evidence: {name or 'the file'} is not one of {', '.join(EVIDENCE_TYPES)}",
+                          code="evidence.type", name=name, options=tuple(EVIDENCE_TYPES))
     if len(data) > settings.web.evidence_max_bytes:
-        raise ActionError(f"evidence: {name} is larger than {settings.web.evidence_max_bytes // 1024 // 1024} MB")
+        raise ActionError(f"evidence: {name} is larger than {settings.web.evidence_max_bytes // 1024 // 1024} MB",
+                          code="evidence.size", name=name, mb=settings.web.evidence_max_bytes // 1024 // 1024)
     if not data:
-        raise ActionError(f"evidence: {name} is empty")
+        raise ActionError(f"evidence: {name} is empty", code="evidence.empty", name=name)
     content_type, magic = EVIDENCE_TYPES[suffix]
     if not data.startswith(magic) or (not magic and b"\x00" in data[:4096]):
-        raise ActionError(f"evidence: {name} is not a {suffix} file")
+        raise ActionError(f"evidence: {name} is not a {suffix} file", code="evidence.content", name=name, suffix=suffix)
     digest = hashlib.sha256(data).hexdigest()
     path = evidence_path(settings, digest)
     if not path.exists():
@@ -332,7 +345,8 @@ def read_evidence(settings: Settings, row: ActionEvidence) -> bytes:
 
     data = evidence_path(settings, row.sha256).read_bytes()
     if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise ActionError(f"evidence {row.filename}: the stored file does not match its checksum")
+        raise ActionError(f"evidence {row.filename}: the stored file does not match its checksum",
+                          code="evidence.checksum", name=row.filename)
     return data
 
 

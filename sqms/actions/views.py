@@ -43,7 +43,7 @@ Movable = Annotated[Action, Depends(perm.allow(perm.action_move, load_action))]
 
 
 def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, action: Action, status: int = 200,
-          error: str | None = None, values: dict | None = None) -> Response:
+          error: Exception | None = None, values: dict | None = None) -> Response:
     return page(request, "action", status=status, a=action, moves=perm.action_moves(me, action, settings),
                 works=perm.action_work(me, action, settings, {}), evidence=evidence_of(uow.session, action),
                 history=history(uow.session, "action", action.id), error=error, values=values or {})
@@ -52,7 +52,7 @@ def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, act
 def _failed(request: Request, uow: UnitOfWork, settings: Settings, me: Person, action: Action, exc: Exception,
             values: dict) -> Response:
     uow.rollback()
-    return _show(request, uow, settings, me, get(uow.session, action.id), status=422, error=str(exc), values=values)
+    return _show(request, uow, settings, me, get(uow.session, action.id), status=422, error=exc, values=values)
 
 
 @router.get("/actions/{action_id}")
@@ -89,7 +89,8 @@ def action_note(request: Request, action: Workable, me: Me, uow: Uow, settings: 
 async def action_evidence(request: Request, action: Workable, me: Me, uow: Uow, settings: Cfg) -> Response:
     upload = (await request.form()).get("file")
     if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
-        return _failed(request, uow, settings, me, action, ActionError("evidence: choose a file"), {})
+        missing = ActionError("evidence: choose a file", code="evidence.missing")
+        return _failed(request, uow, settings, me, action, missing, {})
     limit = settings.web.evidence_max_bytes
     data = await upload.read(limit + 1)  # never more than one byte over the limit in memory
     try:

@@ -30,6 +30,7 @@ from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.reminders.service import Deadlines, DueItem, Reminder
 from sqms.reporting.service import mail_report
+from sqms.rule_errors import RuleError
 from sqms.statemachine import StateMachine, Transition
 
 PROCESS = "internal-audit"
@@ -50,7 +51,7 @@ LIFECYCLE = StateMachine(
 )
 
 
-class AuditError(ValueError):
+class AuditError(RuleError):
     """Bad input or an impossible plan; the message says what to fix."""
 
 
@@ -82,7 +83,8 @@ def plan_slots(departments: list[str], auditors: list[tuple[str, str]], start: d
         eligible = [a for a in load if home[a] != department]
         if not eligible:
             raise AuditError(f"department {department}: no internal auditor from another department "
-                             "(add one in config/sqms.yaml, role internal_auditor)")
+                             "(add one in config/sqms.yaml, role internal_auditor)", code="audit.no_auditor",
+                             department=department)
         while True:
             taken = busy.setdefault(day, set())
             free = [a for a in eligible if a not in taken]
@@ -127,7 +129,8 @@ def build_plan(session: Session, settings: Settings, cycle: AuditCycle, today: d
     by_department = {dept: c for c in checklists.values() for dept in c.departments}
     missing = [d for d in scope if d not in by_department]
     if missing:
-        raise AuditError(f"no checklist in {settings.checklists_dir} covers {', '.join(missing)}")
+        raise AuditError(f"no checklist in {settings.checklists_dir} covers {', '.join(missing)}",
+                         code="audit.no_checklist", departments=missing)
     auditors = [(p.email, p.department) for p in settings.people_with_role("internal_auditor")]
     start = today
     for _ in range(settings.audits.first_audit_after_working_days):
@@ -252,7 +255,8 @@ def slot_of(session: Session, cycle: AuditCycle, department: str) -> AuditSlot:
     slot = session.scalars(select(AuditSlot).where(AuditSlot.cycle_id == cycle.id,
                                                    AuditSlot.department == department)).first()
     if slot is None:
-        raise AuditError(f"{cycle.code}: department {department!r} is not in the audit plan")
+        raise AuditError(f"{cycle.code}: department {department!r} is not in the audit plan", code="not_found",
+                         ref=f"{cycle.code} {department}")
     return slot
 
 
@@ -266,13 +270,15 @@ def record_findings(session: Session, settings: Settings, cycle: AuditCycle, slo
     `force` (e.g. the audit was brought forward), which keeps a warning in the audit log."""
     now = now or utcnow()
     if cycle.status in (REPORT_ISSUED, FOLLOW_UP, CLOSED):
-        raise AuditError(f"{cycle.code}: the report is issued; findings can no longer change")
+        raise AuditError(f"{cycle.code}: the report is issued; findings can no longer change",
+                         code="audit.report_issued", ref=cycle.code)
     today = to_local(now, settings.tz).date()
     if slot.day > today:
         if not force:
             raise AuditError(f"{cycle.code} {slot.department}: the audit is scheduled for {slot.day.isoformat()}, "
                              f"it has not taken place yet (today is {today.isoformat()}); record its findings on or "
-                             "after that day, or with --force if it was brought forward")
+                             "after that day, or with --force if it was brought forward", code="audit.not_yet",
+                             department=slot.department, day=slot.day.isoformat(), today=today.isoformat())
         record_change(session, action="warning", entity="audit_slot", entity_id=slot.id, actor=actor,
                       comment=f"findings recorded on {today.isoformat()}, before the scheduled audit day "
                               f"{slot.day.isoformat()} (forced)",
@@ -281,16 +287,19 @@ def record_findings(session: Session, settings: Settings, cycle: AuditCycle, slo
     items = {i["code"]: i for i in slot.items}
     for f in findings:
         if f.item_code not in items:
-            raise AuditError(f"{slot.department}: item {f.item_code!r} is not on checklist {slot.checklist_code}")
+            raise AuditError(f"{slot.department}: item {f.item_code!r} is not on checklist {slot.checklist_code}",
+                             code="audit.unknown_item", item=f.item_code, checklist=slot.checklist_code)
         if f.result not in RESULTS:
-            raise AuditError(f"{slot.department} {f.item_code}: result {f.result!r} is not one of {', '.join(RESULTS)}")
+            raise AuditError(f"{slot.department} {f.item_code}: result {f.result!r} is not one of {', '.join(RESULTS)}",
+                             code="not_one_of", field="result", item=f.item_code, value=f.result, options=RESULTS)
     from sqms.standards.models import StandardDocument
 
     register = set(session.scalars(select(StandardDocument.code)))
     for f in findings:
         if f.standard and f.standard.strip().upper() not in register:
             raise AuditError(f"{slot.department} {f.item_code}: standard {f.standard!r} is not in the register "
-                             "(sqms standard list)")
+                             "(sqms standard list)", code="audit.unknown_standard", item=f.item_code,
+                             value=f.standard)
     existing = {f.item_code: f for f in session.scalars(select(AuditFinding).where(AuditFinding.slot_id == slot.id))}
     out = []
     for f in findings:
@@ -344,9 +353,9 @@ def _corrective_action(session: Session, settings: Settings, cycle: AuditCycle, 
 def carry_over(session: Session, finding: AuditFinding, reason: str, *, actor: str) -> None:
     """Formally carry an open nonconformity over to the next cycle (the cycle can then close)."""
     if finding.result not in NONCONFORMITIES:
-        raise AuditError("only nonconformities are carried over")
+        raise AuditError("only nonconformities are carried over", code="audit.carry_over_nc")
     if not reason.strip():
-        raise AuditError("say why it is carried over (--reason)")
+        raise AuditError("say why it is carried over (--reason)", code="reason_required", move="carry_over")
     finding.carried_over, finding.carry_over_reason = True, reason.strip()
     record_change(session, action="carry-over", entity="audit_finding", entity_id=finding.id, actor=actor,
                   after={"reason": finding.carry_over_reason})
@@ -429,7 +438,7 @@ def slots_to_record(session: Session, auditor: str) -> list[tuple[AuditCycle, Au
 def get(session: Session, code: str) -> AuditCycle:
     cycle = session.scalars(select(AuditCycle).where(AuditCycle.code == code)).first()
     if cycle is None:
-        raise AuditError(f"audit cycle {code!r} not found")
+        raise AuditError(f"audit cycle {code!r} not found", code="not_found", ref=code)
     return cycle
 
 

@@ -82,11 +82,11 @@ async def slot_record(request: Request, slot: Annotated[AuditSlot, Depends(perm.
                for i in slot.items if values.get(f"result-{i['code']}")]
     try:
         if not entries:
-            raise AuditError(f"{slot.department}: choose a result for at least one item")
+            raise AuditError(f"{slot.department}: choose a result for at least one item", code="audit.no_result")
         record_findings(uow.session, settings, cycle, slot, entries, actor=me.email)
     except AuditError as exc:
         uow.rollback()
         return page(request, "audit_slot", status=422, cycle=cycle, slot=slot, results=RESULTS,
-                    findings=_findings(uow, cycle).get(slot.id, {}), can_record=True, error=str(exc), values=values)
+                    findings=_findings(uow, cycle).get(slot.id, {}), can_record=True, error=exc, values=values)
     uow.commit()
     return redirect(f"/app/audits/{cycle.code}/{slot.department}?saved=1")

@@ -17,3 +17,13 @@ class SignInAttempt(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     address_hash: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the typed address
     client: Mapped[str] = mapped_column(String(64), index=True)  # the client's IP address
+
+
+class StaffPassword(Base):
+    """A password a person chose for signing in without a mailed link (argon2id hash only)."""
+
+    __tablename__ = "staff_passwords"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(255))
+    set_at: Mapped[datetime] = mapped_column()

@@ -6,11 +6,17 @@ UPDATE so two tabs cannot both use it). An unknown address gets the same answer 
 one. Attempts are counted in the database per address and per client, so the limit holds
 across workers. The session is a signed cookie (HMAC-SHA256) holding the address, a CSRF
 token and the time of the last request.
+
+Optionally a person sets a password (signed in by a link first) and signs in with it: only its
+argon2id hash is stored (argon2-cffi), attempts count against the same limits as link requests,
+an unknown address costs the same work as a known one, and a hash made with older parameters
+is made again with the current ones at the next successful sign-in.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -19,14 +25,18 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from sqms.auth.models import SignInAttempt
+from sqms.audit_trail import record_change
+from sqms.auth.models import SignInAttempt, StaffPassword
 from sqms.calendar import to_local, utcnow
 from sqms.config import Person, Settings
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
+from sqms.rule_errors import RuleError
 from sqms.tokens import AccessToken, TokenError, lookup
 
 PROCESS = "signin"
@@ -35,6 +45,20 @@ SIGN_IN = "sign-in"
 
 class RateLimited(Exception):
     """Too many sign-in requests for this address or from this client; try again later."""
+
+
+class PasswordError(RuleError):
+    """A password that cannot be set (too short, not confirmed)."""
+
+
+HASHER = PasswordHasher()  # argon2id with the library's current parameters
+MIN_PASSWORD = 12
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified for an unknown address, so that it costs as much as a known one."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 def person_for(settings: Settings, email: str | None) -> Person | None:
@@ -52,14 +76,7 @@ def request_link(session: Session, settings: Settings, email: str, client: str, 
     mail was queued (the caller must not tell the visitor). RateLimited when over a limit."""
     now = now or utcnow()
     web = settings.web
-    address = _sha256((email or "").strip().lower())
-    since = now - timedelta(minutes=web.signin_window_minutes)
-    recent = select(func.count()).select_from(SignInAttempt).where(SignInAttempt.at >= since)
-    by_address = session.scalar(recent.where(SignInAttempt.address_hash == address))
-    by_client = session.scalar(recent.where(SignInAttempt.client == client[:64]))
-    if by_address >= web.signin_attempts_per_address or by_client >= web.signin_attempts_per_client:
-        raise RateLimited()
-    session.add(SignInAttempt(at=now, address_hash=address, client=client[:64]))
+    _count_attempt(session, settings, email, client, now)
     person = person_for(settings, email)
     if person is None:
         session.flush()
@@ -74,6 +91,19 @@ def request_link(session: Session, settings: Settings, email: str, client: str, 
                    valid_until=to_local(row.expires_at, settings.tz))
     enqueue(session, process=PROCESS, obj=f"link:{row.id}", period=now.strftime("%Y-%m-%dT%H:%M:%S"), email=mail)
     return True
+
+
+def _count_attempt(session: Session, settings: Settings, email: str, client: str, now: datetime) -> None:
+    """Record a sign-in attempt (link or password); RateLimited when over a limit."""
+    web = settings.web
+    address = _sha256((email or "").strip().lower())
+    since = now - timedelta(minutes=web.signin_window_minutes)
+    recent = select(func.count()).select_from(SignInAttempt).where(SignInAttempt.at >= since)
+    by_address = session.scalar(recent.where(SignInAttempt.address_hash == address))
+    by_client = session.scalar(recent.where(SignInAttempt.client == client[:64]))
+    if by_address >= web.signin_attempts_per_address or by_client >= web.signin_attempts_per_client:
+        raise RateLimited()
+    session.add(SignInAttempt(at=now, address_hash=address, client=client[:64]))
 
 
 def check_link(session: Session, token: str, *, now: datetime | None = None) -> AccessToken:
@@ -96,6 +126,62 @@ def claim_link(session: Session, settings: Settings, token: str, *, now: datetim
     person = person_for(settings, email)
     if person is None:  # removed from the configuration since the link was mailed
         raise TokenError("unknown")
+    return person
+
+
+# -- an optional password ------------------------------------------------------------------
+
+
+def has_password(session: Session, email: str) -> bool:
+    return session.get(StaffPassword, email) is not None
+
+
+def set_password(session: Session, person: Person, password: str, confirm: str, *, now: datetime | None = None
+                 ) -> None:
+    """Set (or replace) the person's password; audited, without the hash."""
+    if len(password) < MIN_PASSWORD:
+        raise PasswordError(f"password: at least {MIN_PASSWORD} characters", code="password.short", n=MIN_PASSWORD)
+    if password != confirm:
+        raise PasswordError("password: the two entries differ", code="password.mismatch")
+    if password.strip().lower() == person.email:
+        raise PasswordError("password: not your address", code="password.weak")
+    now = now or utcnow()
+    row = session.get(StaffPassword, person.email)
+    if row is None:
+        row = StaffPassword(email=person.email, hash="", set_at=now)
+        session.add(row)
+    row.hash, row.set_at = HASHER.hash(password), now
+    record_change(session, action="password-set", entity="person", entity_id=person.email, actor=person.email)
+    session.flush()
+
+
+def clear_password(session: Session, person: Person) -> None:
+    """Back to mailed links only."""
+    row = session.get(StaffPassword, person.email)
+    if row is not None:
+        session.delete(row)
+        record_change(session, action="password-removed", entity="person", entity_id=person.email,
+                      actor=person.email)
+        session.flush()
+
+
+def check_password(session: Session, settings: Settings, email: str, password: str, client: str, *,
+                   now: datetime | None = None) -> Person | None:
+    """The person whose password this is, or None (wrong password, unknown address, no password set:
+    one answer). RateLimited when over the sign-in limits. An older hash is replaced on success."""
+    now = now or utcnow()
+    _count_attempt(session, settings, email, client, now)
+    person = person_for(settings, email)
+    row = session.get(StaffPassword, person.email) if person else None
+    try:
+        HASHER.verify(row.hash if row else _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or person is None:
+        return None
+    if HASHER.check_needs_rehash(row.hash):
+        row.hash = HASHER.hash(password)
+    session.flush()
     return person
 
 

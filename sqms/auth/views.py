@@ -7,11 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
-from sqms.auth.service import RateLimited, check_link, claim_link, request_link
+from sqms.auth.service import (
+    MIN_PASSWORD,
+    PasswordError,
+    RateLimited,
+    check_link,
+    check_password,
+    claim_link,
+    clear_password,
+    has_password,
+    request_link,
+    set_password,
+)
 from sqms.db import UnitOfWork
 from sqms.notify.service import deliver_pending
 from sqms.tokens import TokenError
-from sqms.web.workspace import Cfg, page, redirect, start_session
+from sqms.web.workspace import Cfg, Me, Uow, page, redirect, start_session
 
 router = APIRouter()
 
@@ -42,6 +53,49 @@ def login_submit(request: Request, background: BackgroundTasks, settings: Cfg,
     # a sign-in link is useless after the next scheduled delivery: send it now (a failure stays pending)
     background.add_task(deliver_pending, settings, process="signin")
     return page(request, "login", email=typed, sent=True, error=None, next=_next(next))
+
+
+@router.post("/login/password")
+def password_submit(request: Request, settings: Cfg, email: Annotated[str, Form()] = "",
+                    password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
+    typed = email.strip()
+    client = request.client.host if request.client else "unknown"
+    with UnitOfWork(settings.database_url, actor="web:signin") as uow:
+        try:
+            person = check_password(uow.session, settings, typed, password, client)
+        except RateLimited:
+            return page(request, "login", status=429, email=typed, sent=False, error="rate", next=_next(next))
+        uow.commit()
+    if person is None:  # one answer for a wrong password, an unknown address and no password set
+        return page(request, "login", status=401, email=typed, sent=False, error="password", next=_next(next))
+    start_session(request, person.email)
+    return redirect(_next(next))
+
+
+@router.get("/password")
+def password_form(request: Request, me: Me, uow: Uow, saved: int = 0) -> Response:
+    return page(request, "password", has_password=has_password(uow.session, me.email), saved=bool(saved),
+                error=None, min_length=MIN_PASSWORD)
+
+
+@router.post("/password")
+def password_set(request: Request, me: Me, uow: Uow, password: Annotated[str, Form()] = "",
+                 confirm: Annotated[str, Form()] = "") -> Response:
+    try:
+        set_password(uow.session, me, password, confirm)
+    except PasswordError as exc:
+        uow.rollback()
+        return page(request, "password", status=422, has_password=has_password(uow.session, me.email), saved=False,
+                    error=exc, min_length=MIN_PASSWORD)
+    uow.commit()
+    return redirect("/app/password?saved=1")
+
+
+@router.post("/password/remove")
+def password_remove(me: Me, uow: Uow) -> Response:
+    clear_password(uow.session, me)
+    uow.commit()
+    return redirect("/app/password?saved=1")
 
 
 @router.get("/login/{token}")

@@ -27,6 +27,7 @@ from sqms.kpi_catalog import CHANNELS, SEVERITIES
 from sqms.notify.compose import compose
 from sqms.notify.service import enqueue
 from sqms.reminders.service import Deadlines, DueItem
+from sqms.rule_errors import Problem, RuleError, problem
 from sqms.statemachine import StateMachine, Transition
 
 if TYPE_CHECKING:  # pandas only where frames are used (imports, demo): `sqms complaint list` stays light
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # pandas only where frames are used (imports, demo): `sqms co
 PROCESS = "complaints"
 
 
-class ComplaintError(ValueError):
+class ComplaintError(RuleError):
     """Bad input for a complaint operation; the message says what to fix."""
 
 
@@ -81,8 +82,22 @@ def deadlines_for(received_utc: pd.Series, severity: pd.Series, settings: Settin
 # -- the lifecycle --------------------------------------------------------------------
 
 
-def _needs(attr: str, what: str):
-    return lambda c: None if getattr(c, attr) else f"{what} is required"
+def _needs(attr: str, code: str, what: str):
+    return lambda c: None if getattr(c, attr) else problem(code, f"{what} is required")
+
+
+def _special_only(c: Complaint) -> Problem | None:
+    if c.severity == "special":
+        return None
+    return problem("complaint.special_only", "only special complaints need approval")
+
+
+def _may_resolve(c: Complaint) -> Problem | None:
+    if c.severity == "special" and c.status != APPROVED:
+        return problem("complaint.approval_first", "a special complaint needs the department manager's approval first")
+    if c.answer:
+        return None
+    return problem("complaint.needs.answer", "the answer to the complainant (--answer) is required")
 
 
 LIFECYCLE = StateMachine(
@@ -93,18 +108,15 @@ LIFECYCLE = StateMachine(
     transitions=(
         Transition("acknowledge", (REGISTERED,), ACKNOWLEDGED),
         Transition("investigate", (ACKNOWLEDGED,), INVESTIGATING),
-        Transition("propose", (INVESTIGATING,), PROPOSED, guard=_needs("solution", "the solution (--solution)")),
-        Transition("approve", (PROPOSED,), APPROVED,
-                   guard=lambda c: None if c.severity == "special" else "only special complaints need approval"),
+        Transition("propose", (INVESTIGATING,), PROPOSED, guard=_needs("solution", "complaint.needs.solution",
+                                                                   "the solution (--solution)")),
+        Transition("approve", (PROPOSED,), APPROVED, guard=_special_only),
         # top management (or the department manager) sends a special complaint's solution back, with a reason
-        Transition("send_back", (PROPOSED,), INVESTIGATING,
-                   guard=lambda c: None if c.severity == "special" else "only special complaints need approval"),
-        Transition("resolve", (PROPOSED, APPROVED), RESOLVED,
-                   guard=lambda c: ("a special complaint needs the department manager's approval first"
-                                    if c.severity == "special" and c.status != APPROVED
-                                    else None if c.answer else "the answer to the complainant (--answer) is required")),
+        Transition("send_back", (PROPOSED,), INVESTIGATING, guard=_special_only),
+        Transition("resolve", (PROPOSED, APPROVED), RESOLVED, guard=_may_resolve),
         Transition("return_visit", (RESOLVED,), VISITED,
-                   guard=_needs("feedback_score", "the return-visit score (--score 1-5)")),
+                   guard=_needs("feedback_score", "complaint.needs.feedback_score",
+                                       "the return-visit score (--score 1-5)")),
         Transition("close", (VISITED,), CLOSED),
         Transition("reopen", (RESOLVED, VISITED, CLOSED), INVESTIGATING),
     ),
@@ -115,7 +127,7 @@ ACTIONS = tuple(t.name for t in LIFECYCLE.transitions)
 def get(session: Session, complaint_id: str) -> Complaint:
     complaint = session.get(Complaint, complaint_id)
     if complaint is None:
-        raise ComplaintError(f"complaint {complaint_id!r} not found")
+        raise ComplaintError(f"complaint {complaint_id!r} not found", code="not_found", ref=complaint_id)
     return complaint
 
 
@@ -138,24 +150,28 @@ def register(session: Session, settings: Settings, *, received_at: datetime, dep
     """Register a complaint received on any channel; a special one is reported to the general manager at once."""
     problems = []
     if department not in [d.code for d in settings.departments]:
-        problems.append(f"department: unknown department {department!r}")
+        problems.append(problem("unknown_department", f"department: unknown department {department!r}",
+                                field="department", value=department))
     if channel not in CHANNELS:
-        problems.append(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+        problems.append(problem("not_one_of", f"channel: {channel!r} is not one of {', '.join(CHANNELS)}",
+                                field="channel", value=channel, options=CHANNELS))
     if severity not in SEVERITIES:
-        problems.append(f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
+        problems.append(problem("not_one_of", f"severity: {severity!r} is not one of {', '.join(SEVERITIES)}",
+                                field="severity", value=severity, options=SEVERITIES))
     if not category or not category.strip():
-        problems.append("category: is required")
+        problems.append(problem("required", "category: is required", field="category"))
     if owner and _person(settings, owner) is None:
-        problems.append(f"owner: {owner!r} is not a configured person")
+        problems.append(problem("unknown_person", f"owner: {owner!r} is not a configured person", field="owner",
+                                value=owner))
     if received_at.tzinfo is None:
-        problems.append("received_at: needs a timezone")
+        problems.append(problem("needs_timezone", "received_at: needs a timezone", field="received_at"))
     elif received_at > utcnow() + timedelta(minutes=5):
-        problems.append("received_at: lies in the future")
+        problems.append(problem("in_future", "received_at: lies in the future", field="received_at"))
     if problems:
-        raise ComplaintError("; ".join(problems))
+        raise ComplaintError(*problems)
     complaint_id = complaint_id or _next_id(session, settings, received_at)
     if session.get(Complaint, complaint_id) is not None:
-        raise ComplaintError(f"complaint {complaint_id!r} exists already")
+        raise ComplaintError(f"complaint {complaint_id!r} exists already", code="duplicate", ref=complaint_id)
     complaint = Complaint(
         complaint_id=complaint_id, received_at=received_at, department=department, channel=channel,
         severity=severity, category=category.strip(), customer_id=customer_id or None,
@@ -199,7 +215,8 @@ def advance(session: Session, settings: Settings, complaint: Complaint, action: 
     step = step or Step()
     at = at or utcnow()
     if action not in ACTIONS:
-        raise ComplaintError(f"unknown action {action!r} (actions: {', '.join(ACTIONS)})")
+        raise ComplaintError(f"unknown action {action!r} (actions: {', '.join(ACTIONS)})", code="transition.unknown",
+                             entity="complaint", ident=complaint.complaint_id, move=action)
     LIFECYCLE.check(complaint, action, guard=False)  # the state first: nothing is recorded on a wrong move
     data: dict[str, Any] = {}
     if action == "acknowledge":
@@ -212,25 +229,27 @@ def advance(session: Session, settings: Settings, complaint: Complaint, action: 
         LIFECYCLE.check(complaint, action)  # special complaints only, before asking who approves
         approver = _person(settings, step.approver)
         if approver is None:
-            raise ComplaintError(f"{action}: name the approving manager with --by <email> (a configured person)")
+            raise ComplaintError(f"{action}: name the approving manager with --by <email> (a configured person)",
+                                 code="complaint.approver_missing")
         allowed = approver in settings.people_with_role("department_manager", complaint.department) \
             or "general_manager" in approver.roles
         if not allowed:
             raise ComplaintError(f"{action}: {approver.email} is not the manager of {complaint.department} "
-                                 "nor the general manager")
+                                 "nor the general manager", code="complaint.approver_not_allowed",
+                                 person=approver.email, department=complaint.department)
         if action == "approve":
             complaint.approved_by = approver.email
             data["approved_by"] = approver.email
         else:
             if not (comment or "").strip():
-                raise ComplaintError("send_back: give the reason (--comment)")
+                raise ComplaintError("send_back: give the reason (--comment)", code="reason_required", move=action)
             data["sent_back_by"] = approver.email
     elif action == "resolve":
         complaint.answer = (step.answer or complaint.answer or "").strip() or None
         data["answer"] = complaint.answer
     elif action == "return_visit":
         if step.score is None or not 1 <= step.score <= 5:
-            raise ComplaintError("return_visit: the score must be 1 to 5 (--score)")
+            raise ComplaintError("return_visit: the score must be 1 to 5 (--score)", code="complaint.score_range")
         complaint.feedback_score = step.score
         complaint.feedback_comment = step.feedback_comment or None
         complaint.feedback_channel = step.feedback_channel or "phone"

@@ -31,7 +31,7 @@ def load_complaint(complaint_id: str, uow: Uow) -> Complaint:
 
 
 def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, complaint: Complaint,
-          status: int = 200, error: str | None = None, values: dict | None = None) -> Response:
+          status: int = 200, error: Exception | None = None, values: dict | None = None) -> Response:
     return page(request, "complaint", status=status, c=complaint, owner=owner_of(complaint, settings),
                 moves=perm.complaint_moves(me, complaint, settings),
                 history=history(uow.session, "complaint", complaint.complaint_id),
@@ -39,8 +39,9 @@ def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, com
 
 
 @router.get("/complaints/new", dependencies=[Depends(perm.allow(perm.complaint_register, perm.nothing))])
-def register_form(request: Request, me: Me) -> Response:
+def register_form(request: Request, me: Me, settings: Cfg) -> Response:
     return page(request, "complaint_new", channels=CHANNELS, severities=SEVERITIES, error=None,
+                departments=perm.register_departments(me, settings),
                 values={"department": me.department, "channel": "phone", "severity": "normal"})
 
 
@@ -57,14 +58,15 @@ def register_submit(request: Request, me: Me, uow: Uow, settings: Cfg,
             received = (datetime.fromisoformat(received_at).replace(tzinfo=settings.tz) if received_at.strip()
                         else utcnow())
         except ValueError:
-            raise ComplaintError(f"received_at: {received_at!r} is not a date and time such as 2026-11-30T09:30")
+            raise ComplaintError(f"received_at: {received_at!r} is not a date and time such as 2026-11-30T09:30",
+                                 code="not_a_datetime", field="received_at", value=received_at) from None
         complaint = register(uow.session, settings, received_at=received, department=department, channel=channel,
                              severity=severity, category=category, description=description or None,
                              customer_id=customer_id.strip() or None, actor=me.email)
     except ComplaintError as exc:
         uow.rollback()
-        return page(request, "complaint_new", status=422, channels=CHANNELS, severities=SEVERITIES, error=str(exc),
-                    values=values)
+        return page(request, "complaint_new", status=422, channels=CHANNELS, severities=SEVERITIES, error=exc,
+                    departments=perm.register_departments(me, settings), values=values)
     uow.commit()
     return redirect(f"/app/complaints/{complaint.complaint_id}")
 
@@ -90,7 +92,7 @@ def complaint_move(request: Request, action: str,
     except (ComplaintError, IllegalTransition) as exc:
         uow.rollback()
         return _show(request, uow, settings, me, uow.session.get(Complaint, complaint.complaint_id), status=422,
-                     error=str(exc), values={"action": action, "solution": solution, "answer": answer,
+                     error=exc, values={"action": action, "solution": solution, "answer": answer,
                                              "score": score, "comment": comment})
     uow.commit()
     return redirect(f"/app/complaints/{complaint.complaint_id}")

@@ -36,13 +36,14 @@ from sqms.records.models import KpiValue
 from sqms.records.control import control_series
 from sqms.records.service import history, latest_computation, results_frame, results_of
 from sqms.reporting.formatting import kpi_label, t
+from sqms.rule_errors import RuleError, problem
 from sqms.statemachine import StateMachine, Transition
 
 PROCESS = "improvement"
 ENTITY = "improvement_cycle"
 
 
-class ImprovementError(ValueError):
+class ImprovementError(RuleError):
     """Bad input for a cycle; the message says what to fix."""
 
 
@@ -52,14 +53,15 @@ LIFECYCLE = StateMachine(
     initial=PLAN,
     id_attr="ref",
     transitions=(
-        Transition("start", (PLAN,), DO, guard=lambda c: None if (c.root_cause or "").strip()
-                   else "the root cause is required before doing (sqms pdca plan REF --root-cause ...)"),
+        Transition("start", (PLAN,), DO, guard=lambda c: None if (c.root_cause or "").strip() else problem(
+            "pdca.needs.root_cause", "the root cause is required before doing (sqms pdca plan REF --root-cause ...)")),
         Transition("check", (DO,), CHECK),
         Transition("decide", (CHECK,), ACT),
         Transition("standardise", (ACT,), CLOSED, guard=lambda c: (
-            "the KPI did not reach its target: the cycle goes back to plan" if not c.check_met else
-            None if (c.standard or "").strip() and (c.standard_version or "").strip()
-            else "name the standard or procedure changed and its version (--standard, --version)")),
+            problem("pdca.target_missed", "the KPI did not reach its target: the cycle goes back to plan")
+            if not c.check_met else None if (c.standard or "").strip() and (c.standard_version or "").strip()
+            else problem("pdca.needs.standard",
+                         "name the standard or procedure changed and its version (--standard, --version)"))),
         Transition("iterate", (ACT,), PLAN),
     ),
 )
@@ -189,7 +191,7 @@ def get(session: Session, ref: str) -> ImprovementCycle:
     ident = str(ref).upper().removeprefix("PDCA-")
     cycle = session.get(ImprovementCycle, int(ident)) if ident.isdigit() else None
     if cycle is None:
-        raise ImprovementError(f"improvement cycle {ref!r} not found")
+        raise ImprovementError(f"improvement cycle {ref!r} not found", code="not_found", ref=str(ref))
     return cycle
 
 
@@ -205,10 +207,11 @@ def plan(session: Session, settings: Settings, cycle: ImprovementCycle, *, root_
          actor: str | None = None) -> Action | None:
     """Record the root cause and/or add an action of this iteration (only while planning)."""
     if cycle.status != PLAN:
-        raise ImprovementError(f"{cycle.ref} is in {cycle.status}: the plan is made in the plan stage")
+        raise ImprovementError(f"{cycle.ref} is in {cycle.status}: the plan is made in the plan stage",
+                               code="pdca.not_planning", ref=cycle.ref, state=cycle.status)
     if root_cause is not None:
         if not root_cause.strip():
-            raise ImprovementError("the root cause cannot be empty")
+            raise ImprovementError("the root cause cannot be empty", code="required", field="root_cause")
         record_change(session, action="update", entity=ENTITY, entity_id=cycle.ref, actor=actor,
                       before={"root_cause": cycle.root_cause}, after={"root_cause": root_cause.strip()})
         cycle.root_cause = root_cause.strip()
@@ -228,7 +231,8 @@ def start(session: Session, settings: Settings, cycle: ImprovementCycle, *, acto
     """Plan → do: a root cause and at least one action."""
     LIFECYCLE.check(cycle, "start")
     if not actions_of(session, cycle):
-        raise ImprovementError(f"{cycle.ref}: add at least one action first (sqms pdca plan {cycle.ref} --action ...)")
+        raise ImprovementError(f"{cycle.ref}: add at least one action first (sqms pdca plan {cycle.ref} --action ...)",
+                               code="pdca.needs.action", ref=cycle.ref)
     LIFECYCLE.apply(session, cycle, "start", actor=actor, data={"actions": [a.ref for a in actions_of(session, cycle)]})
 
 

@@ -41,7 +41,7 @@ Workable = Annotated[ImprovementCycle, Depends(perm.allow(perm.pdca_work, load_c
 
 
 def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, cycle: ImprovementCycle,
-          status: int = 200, error: str | None = None, values: dict | None = None) -> Response:
+          status: int = 200, error: Exception | None = None, values: dict | None = None) -> Response:
     return page(request, "pdca", status=status, c=cycle, actions=actions_of(uow.session, cycle),
                 works=perm.pdca_work(me, cycle, settings, {}), history=history(uow.session, ENTITY, cycle.ref),
                 error=error, values=values or {})
@@ -61,7 +61,11 @@ def pdca_step(request: Request, step: str, cycle: Workable, me: Me, uow: Uow, se
               "due_on": due_on, "standard": standard, "version": version}
     try:
         if step == "plan":
-            due = date.fromisoformat(due_on) if due_on.strip() else None
+            try:
+                due = date.fromisoformat(due_on) if due_on.strip() else None
+            except ValueError:
+                raise ImprovementError(f"due_on: {due_on!r} is not a date such as 2026-12-31", code="not_a_date",
+                                       field="due_on", value=due_on) from None
             plan(uow.session, settings, cycle, root_cause=root_cause or None, action_title=action_title or None,
                  action_owner=action_owner or None, due_on=due, actor=me.email)
         elif step == "start":
@@ -72,7 +76,7 @@ def pdca_step(request: Request, step: str, cycle: Workable, me: Me, uow: Uow, se
             raise NotFound()
     except (ImprovementError, IllegalTransition, ValueError) as exc:
         uow.rollback()
-        return _show(request, uow, settings, me, get(uow.session, cycle.ref), status=422, error=str(exc),
+        return _show(request, uow, settings, me, get(uow.session, cycle.ref), status=422, error=exc,
                      values=values)
     uow.commit()
     return redirect(f"/app/pdca/{cycle.ref}")

@@ -25,9 +25,10 @@ from sqms.monitoring.models import (
     Staff,
 )
 from sqms.monitoring.templates import InspectionTemplate, load_templates
+from sqms.rule_errors import Problem, RuleError, problem
 
 
-class InspectionError(ValueError):
+class InspectionError(RuleError):
     """An inspection that cannot be recorded; the message names what is wrong."""
 
 
@@ -64,9 +65,11 @@ def parse_result(text: str, points: float) -> float | None:
     try:
         number = float(value)
     except ValueError:
-        raise InspectionError(f"{text!r} is not pass, fail, na or a number of points") from None
+        raise InspectionError(f"{text!r} is not pass, fail, na or a number of points", code="inspection.result",
+                              value=text) from None
     if not 0 <= number <= points:
-        raise InspectionError(f"{number:g} is outside 0–{points:g} points")
+        raise InspectionError(f"{number:g} is outside 0–{points:g} points", code="inspection.points",
+                              value=f"{number:g}", points=f"{points:g}")
     return number
 
 
@@ -83,39 +86,48 @@ def score(template: InspectionTemplate, results: dict[str, float | None]) -> tup
         earned += item.weight * awarded / item.points
         red_line = red_line or (item.red_line and awarded < item.points)
     if total == 0:
-        raise InspectionError("no applicable item: at least one item needs a result")
+        raise InspectionError("no applicable item: at least one item needs a result", code="inspection.no_result")
     return (0.0 if red_line else round(100.0 * earned / total, 2)), red_line
 
 
 def check(settings: Settings, new: NewInspection, templates: dict[str, InspectionTemplate],
-          staff: dict[str, Staff]) -> list[tuple[str, str]]:
-    """(column, problem) for everything wrong with an inspection before it is recorded."""
-    problems: list[tuple[str, str]] = []
+          staff: dict[str, Staff]) -> list[Problem]:
+    """Everything wrong with an inspection before it is recorded, each `column: problem`."""
+    problems: list[Problem] = []
     template = templates.get(new.template)
     if template is None:
-        problems.append(("template", f"unknown template {new.template!r} (known: {', '.join(sorted(templates))})"))
+        problems.append(problem("not_one_of", f"template: unknown template {new.template!r} "
+                                f"(known: {', '.join(sorted(templates))})", field="template", value=new.template,
+                                options=sorted(templates)))
     if new.source not in SOURCES:
-        problems.append(("source", f"unknown source {new.source!r} (expected one of: {', '.join(SOURCES)})"))
+        problems.append(problem("not_one_of", f"source: unknown source {new.source!r} "
+                                f"(expected one of: {', '.join(SOURCES)})", field="source", value=new.source,
+                                options=SOURCES))
     if new.department not in [d.code for d in settings.departments]:
-        problems.append(("department", f"unknown department {new.department!r}"))
+        problems.append(problem("unknown_department", f"department: unknown department {new.department!r}",
+                                field="department", value=new.department))
     if new.staff_id is not None and new.staff_id not in staff:
-        problems.append(("staff_id", f"unknown staff_id {new.staff_id!r}"))
+        problems.append(problem("inspection.unknown_staff", f"staff_id: unknown staff_id {new.staff_id!r}",
+                                value=new.staff_id))
     if template is None:
         return problems
     seen: set[str] = set()
     for result in new.items:
         item = template.item(result.item)
         if item is None:
-            problems.append(("item", f"{result.item!r} is not an item of {template.code}"))
+            problems.append(problem("inspection.unknown_item", f"item: {result.item!r} is not an item of "
+                                    f"{template.code}", item=result.item, template=template.code))
             continue
         if result.item in seen:
-            problems.append(("item", f"{result.item!r} is given twice"))
+            problems.append(problem("inspection.item_twice", f"item: {result.item!r} is given twice",
+                                    item=result.item))
         seen.add(result.item)
         if item.evidence_required and result.points is not None and result.points < item.points \
                 and not result.evidence:
-            problems.append(("evidence", f"{result.item}: evidence is required for a failed item"))
+            problems.append(problem("inspection.evidence_required", f"evidence: {result.item}: evidence is required "
+                                    "for a failed item", item=result.item))
     if new.items and not any(r.points is not None for r in new.items):
-        problems.append(("result", "no applicable item: at least one item needs a result"))
+        problems.append(problem("inspection.no_result", "result: no applicable item: at least one item needs a result"))
     return problems
 
 
@@ -132,7 +144,7 @@ def record_inspection(session: Session, settings: Settings, new: NewInspection, 
     staff = {s.staff_id: s for s in session.scalars(select(Staff))} if new.staff_id else {}
     problems = check(settings, new, templates, staff)
     if problems:
-        raise InspectionError("; ".join(f"{c}: {p}" for c, p in problems))
+        raise InspectionError(*problems)
     template = templates[new.template]
     value, red_line = score(template, {r.item: r.points for r in new.items})
     after = {"template": new.template, "source": new.source, "department": new.department,
@@ -227,12 +239,13 @@ def add_service_error(session: Session, settings: Settings, *, error_id: str, ca
     if complaint_id:
         source = session.get(Complaint, complaint_id)
         if source is None:
-            raise InspectionError(f"complaint: unknown complaint {complaint_id!r}")
+            raise InspectionError(f"complaint: unknown complaint {complaint_id!r}", code="not_found", ref=complaint_id)
         origin, ref, when = "complaint", complaint_id, source.received_at
     elif inspection_id:
         source = session.get(Inspection, inspection_id)
         if source is None:
-            raise InspectionError(f"inspection: unknown inspection {inspection_id!r}")
+            raise InspectionError(f"inspection: unknown inspection {inspection_id!r}", code="not_found",
+                                  ref=inspection_id)
         origin, ref, when = "inspection", inspection_id, source.inspected_at
     else:
         source, when = None, None
@@ -240,11 +253,13 @@ def add_service_error(session: Session, settings: Settings, *, error_id: str, ca
     staff_id = staff_id or (source.staff_id if source is not None else None)
     occurred_at = occurred_at or when or utcnow()
     if category not in ERROR_CATEGORIES:
-        raise InspectionError(f"category: {category!r} is not one of {', '.join(ERROR_CATEGORIES)}")
+        raise InspectionError(f"category: {category!r} is not one of {', '.join(ERROR_CATEGORIES)}", code="not_one_of",
+                              field="category", value=category, options=ERROR_CATEGORIES)
     if severity not in ERROR_SEVERITIES:
-        raise InspectionError(f"severity: {severity!r} is not one of {', '.join(ERROR_SEVERITIES)}")
+        raise InspectionError(f"severity: {severity!r} is not one of {', '.join(ERROR_SEVERITIES)}", code="not_one_of",
+                              field="severity", value=severity, options=ERROR_SEVERITIES)
     if department is None:
-        raise InspectionError("department: is required")
+        raise InspectionError("department: is required", code="required", field="department")
     _check_entry(session, settings, ServiceError, error_id, department, staff_id)
     row = ServiceError(error_id=error_id, occurred_at=_as_utc(occurred_at), department=department,
                        staff_id=staff_id, category=category, severity=severity, origin=origin, source_ref=ref,
@@ -260,8 +275,10 @@ def add_service_error(session: Session, settings: Settings, *, error_id: str, ca
 def _check_entry(session: Session, settings: Settings, model, ident: str, department: str,
                  staff_id: str | None) -> None:
     if session.get(model, ident) is not None:
-        raise InspectionError(f"id: {ident!r} is already recorded")
+        raise InspectionError(f"id: {ident!r} is already recorded", code="duplicate", ref=ident)
     if department not in [d.code for d in settings.departments]:
-        raise InspectionError(f"department: unknown department {department!r}")
+        raise InspectionError(f"department: unknown department {department!r}", code="unknown_department",
+                              field="department", value=department)
     if staff_id is not None and session.get(Staff, staff_id) is None:
-        raise InspectionError(f"staff_id: unknown staff_id {staff_id!r}")
+        raise InspectionError(f"staff_id: unknown staff_id {staff_id!r}", code="inspection.unknown_staff",
+                              value=staff_id)

@@ -36,7 +36,7 @@ def load_inspection(inspection_id: str, uow: Uow) -> Inspection:
 Viewable = Annotated[Inspection, Depends(perm.allow(perm.inspection_view, load_inspection))]
 
 
-def _form(request: Request, uow, settings, me, template: str, status: int = 200, error: str | None = None,
+def _form(request: Request, uow, settings, me, template: str, status: int = 200, error: Exception | None = None,
           values: dict | None = None) -> Response:
     templates = load_templates(settings)
     chosen = templates.get(template) or templates[settings.monitoring.plan_template]
@@ -58,7 +58,8 @@ async def inspection_submit(request: Request, me: Me, uow: Uow, settings: Cfg) -
     template = templates.get(form.get("template", ""))
     try:
         if template is None:
-            raise InspectionError(f"template: unknown template {form.get('template')!r}")
+            raise InspectionError(f"template: unknown template {form.get('template')!r}", code="not_one_of",
+                                  field="template", value=form.get("template", ""), options=sorted(templates))
         results = []
         for item in template.items():
             value = form.get(f"r_{item.code}", "na")
@@ -74,7 +75,7 @@ async def inspection_submit(request: Request, me: Me, uow: Uow, settings: Cfg) -
         row, _ = record_inspection(uow.session, settings, new, templates=templates, actor=me.email)
     except InspectionError as exc:
         uow.rollback()
-        return _form(request, uow, settings, me, form.get("template", ""), status=422, error=str(exc), values=form)
+        return _form(request, uow, settings, me, form.get("template", ""), status=422, error=exc, values=form)
     uow.commit()
     return redirect(f"/app/inspections/{row.inspection_id}")
 

@@ -42,6 +42,7 @@ from sqms.reviews.models import (OUTPUTS_RECORDED, PACK_SENT, PLANNED, REPORTED,
                                  DepartmentReport, ManagementReview, ReviewOutput)
 from sqms.records.targets import effective_settings, set_target
 from sqms.reminders.service import Deadlines, DueItem
+from sqms.rule_errors import Problem, RuleError, problem
 from sqms.statemachine import StateMachine, Transition
 
 PROCESS = "management-review"
@@ -62,7 +63,7 @@ LIFECYCLE = StateMachine(
 )
 
 
-class ReviewError(ValueError):
+class ReviewError(RuleError):
     """Bad input for a review; the message says what to fix."""
 
 
@@ -77,10 +78,11 @@ def get(session: Session, year: int | str) -> ManagementReview:
     """The review of `year` (2025 or "2025-review")."""
     text = str(year).removesuffix("-review")
     if not text.isdigit():
-        raise ReviewError(f"{year!r} is not a year such as 2025")
+        raise ReviewError(f"{year!r} is not a year such as 2025", code="not_a_year", value=str(year))
     review = find(session, int(text))
     if review is None:
-        raise ReviewError(f"no management review of {text} (open it with `sqms review open --year {text}`)")
+        raise ReviewError(f"no management review of {text} (open it with `sqms review open --year {text}`)",
+                          code="not_found", ref=text)
     return review
 
 
@@ -89,7 +91,7 @@ def latest_open(session: Session) -> ManagementReview:
     review = session.scalars(select(ManagementReview).where(ManagementReview.status != REPORTED)
                              .order_by(ManagementReview.year.desc()).limit(1)).first()
     if review is None:
-        raise ReviewError("no management review is open (open one with `sqms review open`)")
+        raise ReviewError("no management review is open (open one with `sqms review open`)", code="review.none_open")
     return review
 
 
@@ -136,15 +138,17 @@ def open_review(session: Session, settings: Settings, *, year: int | None = None
         return existing, False
     cfg = settings.review
     if year > today.year:
-        raise ReviewError(f"{year} has not begun: a review looks back on a year")
+        raise ReviewError(f"{year} has not begun: a review looks back on a year", code="review.year_ahead", year=year)
     meeting_on = meeting_on or add_working_days(today, cfg.meeting_after_working_days)
     if meeting_on <= today or not is_working_day(meeting_on):
-        raise ReviewError(f"meeting day {meeting_on}: must be a working day after today ({today})")
+        raise ReviewError(f"meeting day {meeting_on}: must be a working day after today ({today})",
+                          code="review.meeting_day", day=str(meeting_on), today=str(today))
     due = min(max(working_days_before(meeting_on, cfg.reports_due_working_days_before), next_working_day(today)),
               meeting_on)
     participants = [_email(r) for r in settings.resolve_recipients(cfg.participants)]
     if not participants:
-        raise ReviewError("review.participants names nobody: configure people with those roles")
+        raise ReviewError("review.participants names nobody: configure people with those roles",
+                          code="review.no_participants")
     review = ManagementReview(year=year, status=PLANNED, meeting_on=meeting_on, reports_due_on=due,
                               participants=participants, created_at=now,
                               created_by=actor or session.info.get("actor", "?"))
@@ -195,7 +199,8 @@ def _department_code(settings: Settings, department: str) -> str:
     for d in settings.departments:
         if department in (d.code, d.name, d.name_en) or department.upper() == d.code:
             return d.code
-    raise ReviewError(f"unknown department {department!r} (known: {', '.join(d.code for d in settings.departments)})")
+    raise ReviewError(f"unknown department {department!r} (known: {', '.join(d.code for d in settings.departments)})",
+                      code="unknown_department", field="department", value=department)
 
 
 def submit_report(session: Session, settings: Settings, review: ManagementReview, department: str, *,
@@ -208,14 +213,15 @@ def submit_report(session: Session, settings: Settings, review: ManagementReview
     code = _department_code(settings, department)
     text = (text or "").strip() or None
     if text is None and file is None:
-        raise ReviewError("give the report as --text or --file")
+        raise ReviewError("give the report as --text or --file", code="review.report_empty")
     if review.status == REPORTED:
-        raise ReviewError(f"{review.code}: the review report is issued; department reports can no longer change")
+        raise ReviewError(f"{review.code}: the review report is issued; department reports can no longer change",
+                          code="review.reported", ref=review.code)
     stored = None
     if file is not None:
         source = Path(file)
         if not source.is_file():
-            raise ReviewError(f"{source}: file not found")
+            raise ReviewError(f"{source}: file not found", code="file_not_found", path=str(source))
         folder = department_reports_dir(settings, review)
         folder.mkdir(parents=True, exist_ok=True)
         stored = folder / f"{code}-{source.name}"
@@ -322,8 +328,10 @@ def meeting_held(settings: Settings, review: ManagementReview, now: datetime) ->
 
 def check_meeting_held(settings: Settings, review: ManagementReview, now: datetime, what: str) -> None:
     if not meeting_held(settings, review, now):
+        today = to_local(now, settings.tz).date().isoformat()
         raise ReviewError(f"{review.code}: the meeting is on {review.meeting_on.isoformat()} and has not taken place "
-                          f"yet (today is {to_local(now, settings.tz).date().isoformat()}); {what} from the meeting day on")
+                          f"yet (today is {today}); {what} from the meeting day on", code="review.meeting_ahead",
+                          day=review.meeting_on.isoformat(), today=today)
 
 
 def _attendee(settings: Settings, value: str) -> Person | None:
@@ -331,10 +339,10 @@ def _attendee(settings: Settings, value: str) -> Person | None:
     return next((p for p in settings.people if text.lower() == p.email or text == p.name), None)
 
 
-def attendance_problems(settings: Settings, present: list[str]) -> list[str]:
-    problems = [f"{value!r} is not a configured person (email or name)" for value in present
-                if _attendee(settings, value) is None]
-    return problems or ([] if present else ["name at least one person present"])
+def attendance_problems(settings: Settings, present: list[str]) -> list[Problem]:
+    problems = [problem("unknown_person", f"{value!r} is not a configured person (email or name)", field="attendees",
+                        value=value) for value in present if _attendee(settings, value) is None]
+    return problems or ([] if present else [problem("review.nobody_present", "name at least one person present")])
 
 
 def record_attendance(session: Session, settings: Settings, review: ManagementReview, present: list[str], *,
@@ -345,10 +353,11 @@ def record_attendance(session: Session, settings: Settings, review: ManagementRe
     now = now or utcnow()
     check_meeting_held(settings, review, now, "the attendance is recorded")
     if review.status == REPORTED:
-        raise ReviewError(f"{review.code}: the review report is issued; attendance can no longer change")
+        raise ReviewError(f"{review.code}: the review report is issued; attendance can no longer change",
+                          code="review.reported", ref=review.code)
     problems = attendance_problems(settings, [p for p in present if p.strip()])
     if problems:
-        raise ReviewError("attendance: " + "; ".join(problems))
+        raise ReviewError(*problems, lead="attendance: ")
     emails = list(dict.fromkeys(_attendee(settings, p).email for p in present if p.strip()))
     if emails != review.attendees:
         record_change(session, action="attendance", entity=LIFECYCLE.entity, entity_id=review.code, actor=actor,
@@ -395,13 +404,15 @@ def _load(source: Any) -> Any:
             (".yaml", ".yml"))):
         path = Path(source)
         if not path.is_file():
-            raise ReviewError(f"{path}: file not found")
+            raise ReviewError(f"{path}: file not found", code="file_not_found", path=str(path))
         source = path.read_text(encoding="utf-8")
     if isinstance(source, str):
         try:
             return yaml.safe_load(source)
         except yaml.YAMLError as exc:
-            raise ReviewError(f"not valid YAML: {exc}") from None
+            mark = getattr(exc, "problem_mark", None)  # the line, not the parser's English, on the page
+            raise ReviewError(f"not valid YAML: {exc}", code="review.yaml",
+                              line=mark.line + 1 if mark is not None else "?") from None
     return source
 
 
@@ -422,14 +433,16 @@ def _due(value: Any) -> date | None:
     return parse_day(value)
 
 
-def _entry(settings: Settings, kind: str, raw: Any, where: str, problems: list[str]) -> OutputIn | None:
+def _entry(settings: Settings, kind: str, raw: Any, where: str, problems: list[Problem]) -> OutputIn | None:
     """One entry checked field by field; every problem is named `where.field: why`."""
     if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a mapping with text, owner, due, ...")
+        problems.append(problem("review.entry_shape", f"{where}: expected a mapping with text, owner, due, ...",
+                                where=where))
         return None
     known = {"kind", "text", "owner", "due", "department", "type", "kpi", "target", "reason"}
     for key in sorted(set(raw) - known):
-        problems.append(f"{where}.{key}: unknown field (known: {', '.join(sorted(known))})")
+        problems.append(problem("review.unknown_field", f"{where}.{key}: unknown field "
+                                f"(known: {', '.join(sorted(known))})", where=where, field=key, options=sorted(known)))
     out = OutputIn(kind=kind, text=str(raw.get("text") or raw.get("reason") or "").strip())
     failed = set()
     parsers = {"owner": lambda v: _owner(settings, v), "due": _due,
@@ -438,36 +451,43 @@ def _entry(settings: Settings, kind: str, raw: Any, where: str, problems: list[s
         try:
             value = parse(raw.get(name))
         except (ValueError, ReviewError) as exc:
-            problems.append(f"{where}.{name}: {exc}")
+            code = {"owner": "unknown_person", "due": "not_a_date", "department": "unknown_department"}[name]
+            problems.append(problem(code, f"{where}.{name}: {exc}", where=where, field=name, value=str(raw.get(name))))
             failed.add(name)
             continue
         setattr(out, {"due": "due_on"}.get(name, name), value)
     if raw.get("type") is not None:
         if raw["type"] not in ACTION_TYPES:
-            problems.append(f"{where}.type: {raw['type']!r} is not one of {', '.join(ACTION_TYPES)}")
+            problems.append(problem("not_one_of", f"{where}.type: {raw['type']!r} is not one of "
+                                    f"{', '.join(ACTION_TYPES)}", where=where, field="type", value=str(raw["type"]),
+                                    options=ACTION_TYPES))
         else:
             out.action_type = raw["type"]
     if kind == "objective_change":
         _objective_change(settings, raw, out, where, problems)
     else:
         if not out.text:
-            problems.append(f"{where}.text: is required")
+            problems.append(problem("required", f"{where}.text: is required", where=where, field="text"))
         if kind == "decision" and not failed & {"owner", "due"} and (out.owner is None or out.due_on is None):
-            problems.append(f"{where}: a decision needs an owner and a due date (it becomes an action)")
+            problems.append(problem("review.decision_owner", f"{where}: a decision needs an owner and a due date "
+                                    "(it becomes an action)", where=where))
     return out
 
 
-def _objective_change(settings: Settings, raw: dict, out: OutputIn, where: str, problems: list[str]) -> None:
+def _objective_change(settings: Settings, raw: dict, out: OutputIn, where: str, problems: list[Problem]) -> None:
     kpi = raw.get("kpi")
     if kpi not in KPI_BY_CODE or KPI_BY_CODE[kpi].better is None:
         targeted = [k for k, d in KPI_BY_CODE.items() if d.better is not None]
-        problems.append(f"{where}.kpi: {kpi!r} is not a KPI with a target (known: {', '.join(targeted)})")
+        problems.append(problem("not_one_of", f"{where}.kpi: {kpi!r} is not a KPI with a target "
+                                f"(known: {', '.join(targeted)})", where=where, field="kpi", value=str(kpi),
+                                options=targeted))
     else:
         out.kpi = kpi
     try:
         out.target = float(raw.get("target"))
     except (TypeError, ValueError):
-        problems.append(f"{where}.target: {raw.get('target')!r} is not a number")
+        problems.append(problem("not_a_number", f"{where}.target: {raw.get('target')!r} is not a number", where=where,
+                                field="target", value=str(raw.get("target"))))
 
 
 def parse_outputs(settings: Settings, source: Any) -> OutputsIn:
@@ -476,13 +496,14 @@ def parse_outputs(settings: Settings, source: Any) -> OutputsIn:
     optional `minutes` and `year`, or a list of entries each with its `kind`. ReviewError lists every
     problem as `decisions[2].owner: why`."""
     data = _load(source)
-    problems: list[str] = []
+    problems: list[Problem] = []
     entries: list[OutputIn] = []
     minutes, year, attendees = None, None, None
     if isinstance(data, dict):
         for key in sorted(set(data) - {*OUTPUT_SECTIONS, "minutes", "year", "attendees"}):
-            problems.append(f"{key}: unknown section (known: {', '.join(OUTPUT_SECTIONS)}, minutes, year, "
-                            "attendees)")
+            problems.append(problem("review.unknown_section", f"{key}: unknown section (known: "
+                                    f"{', '.join(OUTPUT_SECTIONS)}, minutes, year, attendees)", field=key,
+                                    options=[*OUTPUT_SECTIONS, "minutes", "year", "attendees"]))
         raw_entries = [(OUTPUT_SECTIONS[section], item, f"{section}[{i}]") for section in OUTPUT_SECTIONS
                        for i, item in enumerate(data.get(section) or [])]
         minutes = str(data["minutes"]).strip() if data.get("minutes") else None
@@ -490,26 +511,30 @@ def parse_outputs(settings: Settings, source: Any) -> OutputsIn:
         if data.get("attendees") is not None:
             raw = data["attendees"]
             attendees = [str(a) for a in raw] if isinstance(raw, list) else [str(raw)]
-            for problem in attendance_problems(settings, attendees):
-                problems.append(f"attendees: {problem}")
+            for p in attendance_problems(settings, attendees):
+                problems.append(Problem(p.code, f"attendees: {p.text}", {**p.params, "field": "attendees"}))
     elif isinstance(data, list):
         raw_entries = []
         for i, item in enumerate(data):
             kind = item.get("kind") if isinstance(item, dict) else None
             if kind not in OUTPUT_SECTIONS.values():
-                problems.append(f"[{i}].kind: {kind!r} is not one of {', '.join(OUTPUT_SECTIONS.values())}")
+                problems.append(problem("not_one_of", f"[{i}].kind: {kind!r} is not one of "
+                                        f"{', '.join(OUTPUT_SECTIONS.values())}", where=f"[{i}]", field="kind",
+                                        value=str(kind), options=tuple(OUTPUT_SECTIONS.values())))
                 continue
             raw_entries.append((kind, item, f"[{i}]"))
     else:
-        raise ReviewError("expected a mapping with decisions, improvements, resources, objective_changes")
+        raise ReviewError("expected a mapping with decisions, improvements, resources, objective_changes",
+                          code="review.outputs_shape")
     for kind, item, where in raw_entries:
         entry = _entry(settings, kind, item, where, problems)
         if entry is not None:
             entries.append(entry)
     if year is not None and not str(year).isdigit():
-        problems.append(f"year: {year!r} is not a year such as 2025")
+        problems.append(problem("not_a_year", f"year: {year!r} is not a year such as 2025", field="year",
+                                value=str(year)))
     if problems:
-        raise ReviewError("nothing was recorded:\n" + "\n".join(f"  {p}" for p in problems))
+        raise ReviewError(*problems, lead="nothing was recorded:\n  ", sep="\n  ")
     return OutputsIn(entries, minutes, int(year) if year is not None else None, attendees)
 
 
@@ -522,7 +547,8 @@ def record_outputs(session: Session, settings: Settings, review: ManagementRevie
     now = now or utcnow()
     parsed = outputs if isinstance(outputs, OutputsIn) else parse_outputs(settings, outputs)
     if parsed.year is not None and parsed.year != review.year:
-        raise ReviewError(f"these outputs are for {parsed.year}, not for the review of {review.year}")
+        raise ReviewError(f"these outputs are for {parsed.year}, not for the review of {review.year}",
+                          code="review.other_year", year=parsed.year, review_year=review.year)
     amend = review.status == OUTPUTS_RECORDED
     if not amend:
         LIFECYCLE.check(review, "record_outputs")
@@ -700,11 +726,13 @@ def decide_outputs(session: Session, settings: Settings, review: ManagementRevie
     who and when). Only the general manager decides; only once outputs are recorded."""
     person = next((p for p in settings.people if p.email == (by or "").strip().lower()), None)
     if person is None or "general_manager" not in person.roles:
-        raise ReviewError(f"{by}: only the general manager approves the review's outputs")
+        raise ReviewError(f"{by}: only the general manager approves the review's outputs", code="review.gm_only",
+                          person=str(by))
     if review.status != OUTPUTS_RECORDED:
-        raise ReviewError(f"{review.code}: there are no recorded outputs to decide on (status {review.status})")
+        raise ReviewError(f"{review.code}: there are no recorded outputs to decide on (status {review.status})",
+                          code="review.no_outputs", ref=review.code, state=review.status)
     if not approve and not (reason or "").strip():
-        raise ReviewError("send back: give the reason")
+        raise ReviewError("send back: give the reason", code="reason_required", move="send_back")
     record_change(session, action="outputs-approved" if approve else "outputs-sent-back", entity=LIFECYCLE.entity,
                   entity_id=review.code, actor=person.email, comment=(reason or "").strip() or None,
                   after={"outputs": len(outputs_of(session, review))})

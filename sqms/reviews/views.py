@@ -40,7 +40,7 @@ def load_review(year: str, uow: Uow) -> ManagementReview:
 
 
 def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, review: ManagementReview,
-          status: int = 200, error: str | None = None, values: dict | None = None) -> Response:
+          status: int = 200, error: Exception | None = None, values: dict | None = None) -> Response:
     reports = {r.department: r for r in reports_of(uow.session, review)}
     departments = [d for d in settings.departments
                    if perm.reads_everything(me) or perm.manages(me, d.code)]
@@ -55,7 +55,7 @@ def _show(request: Request, uow: UnitOfWork, settings: Settings, me: Person, rev
 
 def _failed(request, uow, settings, me, review, exc, values) -> Response:
     uow.rollback()
-    return _show(request, uow, settings, me, get(uow.session, review.year), status=422, error=str(exc), values=values)
+    return _show(request, uow, settings, me, get(uow.session, review.year), status=422, error=exc, values=values)
 
 
 @router.post("/reviews/", dependencies=[Depends(perm.allow(perm.process_open, perm.nothing))])

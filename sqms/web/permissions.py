@@ -35,6 +35,12 @@ def reads_everything(person: Person) -> bool:
     return has(person, "quality_manager") or has(person, "general_manager")
 
 
+def at_counter(person: Person, department: str | None) -> bool:
+    """Front-line staff (一线员工 / 窗口人员) of the department: they register the complaints received
+    at its counter and read that department's complaints; nothing else."""
+    return has(person, "frontline_staff") and person.department == department
+
+
 # -- complaints -------------------------------------------------------------------------------------
 
 
@@ -42,7 +48,7 @@ def complaint_view(person: Person, complaint: Any, settings: Settings, params: d
     from sqms.complaints.service import owner_of
 
     return (reads_everything(person) or manages(person, complaint.department)
-            or owner_of(complaint, settings) == person.email)
+            or at_counter(person, complaint.department) or owner_of(complaint, settings) == person.email)
 
 
 def complaint_moves(person: Person, complaint: Any, settings: Settings) -> list[str]:
@@ -69,10 +75,16 @@ def complaint_move(person: Person, complaint: Any, settings: Settings, params: d
 
 
 def complaint_register(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
-    """The quality manager for any department; a department manager (front line) for their own."""
+    """The quality manager for any department; a department manager or the front-line staff for their own."""
     if has(person, "quality_manager"):
         return True
-    return has(person, "department_manager") and params.get("department", person.department) == person.department
+    department = params.get("department", person.department)
+    return manages(person, department) or at_counter(person, department)
+
+
+def register_departments(person: Person, settings: Settings) -> list[str]:
+    """The departments the register form offers this person."""
+    return [d.code for d in settings.departments if complaint_register(person, None, settings, {"department": d.code})]
 
 
 # -- service inspections (issue 15) ------------------------------------------------------------------
@@ -195,6 +207,13 @@ def kpi_compute(person: Person, obj: Any, settings: Settings, params: dict[str, 
 def process_open(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
     """Opening an audit cycle or a management review is the quality manager's."""
     return has(person, "quality_manager")
+
+
+def navigation(person: Person, settings: Settings) -> dict[str, bool]:
+    """Which of the workspace's sections the header links to for this person."""
+    return {"dashboard": dashboard_view(person, None, settings, {}),
+            "reports": reports_view(person, None, settings, {}),
+            "register": complaint_register(person, None, settings, {})}
 
 
 def nothing(uow: Any = None) -> None:
