@@ -198,3 +198,156 @@ def test_staff_suggestion_is_evaluated_in_the_browser(workspace, browser, smtp_s
         assert page.request.get(f"{base}/app/suggestions/{ref}").status == 403
     finally:
         context.close()
+
+
+# -- inspection evidence files and compliments (issue 15) -------------------------------------------------------
+
+INSPECTOR = "zheng.yu@example.com"  # OPS, internal auditor
+JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+
+
+def recorded_inspection(settings) -> str:
+    from sqms.calendar import utcnow
+    from sqms.monitoring.service import ItemResult, NewInspection, record_inspection
+
+    with UnitOfWork(settings.database_url, actor=INSPECTOR) as uow:
+        row, _ = record_inspection(uow.session, settings, NewInspection(
+            "INS-T-1", "service-counter", "CS", INSPECTOR, utcnow(), [ItemResult("ENV-1", 5.0)]), actor=INSPECTOR)
+        uow.commit()
+        return row.inspection_id
+
+
+def test_inspection_evidence_is_checked_kept_by_checksum_and_linked_to_its_item(org, tmp_path):
+    import hashlib
+
+    from sqms.evidence import evidence_path
+    from sqms.monitoring.models import Inspection
+    from sqms.monitoring.service import (
+        InspectionError,
+        add_inspection_evidence,
+        inspection_evidence_of,
+        read_inspection_evidence,
+    )
+    from tests.conftest import make_settings
+
+    settings = make_settings(org.database_url, tmp_path, web={"base_url": "http://x", "evidence_dir": tmp_path / "ev",
+                                                              "evidence_max_bytes": 4000})
+    ident = recorded_inspection(settings)
+    with UnitOfWork(settings.database_url) as uow:
+        inspection = uow.session.get(Inspection, ident)
+        row = add_inspection_evidence(uow.session, settings, inspection, item="ENV-1", filename="C:\\相机\\大厅.jpg",
+                                      data=JPEG, actor=INSPECTOR)
+        assert (row.filename, row.item, row.sha256) == ("大厅.jpg", "ENV-1", hashlib.sha256(JPEG).hexdigest())
+        assert evidence_path(settings, row.sha256).is_relative_to(tmp_path / "ev")  # a generated name, not theirs
+        assert read_inspection_evidence(settings, row) == JPEG
+        for item, name, data in [("ENV-1", "big.jpg", b"\xff\xd8\xff" + b"x" * 4000), ("ENV-1", "x.html", b"<p>"),
+                                 ("ENV-1", "fake.jpg", b"<svg onload=alert(1)>"), ("NOPE", "a.jpg", JPEG)]:
+            with pytest.raises(InspectionError):
+                add_inspection_evidence(uow.session, settings, inspection, item=item, filename=name, data=data,
+                                        actor=INSPECTOR)
+        uow.commit()
+    with UnitOfWork(settings.database_url) as uow:
+        inspection = uow.session.get(Inspection, ident)
+        assert [e.filename for e in inspection_evidence_of(uow.session, inspection)] == ["大厅.jpg"]
+        assert inspection.items[0].evidence == ["大厅.jpg"]
+        entry = uow.session.scalars(select(AuditEntry).where(AuditEntry.entity == "inspection",
+                                                             AuditEntry.action == "evidence")).one()
+        assert entry.actor == INSPECTOR and entry.after["sha256"] == row.sha256
+        assert perm.inspection_evidence(person(settings, INSPECTOR), inspection, settings, {})
+        assert not perm.inspection_evidence(person(settings, CS_MANAGER), inspection, settings, {})  # sees only
+
+
+@VIEWPORTS
+def test_inspection_evidence_uploaded_on_the_phone_downloads_intact(workspace, browser, smtp_server,  # noqa: F811
+                                                                    viewport, request):
+    settings, base = workspace
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    size = request.node.callspec.id.split("-")[-1]
+    try:
+        sign_in(page, base, smtp_server, INSPECTOR)
+        page.goto(f"{base}/app/inspections/new")
+        page.select_option("#department", "CS")
+        page.check("#r_PROC-3_fail")
+        page.set_input_files("#f_PROC-3", files=[{"name": "收费现场.html", "mimeType": "text/html",
+                                                  "buffer": b"<script>alert(1)</script>"}])
+        page.click("#record")
+        page.wait_for_selector("#error")  # a wrong type is refused, nothing recorded
+        assert "PROC-3" in page.inner_text("#error") and ".html" in page.inner_text("#error")
+        page.check("#r_PROC-3_fail")
+        page.set_input_files("#f_PROC-3", files=[{"name": "收费现场.jpg", "mimeType": "image/jpeg", "buffer": JPEG}])
+        page.click("#record")  # the photo is the evidence the failed item requires
+        page.wait_for_selector("#evidence a")
+        shot(page, f"inspection-evidence-{size}")
+        link = page.locator("#evidence a").first
+        assert link.inner_text() == "收费现场.jpg"
+        download = page.request.get(base + link.get_attribute("href"))
+        assert download.status == 200 and download.body() == JPEG
+        assert download.headers["content-disposition"].startswith("attachment;")
+        assert download.headers["x-content-type-options"] == "nosniff"
+        # a second file afterwards, for the whole visit; an oversized one is refused
+        page.set_input_files("#file", files=[{"name": "记录.pdf", "mimeType": "application/pdf",
+                                              "buffer": b"%PDF-1.4\n" + b"x" * 100}])
+        page.click("#upload")
+        page.wait_for_selector("#evidence li:nth-child(2)")
+        big = b"%PDF-1.4\n" + b"x" * settings.web.evidence_max_bytes
+        page.set_input_files("#file", files=[{"name": "big.pdf", "mimeType": "application/pdf", "buffer": big}])
+        page.click("#upload")
+        page.wait_for_selector("#error")
+        assert "big.pdf" in page.inner_text("#error") and page.locator("#evidence li").count() == 2
+        href = base + link.get_attribute("href")
+        with UnitOfWork(settings.database_url) as uow:
+            from sqms.monitoring.models import Inspection
+
+            row = uow.session.scalars(select(Inspection)).one()
+            assert row.items[[i.item for i in row.items].index("PROC-3")].evidence == ["收费现场.jpg"]
+        # the inspected department's manager may download; another department's may not
+        page.click("#logout")
+        sign_in(page, base, smtp_server, "liu.yang@example.com")
+        assert page.request.get(href).status == 403
+        page.click("#logout")
+        sign_in(page, base, smtp_server, CS_MANAGER)
+        assert page.request.get(href).body() == JPEG
+    finally:
+        context.close()
+
+
+@VIEWPORTS
+def test_department_manager_records_a_compliment(workspace, browser, smtp_server, viewport, request):  # noqa: F811
+    from sqms.monitoring.models import Compliment, Staff
+
+    settings, base = workspace
+    with UnitOfWork(settings.database_url, actor="test") as uow:
+        uow.session.add_all([Staff(staff_id="CS001", name="周敏", department="CS"),
+                             Staff(staff_id="OPS001", name="马军", department="OPS")])
+        uow.commit()
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    size = request.node.callspec.id.split("-")[-1]
+    try:
+        sign_in(page, base, smtp_server, CS_MANAGER)
+        page.click("#nav-compliments")
+        assert [o.get_attribute("value") for o in page.locator("#department option").all()] == ["CS"]
+        assert "OPS001" not in page.inner_text("#staff_id")  # their own department's people only
+        page.select_option("#staff_id", "CS001")
+        page.fill("#received_at", "yesterday")
+        page.click("#record-compliment")
+        page.wait_for_selector("#errors")
+        assert "收到时间" in page.inner_text("#error-received_at") and "表扬内容" in page.inner_text("#error-description")
+        page.fill("#received_at", "2026-11-20T10:15")
+        page.fill("#description", "快递员周敏主动帮忙搬运<i>大件</i>")
+        page.click("#record-compliment")
+        page.wait_for_selector("#saved")
+        assert "<i>大件</i>" in page.locator("#compliments").text_content()  # escaped (hidden column on a phone)
+        shot(page, f"compliments-{size}")
+        token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+        other = page.request.post(f"{base}/app/compliments", form={"csrf_token": token, "department": "OPS",
+                                                                   "description": "x"})
+        assert other.status == 403  # not their department
+        with UnitOfWork(settings.database_url) as uow:
+            row = uow.session.scalars(select(Compliment)).one()
+            assert (row.department, row.staff_id, row.description) == ("CS", "CS001", "快递员周敏主动帮忙搬运<i>大件</i>")
+            entry = uow.session.scalars(select(AuditEntry).where(AuditEntry.entity == "compliment")).one()
+            assert entry.actor == CS_MANAGER
+    finally:
+        context.close()
