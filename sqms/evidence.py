@@ -28,7 +28,18 @@ ACCEPT = ",".join(EVIDENCE_TYPES)  # for a form's file input
 
 
 class EvidenceError(ValueError):
-    """A file that is not kept; the message says why (prefixed `evidence:`)."""
+    """A file that is not kept; the message says why (prefixed `evidence:`), `zh` the same in Chinese
+    (a form shows the one of its language: `message`)."""
+
+    def __init__(self, en: str, zh: str | None = None):
+        super().__init__(en)
+        self.zh = zh or en
+
+
+def message(exc: EvidenceError, locale: str | None) -> str:
+    from sqms.reporting.formatting import t
+
+    return t(locale, exc.zh, str(exc))
 
 
 @dataclass(frozen=True)
@@ -43,15 +54,17 @@ def checked(settings: Settings, filename: str, data: bytes) -> StoredFile:
     """The file's description if it may be kept (type, size, content), else EvidenceError."""
     name = PurePath((filename or "").replace("\\", "/")).name.strip()[:200]
     suffix = PurePath(name).suffix.lower()
+    kinds, limit = ", ".join(EVIDENCE_TYPES), settings.web.evidence_max_bytes // 1024 // 1024
     if not name or suffix not in EVIDENCE_TYPES:
-        raise EvidenceError(f"evidence: {name or 'the file'} is not one of {', '.join(EVIDENCE_TYPES)}")
+        raise EvidenceError(f"evidence: {name or 'the file'} is not one of {kinds}",
+                            f"证据文件：{name or '该文件'} 不是允许的类型（{kinds}）")
     if len(data) > settings.web.evidence_max_bytes:
-        raise EvidenceError(f"evidence: {name} is larger than {settings.web.evidence_max_bytes // 1024 // 1024} MB")
+        raise EvidenceError(f"evidence: {name} is larger than {limit} MB", f"证据文件：{name} 超过 {limit} MB")
     if not data:
-        raise EvidenceError(f"evidence: {name} is empty")
+        raise EvidenceError(f"evidence: {name} is empty", f"证据文件：{name} 是空文件")
     content_type, magic = EVIDENCE_TYPES[suffix]
     if not data.startswith(magic) or (not magic and b"\x00" in data[:4096]):
-        raise EvidenceError(f"evidence: {name} is not a {suffix} file")
+        raise EvidenceError(f"evidence: {name} is not a {suffix} file", f"证据文件：{name} 的内容不是 {suffix} 文件")
     return StoredFile(name, hashlib.sha256(data).hexdigest(), len(data), content_type)
 
 

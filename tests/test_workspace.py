@@ -420,7 +420,8 @@ def test_actions_pdca_and_approval_in_the_browser(workspace, browser, smtp_serve
         big.write_bytes(b"%PDF-1.4\n" + b"0" * settings.web.evidence_max_bytes)
         page.set_input_files("#file", str(big))
         page.click("#upload")
-        assert "larger than" in page.inner_text("#error")
+        page.wait_for_selector("#error:has-text('big.pdf')")
+        assert "超过" in page.inner_text("#error")  # in the form's language
         assert page.locator("#evidence a").count() == 1
 
         page.fill("#note", "已退款 12 户")

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from sqms import evidence as evidence_files
 from sqms.actions.models import Action, ActionEvidence
 from sqms.actions.service import (
     ActionError,
@@ -26,7 +27,7 @@ from sqms.db import UnitOfWork
 from sqms.statemachine import IllegalTransition
 from sqms.web import permissions as perm
 from sqms.web.files import attachment, read_upload
-from sqms.web.workspace import Cfg, Me, NotFound, Uow, page, redirect
+from sqms.web.workspace import Cfg, Me, NotFound, Uow, locale_of, page, redirect
 
 router = APIRouter()
 
@@ -92,6 +93,11 @@ async def action_evidence(request: Request, action: Workable, me: Me, uow: Uow, 
     if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
         return _failed(request, uow, settings, me, action, ActionError("evidence: choose a file"), {})
     data = await read_upload(upload, settings.web.evidence_max_bytes)
+    try:
+        evidence_files.checked(settings, upload.filename or "", data)  # refused in the form's language
+    except evidence_files.EvidenceError as exc:
+        return _failed(request, uow, settings, me, action,
+                       ActionError(evidence_files.message(exc, locale_of(request, settings))), {})
     try:
         add_evidence(uow.session, settings, action, filename=upload.filename or "", data=data, actor=me.email)
     except ActionError as exc:

@@ -83,7 +83,8 @@ async def inspection_submit(request: Request, me: Me, uow: Uow, settings: Cfg) -
             try:
                 files[code] = (evidence_files.checked(settings, upload.filename, data).filename, data)
             except evidence_files.EvidenceError as exc:
-                raise InspectionError(f"{code}: {exc}") from None
+                raise InspectionError(f"{code}: {evidence_files.message(exc, locale_of(request, settings))}") \
+                    from None
         results = []
         for item in template.items():
             value = form.get(f"r_{item.code}", "na")
@@ -126,10 +127,15 @@ def inspection_page(request: Request, inspection: Viewable, me: Me, uow: Uow, se
 async def inspection_evidence(request: Request, inspection: Evidenced, me: Me, uow: Uow, settings: Cfg) -> Response:
     raw = await request.form()
     upload = raw.get("file")
+    loc = locale_of(request, settings)
     try:
         if not is_upload(upload):
-            raise InspectionError("evidence: choose a file")
+            raise InspectionError(t(loc, "证据文件：请选择文件", "evidence: choose a file"))
         data = await read_upload(upload, settings.web.evidence_max_bytes)
+        try:
+            evidence_files.checked(settings, upload.filename, data)  # refused in the form's language
+        except evidence_files.EvidenceError as exc:
+            raise InspectionError(evidence_files.message(exc, loc)) from None
         add_inspection_evidence(uow.session, settings, inspection, item=clean_text(raw.get("item") or "") or None,
                                 filename=upload.filename, data=data, actor=me.email)
     except InspectionError as exc:
