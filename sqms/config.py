@@ -392,8 +392,11 @@ class QualityMeetingSettings(_Model):
     meeting_hours: float = Field(default=2, gt=0)
     meeting_place: str = "运营部会议室"
     minutes_to: tuple[str, ...] = ("role:general_manager",)  # besides the participants
+    # who records the minutes in the workspace: the quality manager, or name a secretary's address
+    minutes_by: tuple[str, ...] = ("role:quality_manager",)
 
-    _participants = field_validator("participants", "minutes_to")(classmethod(lambda cls, v: _check_selectors(v)))
+    _participants = field_validator("participants", "minutes_to", "minutes_by")(
+        classmethod(lambda cls, v: _check_selectors(v)))
 
 
 class StandardsSettings(_Model):

@@ -231,9 +231,13 @@ def load_demo(settings: Settings, *, seed: int = DEFAULT_SEED, end_period: str |
     def generate_and_import(folder: Path) -> dict[str, ImportResult]:
         from sqms.monitoring.demo import load_monitoring_demo
 
+        from sqms.monitoring.demo import import_demo_staff
+
         paths = generate_demo(settings, seed=seed, end_period=end_period, out_dir=folder, now=now, months=months)
-        results = {kind: import_file(settings, spec_for(kind), path, actor="demo") for kind, path in paths.items()}
-        results |= load_monitoring_demo(settings, folder, seed=seed, months=months, now=now,
+        # the staff register first: service records name who served (staff_id)
+        results = {"staff": import_demo_staff(settings, folder, seed=seed)}
+        results |= {kind: import_file(settings, spec_for(kind), path, actor="demo") for kind, path in paths.items()}
+        results |= load_monitoring_demo(settings, folder, seed=seed, months=months, now=now, import_staff=False,
                                         end_period=end_period or previous_period(now or utcnow(), settings.tz))
         return results
 
@@ -366,6 +370,7 @@ class _Generator:
         phone = np.char.add("1", np.char.zfill(rng.integers(3_000_000_000, 9_999_999_999, n).astype(str), 10))
         operating = [i for i, d in enumerate(self.settings.departments) if d.kind == "operating"] or [0]
         dept = np.array(self.depts)[np.array(operating)[rng.integers(0, len(operating), n)]]
+        self.home = dept  # each customer's own department (who serves them there: `_served_by`)
         return pd.DataFrame({"customer_id": ids, "name": names, "email": email, "phone": phone, "department": dept})
 
     # -- service records --
@@ -424,7 +429,32 @@ class _Generator:
             "first_response_at": self._format(frame["first_response"].to_numpy()).to_numpy(),
             "resolved_at": self._format(frame["resolved"].to_numpy()).to_numpy(),
             "first_contact_resolved": frame["fcr"],
+            "staff_id": self._served_by(frame["customer_id"].to_numpy(), frame["dept"].to_numpy()),
         })
+
+    def _served_by(self, customers: np.ndarray, dept: np.ndarray) -> np.ndarray:
+        """Who served each record (the register's `staff_id`): a customer served in their own department has
+        one person there (their 专属客服 / 客户经理, the same every time), so that their survey answers are
+        attributable to that person in the staff grading; other contacts name nobody. Derived from the ids,
+        not drawn: the rest of the demo stays as it was."""
+        from sqms.monitoring.demo import STAFF_PER_DEPARTMENT
+
+        out = np.full(len(customers), "", dtype=object)
+        home = getattr(self, "home", None)
+        if home is None:
+            return out
+        known = pd.notna(customers)
+        number = np.zeros(len(customers), dtype=np.int64)
+        number[known] = [int(c[3:]) for c in customers[known]]
+        for d, name in enumerate(self.depts):
+            count = STAFF_PER_DEPARTMENT.get(name)
+            if not count:
+                continue
+            mine = known & (dept == d)
+            mine[mine] = home[number[mine] - 1] == name
+            person = (number[mine] * 7919) % count + 1
+            out[mine] = [f"{name}{p:03d}" for p in person]
+        return out
 
     # -- complaints --
 

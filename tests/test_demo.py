@@ -35,7 +35,7 @@ DEPARTMENTS = ["CS", "OPS", "SALES", "GMO", "HR", "FIN", "RND", "ADMIN"]
 HEADERS = {
     "customers": "customer_id,name,email,phone,department",
     "service-records": "record_id,department,channel,customer_id,opened_at,first_response_at,resolved_at,"
-                       "first_contact_resolved",
+                       "first_contact_resolved,staff_id",
     "complaints": "complaint_id,received_at,department,channel,severity,category,customer_id,responded_at,"
                   "resolved_at,description",
     "survey-responses": "response_id,submitted_at,department,customer_id,nps,csat,TAN1,TAN2,REL1,REL2,RES1,RES2,"
@@ -280,8 +280,9 @@ def _counts(settings) -> dict[str, int]:
 
 def test_load_is_idempotent(settings, tmp_path: Path):
     first = load_demo(settings, end_period=END, out_dir=tmp_path / "demo", now=NOW, months=LOAD_MONTHS)
-    assert list(first) == ["customers", "service-records", "complaints", "survey-responses", "staff", "compliments",
-                           "service-errors"]  # the last three: service monitoring (issue 15)
+    # the staff register first (service records name who served), compliments and service errors last (issue 15)
+    assert list(first) == ["staff", "customers", "service-records", "complaints", "survey-responses", "compliments",
+                           "service-errors"]
     assert all(r.inserted == r.rows > 0 and not r.errors and not r.warnings for r in first.values())
     assert first["staff"].rows == 60
     counts = _counts(settings)
@@ -300,6 +301,24 @@ def test_load_is_idempotent(settings, tmp_path: Path):
     assert status[("response_within_target_pct", "OPS")] == "missed"
     assert status[("response_within_target_pct", "CS")] == "met"
     assert met > 2 * missed
+
+
+    # who served: a customer served in their own department has one person there, so the staff grading's
+    # CSAT component (survey answers of customers served by exactly one person) is not empty
+    from sqms.monitoring.grading import components_for
+    from sqms.monitoring.models import Staff
+
+    with UnitOfWork(settings.database_url, "test") as uow:
+        served = uow.session.execute(select(ServiceRecord.customer_id, ServiceRecord.department,
+                                            ServiceRecord.staff_id).where(ServiceRecord.staff_id.is_not(None))).all()
+        homes = dict(uow.session.execute(select(Customer.customer_id, Customer.department)).all())
+        staff = {s.staff_id: s.department for s in uow.session.scalars(select(Staff))}
+        _, components = components_for(uow.session, settings, "2026Q3")
+    assert len(served) > 1_000 and all(homes[c] == d == staff[s] for c, d, s in served)
+    people = pd.DataFrame(served, columns=["customer", "department", "staff"]).groupby("customer")["staff"].nunique()
+    assert people.max() == 1  # one person per customer
+    csat = [c["csat"] for c in components.values() if c["csat"] is not None]
+    assert len(csat) >= 0.8 * len(components) and all(0 <= v <= 100 for v in csat)
 
 
 def test_loading_the_demo_again_keeps_what_was_done_in_sqms(settings, tmp_path: Path):

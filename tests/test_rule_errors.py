@@ -22,9 +22,9 @@ SOURCES = [ROOT / "sqms" / p for p in (
     "statemachine.py", "complaints/service.py", "complaints/views.py", "actions/service.py", "actions/views.py",
     "improvement/service.py", "improvement/views.py", "audits/service.py", "audits/views.py",
     "reviews/service.py", "reviews/views.py", "monitoring/service.py", "monitoring/views.py", "auth/service.py",
-    "auth/views.py")]
+    "auth/views.py", "evidence.py")]
 ERRORS = {"RuleError", "IllegalTransition", "ComplaintError", "ActionError", "ImprovementError", "AuditError",
-          "ReviewError", "InspectionError", "PasswordError"}
+          "ReviewError", "InspectionError", "PasswordError", "EvidenceError"}
 MACHINE = {"entity", "ident", "move", "state", "allowed"}  # what the state machine adds (`**where`)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH_SENTENCE = re.compile(r"[A-Za-z]{2,}(?:[ ,'’]+[A-Za-z]{2,}){2,}")

@@ -420,6 +420,7 @@ def test_actions_pdca_and_approval_in_the_browser(workspace, browser, smtp_serve
         big.write_bytes(b"%PDF-1.4\n" + b"0" * settings.web.evidence_max_bytes)
         page.set_input_files("#file", str(big))
         page.click("#upload")
+        page.wait_for_selector("#error:has-text('big.pdf')")
         assert "超过 10 MB" in page.inner_text("#error")  # in the form's language (zh_CN)
         assert page.locator("#evidence a").count() == 1
 

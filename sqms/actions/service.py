@@ -26,6 +26,7 @@ from sqms.actions.models import (
     ActionEvidence,
     ActionLink,
 )
+from sqms import evidence as evidence_files
 from sqms.audit_trail import record_change
 from sqms.calendar import END_OF_DAY, add_working_days, to_local, utcnow
 from sqms.config import Settings
@@ -280,58 +281,27 @@ def note(session: Session, action: Action, text: str, *, actor: str | None = Non
     session.flush()
 
 
-# evidence files: what may be uploaded, and how each kind of file begins
-EVIDENCE_TYPES: dict[str, tuple[str, bytes]] = {
-    ".pdf": ("application/pdf", b"%PDF-"),
-    ".png": ("image/png", b"\x89PNG\r\n\x1a\n"),
-    ".jpg": ("image/jpeg", b"\xff\xd8\xff"),
-    ".jpeg": ("image/jpeg", b"\xff\xd8\xff"),
-    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04"),
-    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", b"PK\x03\x04"),
-    ".txt": ("text/plain", b""),
-    ".csv": ("text/csv", b""),
-}
+# evidence files: the shared mechanism of `sqms.evidence` (type, size and content checked, kept by checksum)
+EVIDENCE_TYPES = evidence_files.EVIDENCE_TYPES
+evidence_path = evidence_files.evidence_path
 
 
 def add_evidence(session: Session, settings: Settings, action: Action, *, filename: str, data: bytes,
                  actor: str) -> ActionEvidence:
     """Keep an evidence file (size- and type-checked) under `web.evidence_dir`, named by its SHA-256."""
-    import hashlib
-    from pathlib import PurePath
-
-    name = PurePath((filename or "").replace("\\", "/")).name.strip()[:200]
-    suffix = PurePath(name).suffix.lower()
     if action.status == VERIFIED:
         raise ActionError(f"{action.ref} is verified and closed", code="action.closed", ref=action.ref)
-    if not name or suffix not in EVIDENCE_TYPES:
-        raise ActionError(f"evidence: {name or 'the file'} is not one of {', '.join(EVIDENCE_TYPES)}",
-                          code="evidence.type", name=name, options=tuple(EVIDENCE_TYPES))
-    if len(data) > settings.web.evidence_max_bytes:
-        raise ActionError(f"evidence: {name} is larger than {settings.web.evidence_max_bytes // 1024 // 1024} MB",
-                          code="evidence.size", name=name, mb=settings.web.evidence_max_bytes // 1024 // 1024)
-    if not data:
-        raise ActionError(f"evidence: {name} is empty", code="evidence.empty", name=name)
-    content_type, magic = EVIDENCE_TYPES[suffix]
-    if not data.startswith(magic) or (not magic and b"\x00" in data[:4096]):
-        raise ActionError(f"evidence: {name} is not a {suffix} file", code="evidence.content", name=name, suffix=suffix)
-    digest = hashlib.sha256(data).hexdigest()
-    path = evidence_path(settings, digest)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    row = ActionEvidence(action_id=action.id, filename=name, sha256=digest, size=len(data),
-                         content_type=content_type, uploaded_by=actor, uploaded_at=utcnow())
+    try:
+        stored = evidence_files.store(settings, filename, data)
+    except evidence_files.EvidenceError as exc:
+        raise ActionError(*exc.problems) from None
+    row = ActionEvidence(action_id=action.id, filename=stored.filename, sha256=stored.sha256, size=stored.size,
+                         content_type=stored.content_type, uploaded_by=actor, uploaded_at=utcnow())
     session.add(row)
     session.flush()
     record_change(session, action="evidence", entity="action", entity_id=action.id, actor=actor,
-                  after={"file": name, "sha256": digest, "size": len(data)})
+                  after={"file": stored.filename, "sha256": stored.sha256, "size": stored.size})
     return row
-
-
-def evidence_path(settings: Settings, digest: str):
-    return settings.web.evidence_dir / digest[:2] / digest
 
 
 def evidence_of(session: Session, action: Action) -> list[ActionEvidence]:
@@ -341,13 +311,10 @@ def evidence_of(session: Session, action: Action) -> list[ActionEvidence]:
 
 def read_evidence(settings: Settings, row: ActionEvidence) -> bytes:
     """The stored file, checked against its SHA-256 (ActionError when it changed on disk)."""
-    import hashlib
-
-    data = evidence_path(settings, row.sha256).read_bytes()
-    if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise ActionError(f"evidence {row.filename}: the stored file does not match its checksum",
-                          code="evidence.checksum", name=row.filename)
-    return data
+    try:
+        return evidence_files.read(settings, row.sha256, row.filename)
+    except evidence_files.EvidenceError as exc:
+        raise ActionError(*exc.problems) from None
 
 
 def link(session: Session, action: Action, links: Iterable[tuple[str, str]]) -> int:

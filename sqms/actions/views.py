@@ -25,7 +25,8 @@ from sqms.config import Person, Settings
 from sqms.db import UnitOfWork
 from sqms.statemachine import IllegalTransition
 from sqms.web import permissions as perm
-from sqms.web.workspace import Cfg, Me, NotFound, Uow, page, redirect
+from sqms.web.files import attachment, read_upload
+from sqms.web.workspace import Cfg, Me, NotFound, Uow, locale_of, page, redirect
 
 router = APIRouter()
 
@@ -91,8 +92,7 @@ async def action_evidence(request: Request, action: Workable, me: Me, uow: Uow, 
     if not isinstance(upload, UploadFile) and not hasattr(upload, "read"):
         missing = ActionError("evidence: choose a file", code="evidence.missing")
         return _failed(request, uow, settings, me, action, missing, {})
-    limit = settings.web.evidence_max_bytes
-    data = await upload.read(limit + 1)  # never more than one byte over the limit in memory
+    data = await read_upload(upload, settings.web.evidence_max_bytes)
     try:
         add_evidence(uow.session, settings, action, filename=upload.filename or "", data=data, actor=me.email)
     except ActionError as exc:
@@ -106,17 +106,7 @@ def evidence_download(evidence_id: int, action: Viewable, uow: Uow, settings: Cf
     row = uow.session.get(ActionEvidence, evidence_id)
     if row is None or row.action_id != action.id:
         raise NotFound()
-    data = read_evidence(settings, row)
-    # always a download, never rendered in our origin
-    return Response(data, media_type=row.content_type, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(row.filename)}",
-        "X-Content-Type-Options": "nosniff"})
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
+    return attachment(read_evidence(settings, row), row.filename, row.content_type)
 
 
 @router.post("/actions/{action_id}/move/{move}")

@@ -17,6 +17,7 @@ import yaml
 from sqms.actions.models import TYPES as ACTION_TYPES
 from sqms.calendar import parse_day
 from sqms.config import Person, Settings
+from sqms.reporting.formatting import t
 
 SHEETS = {"attendance": "出席 attendance", "agenda": "议程 agenda", "actions": "行动项 actions"}
 COLUMNS = {
@@ -30,8 +31,8 @@ _YES = {"1", "true", "yes", "y", "是", "出席", "√", "✓", "x"}
 class MinutesError(ValueError):
     """Minutes that do not validate; `problems` lists every one."""
 
-    def __init__(self, problems: list[str]):
-        super().__init__("the minutes are not recorded:\n  " + "\n  ".join(problems))
+    def __init__(self, problems: list[str], heading: str = "the minutes are not recorded:"):
+        super().__init__(heading + "\n  " + "\n  ".join(problems))
         self.problems = problems
 
 
@@ -66,29 +67,36 @@ def _day(value: Any) -> date | None:
 
 
 def _validate(settings: Settings, agenda_numbers: set[int], raw: dict[str, Any],
-              where: dict[str, Any]) -> MinutesIn:
-    """`raw`: attendees, items, actions as plain values; `where(kind, index, column)` names a place."""
+              where: dict[str, Any], locale: str = "en") -> MinutesIn:
+    """`raw`: attendees, items, actions as plain values; `where(kind, index, column)` names a place;
+    the problems in `locale` (the CLI's English, or the language of the workspace form)."""
+    def say(zh: str, en: str) -> str:
+        return t(locale, zh, en)
+
     problems: list[str] = []
     attendees = []
     for i, value in enumerate(raw.get("attendees") or []):
         person = _person(settings, value)
         if person is None:
-            problems.append(f"{where['attendees'](i)}: {value!r} is not a configured person (email or name)")
+            problems.append(f"{where['attendees'](i)}: " + say(
+                f"{value!r} 不是已配置的人员（邮箱或姓名）", f"{value!r} is not a configured person (email or name)"))
         else:
             attendees.append(person.email)
     if not attendees and not problems:
-        problems.append(f"{where['attendees'](None)}: name at least one person present")
+        problems.append(f"{where['attendees'](None)}: " + say("请至少填写一名出席人员", "name at least one person present"))
     notes: dict[int, dict[str, str]] = {}
     for i, item in enumerate(raw.get("items") or []):
         # `item`, not `no`: YAML reads a bare `no` key as false
         try:
             no = int(item.get("item"))
         except (TypeError, ValueError):
-            problems.append(f"{where['items'](i, 'item')}: {item.get('item')!r} is not an agenda item number")
+            problems.append(f"{where['items'](i, 'item')}: " + say(
+                f"{item.get('item')!r} 不是议程编号", f"{item.get('item')!r} is not an agenda item number"))
             continue
         if no not in agenda_numbers:
-            problems.append(f"{where['items'](i, 'item')}: the agenda has no item {no} "
-                            f"(items: {', '.join(map(str, sorted(agenda_numbers)))})")
+            numbers = ", ".join(map(str, sorted(agenda_numbers)))
+            problems.append(f"{where['items'](i, 'item')}: " + say(f"议程中没有第 {no} 项（议程：{numbers}）",
+                                                                    f"the agenda has no item {no} (items: {numbers})"))
             continue
         discussion = str(item.get("discussion") or "").strip()
         decision = str(item.get("decision") or "").strip()
@@ -99,23 +107,28 @@ def _validate(settings: Settings, agenda_numbers: set[int], raw: dict[str, Any],
     for i, a in enumerate(raw.get("actions") or []):
         title = str(a.get("title") or "").strip()
         if not title:
-            problems.append(f"{where['actions'](i, 'title')}: is required")
+            problems.append(f"{where['actions'](i, 'title')}: " + say("必须填写", "is required"))
         owner = _person(settings, a.get("owner"))
         if owner is None:
-            problems.append(f"{where['actions'](i, 'owner')}: {a.get('owner')!r} is not a configured person "
-                            "(every action item has an owner)")
+            problems.append(f"{where['actions'](i, 'owner')}: " + say(
+                f"{a.get('owner')!r} 不是已配置的人员（每个行动项都要有责任人）",
+                f"{a.get('owner')!r} is not a configured person (every action item has an owner)"))
         due = _day(a.get("due"))
         if due is None:
-            problems.append(f"{where['actions'](i, 'due')}: {a.get('due')!r} is not a date such as 2026-12-15 "
-                            "(every action item has a deadline)")
+            problems.append(f"{where['actions'](i, 'due')}: " + say(
+                f"{a.get('due')!r} 不是日期，如 2026-12-15（每个行动项都要有期限）",
+                f"{a.get('due')!r} is not a date such as 2026-12-15 (every action item has a deadline)"))
         department = str(a.get("department") or "").strip() or (owner.department if owner else "")
         department = next((d.code for d in settings.departments if department in (d.code, d.name, d.name_en)),
                           department)
         if owner is not None and department not in codes:
-            problems.append(f"{where['actions'](i, 'department')}: unknown department {department!r}")
+            problems.append(f"{where['actions'](i, 'department')}: " + say(f"未知部门 {department!r}",
+                                                                            f"unknown department {department!r}"))
         kind = str(a.get("type") or "corrective").strip()
         if kind not in ACTION_TYPES:
-            problems.append(f"{where['actions'](i, 'type')}: {kind!r} is not one of {', '.join(ACTION_TYPES)}")
+            kinds = ", ".join(ACTION_TYPES)
+            problems.append(f"{where['actions'](i, 'type')}: " + say(f"{kind!r} 不是 {kinds} 之一",
+                                                                      f"{kind!r} is not one of {kinds}"))
         item = a.get("item")
         if item not in (None, ""):
             try:
@@ -123,14 +136,15 @@ def _validate(settings: Settings, agenda_numbers: set[int], raw: dict[str, Any],
             except (TypeError, ValueError):
                 item = -1
             if item not in agenda_numbers:
-                problems.append(f"{where['actions'](i, 'item')}: the agenda has no item {a.get('item')!r}")
+                problems.append(f"{where['actions'](i, 'item')}: " + say(f"议程中没有第 {a.get('item')!r} 项",
+                                                                          f"the agenda has no item {a.get('item')!r}"))
         else:
             item = None
         if title and owner and due and department in codes and kind in ACTION_TYPES:
             actions.append(ActionItem(title=title, owner=owner.email, due_on=due, department=department, type=kind,
                                       item=item))
     if problems:
-        raise MinutesError(problems)
+        raise MinutesError(problems, say("纪要未保存：", "the minutes are not recorded:"))
     return MinutesIn(attendees=list(dict.fromkeys(attendees)), notes=notes, actions=actions,
                      period=str(raw["period"]) if raw.get("period") else None)
 
@@ -239,3 +253,37 @@ def parse_file(settings: Settings, path: str | Path, agenda_numbers: set[int]) -
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return parse_workbook(settings, path, agenda_numbers)
     return parse_yaml(settings, path.read_text(encoding="utf-8"), agenda_numbers)
+
+
+def parse_form(settings: Settings, form: dict[str, Any], agenda_numbers: set[int], locale: str) -> MinutesIn:
+    """The workspace's minutes form: `present` (emails ticked), `present_other` (names or emails, comma
+    separated), `discussion_<n>` / `decision_<n>` per agenda item, action rows `a<k>_<column>` (a row
+    left empty is no row). Problems name the form's fields in `locale`."""
+    import re
+
+    others = [x for x in re.split(r"[,，、;；\s]+", str(form.get("present_other") or "")) if x]
+    attendees = [*form.get("present", []), *others]
+    items = [{"item": no, "discussion": form.get(f"discussion_{no}", ""), "decision": form.get(f"decision_{no}", "")}
+             for no in sorted(agenda_numbers)]
+    rows = sorted({int(m.group(1)) for k in form if (m := re.fullmatch(r"a(\d+)_\w+", k))})
+    actions, row_of = [], []
+    for k in rows:
+        row = {c: str(form.get(f"a{k}_{c}") or "").strip() for c in COLUMNS["actions"]}
+        if row["title"] or row["owner"] or row["due"]:  # a row with something typed or chosen in it
+            actions.append(row)
+            row_of.append(k)
+    labels = {"title": ("事项", "title"), "owner": ("责任人", "owner"), "due": ("期限", "due"),
+              "department": ("部门", "department"), "type": ("类型", "type"), "item": ("议程项", "agenda item")}
+    n_present = len(form.get("present", []))
+
+    def attendee(i: int | None) -> str:
+        if i is None:
+            return t(locale, "出席人员", "Present")
+        return t(locale, "出席人员", "Present") if i < n_present else t(locale, "其他出席人员", "Others present")
+
+    where = {"attendees": attendee,
+             "items": lambda i, c: t(locale, f"议程 {items[i]['item']}", f"Agenda item {items[i]['item']}"),
+             "actions": lambda i, c: t(locale, f"行动项 {row_of[i]} · {labels[c][0]}",
+                                       f"Action item {row_of[i]} · {labels[c][1]}")}
+    return _validate(settings, agenda_numbers, {"attendees": attendees, "items": items, "actions": actions}, where,
+                     locale)

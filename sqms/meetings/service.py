@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sqms.rule_errors import RuleError
 from sqms.actions.models import ACTION_STATE_LABELS, DONE, IN_PROGRESS, OPEN, Action
 from sqms.actions.service import linked_to
 from sqms.audit_trail import record_change
@@ -52,7 +53,7 @@ LIFECYCLE = StateMachine(
 )
 
 
-class MeetingError(ValueError):
+class MeetingError(RuleError):
     """Bad input for a quality-analysis meeting; the message says what to fix."""
 
 

@@ -40,10 +40,20 @@ def _staff(settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def import_demo_staff(settings: Settings, folder: Path, *, seed: int) -> ImportResult:
+    """The demo's staff register alone (the service records name these people): the same people as
+    `load_monitoring_demo`'s."""
+    path = folder / "staff.csv"
+    _staff(settings, np.random.default_rng(seed + 15)).to_csv(path, index=False, encoding="utf-8",
+                                                             lineterminator="\n", na_rep="")
+    return import_file(settings, STAFF, path, actor="demo")
+
+
 def load_monitoring_demo(settings: Settings, folder: Path, *, seed: int, end_period: str, months: int,
-                         now: datetime | None = None) -> dict[str, ImportResult]:
-    """Generate and import staff, compliments and service errors; record the inspections (history:
-    their corrective actions mail nobody). Idempotent, like the rest of the demo."""
+                         now: datetime | None = None, import_staff: bool = True) -> dict[str, ImportResult]:
+    """Generate and import staff (unless already imported: `import_demo_staff`), compliments and service
+    errors; record the inspections (history: their corrective actions mail nobody). Idempotent, like the
+    rest of the demo."""
     now = now or utcnow()
     rng = np.random.default_rng(seed + 15)
     staff = _staff(settings, rng)
@@ -107,7 +117,7 @@ def load_monitoring_demo(settings: Settings, folder: Path, *, seed: int, end_per
                 if at is not None:
                     inspections.append(NewInspection(f"MS-{period}-{dept}-{v}", template.code, dept, "第三方评估公司", at,
                                                      results, source="mystery_shopper"))
-    frames = {"staff": (STAFF, staff), "compliments": (COMPLIMENTS, pd.DataFrame(compliments)),
+    frames = {**({"staff": (STAFF, staff)} if import_staff else {}), "compliments": (COMPLIMENTS, pd.DataFrame(compliments)),
               "service-errors": (SERVICE_ERRORS, pd.DataFrame(errors))}
     results: dict[str, ImportResult] = {}
     for kind, (spec, frame) in frames.items():

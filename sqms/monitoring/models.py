@@ -141,3 +141,22 @@ class InspectionPlanSlot(Base):
     inspector: Mapped[str] = mapped_column(String(254))
     due_on: Mapped[date] = mapped_column(Date)
     template: Mapped[str] = mapped_column(String(64))
+
+
+class InspectionEvidence(Base):
+    """A file showing an inspection item's finding (photo, recording transcript ...): kept under
+    `web.evidence_dir` by its SHA-256 (`sqms.evidence`), served only as a download to those who see the
+    inspection."""
+
+    __tablename__ = "inspection_evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inspection_id: Mapped[str] = mapped_column(ForeignKey("inspections.inspection_id", ondelete="CASCADE"),
+                                               index=True)
+    item: Mapped[str | None] = mapped_column(String(64))  # the template item it shows; None: the whole visit
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    uploaded_by: Mapped[str] = mapped_column(String(254))
+    uploaded_at: Mapped[datetime]

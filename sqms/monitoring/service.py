@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sqms import evidence as evidence_files
 from sqms.actions.service import NewAction, open_action
 from sqms.audit_trail import record_change
 from sqms.calendar import utcnow
@@ -20,6 +21,7 @@ from sqms.monitoring.models import (
     SOURCES,
     Compliment,
     Inspection,
+    InspectionEvidence,
     InspectionItem,
     ServiceError,
     Staff,
@@ -207,6 +209,47 @@ def _open_corrective_action(session: Session, settings: Settings, row: Inspectio
         department=row.department, problem=problem, source_ref=row.inspection_id,
         links=[("inspection", row.inspection_id)]), actor=actor, now=now,
         notify=recent if notify is None else notify)
+
+
+# -- evidence files of an inspection ----------------------------------------------------------
+
+
+def add_inspection_evidence(session: Session, settings: Settings, inspection: Inspection, *, item: str | None,
+                            filename: str, data: bytes, actor: str) -> InspectionEvidence:
+    """Keep an uploaded evidence file (the shared checks of `sqms.evidence`) for an item of the inspection
+    (or the whole visit); its name joins the item's evidence list, so the item counts as evidenced."""
+    row_item = None
+    if item:
+        row_item = next((i for i in inspection.items if i.item == item), None)
+        if row_item is None:
+            raise InspectionError(f"item: {item!r} is not an item of {inspection.inspection_id}", code="not_one_of",
+                                  field="item", value=item, options=[i.item for i in inspection.items])
+    try:
+        stored = evidence_files.store(settings, filename, data)
+    except evidence_files.EvidenceError as exc:
+        raise InspectionError(*exc.problems) from None
+    row = InspectionEvidence(inspection_id=inspection.inspection_id, item=item or None, filename=stored.filename,
+                             sha256=stored.sha256, size=stored.size, content_type=stored.content_type,
+                             uploaded_by=actor, uploaded_at=utcnow())
+    session.add(row)
+    if row_item is not None and stored.filename not in (row_item.evidence or []):
+        row_item.evidence = [*(row_item.evidence or []), stored.filename]  # a new list: the JSON column sees it
+    session.flush()
+    record_change(session, action="evidence", entity="inspection", entity_id=inspection.inspection_id, actor=actor,
+                  after={"item": item, "file": stored.filename, "sha256": stored.sha256, "size": stored.size})
+    return row
+
+
+def inspection_evidence_of(session: Session, inspection: Inspection) -> list[InspectionEvidence]:
+    return list(session.scalars(select(InspectionEvidence).where(
+        InspectionEvidence.inspection_id == inspection.inspection_id).order_by(InspectionEvidence.id)))
+
+
+def read_inspection_evidence(settings: Settings, row: InspectionEvidence) -> bytes:
+    try:
+        return evidence_files.read(settings, row.sha256, row.filename)
+    except evidence_files.EvidenceError as exc:
+        raise InspectionError(*exc.problems) from None
 
 
 # -- compliments and service errors entered directly ----------------------------------

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sqms.rule_errors import RuleError
 from sqms.actions.service import NewAction, open_action
 from sqms.audit_trail import record_change
 from sqms.calendar import END_OF_DAY, add_working_days, month_bounds, to_local, to_utc, utcnow
@@ -37,7 +38,7 @@ LIFECYCLE = StateMachine(
 )
 
 
-class SuggestionError(ValueError):
+class SuggestionError(RuleError):
     """Bad input for a suggestion; the message says what to fix."""
 
 

@@ -16,6 +16,8 @@ _PATHS = {
     "review-report": "/app/reviews/{}",
     "report": "/app/reports/",
     "inspection": "/app/inspections/{}",
+    "suggestion": "/app/suggestions/{}",
+    "quality_meeting": "/app/meetings/{}",
 }
 
 

@@ -15,9 +15,11 @@ from sqms.audits.views import router as audits
 from sqms.auth.views import router as auth
 from sqms.complaints.views import router as complaints
 from sqms.improvement.views import router as pdca
+from sqms.meetings.views import router as meetings
 from sqms.monitoring.views import router as inspections
 from sqms.reporting.views import router as reporting
 from sqms.reviews.views import router as reviews
+from sqms.suggestions.views import workspace as suggestions
 from sqms.surveys.views import router as surveys
 from sqms.web.my_tasks import router as reminders
 from sqms.web.workspace import (
@@ -35,7 +37,8 @@ from sqms.web.workspace import (
 def mount(app: FastAPI) -> None:
     """Mount the workspace's routers (each domain's views) and its session, CSRF and error answers."""
     app.middleware("http")(session_middleware)
-    for router in (auth, reminders, complaints, actions, pdca, audits, reviews, surveys, reporting, inspections):
+    for router in (auth, reminders, complaints, actions, pdca, audits, reviews, surveys, reporting, inspections,
+                   meetings, suggestions):
         app.include_router(router, prefix="/app", dependencies=[Depends(csrf_protect)])
 
     @app.exception_handler(NotSignedIn)

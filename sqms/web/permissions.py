@@ -101,6 +101,55 @@ def inspection_view(person: Person, inspection: Any, settings: Settings, params:
     return reads_everything(person) or person.email == inspection.inspector or manages(person, inspection.department)
 
 
+def _selected(settings: Settings, selectors: tuple[str, ...]) -> set[str]:
+    """The emails a config selector list (`role:<role>` or addresses) names."""
+    return {p if isinstance(p, str) else p.email for p in settings.resolve_recipients(selectors)}
+
+
+def compliment_record(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """The quality manager for any department; a department manager for their own (front line)."""
+    return complaint_register(person, obj, settings, params)
+
+
+def inspection_evidence(person: Person, inspection: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Evidence is added by the inspection's inspector or the quality manager."""
+    return has(person, "quality_manager") or person.email == inspection.inspector
+
+
+# -- quality-analysis meeting and suggestions (issue 16) ---------------------------------------------
+
+
+def meeting_view(person: Person, meeting: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Those invited or present, the quality manager and top management."""
+    return (reads_everything(person) or person.email in (meeting.participants or [])
+            or person.email in (meeting.attendees or []) or meeting_minutes(person, meeting, settings, params))
+
+
+def meeting_list(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return (reads_everything(person) or has(person, "department_manager")
+            or person.email in _selected(settings, (*settings.meeting.minutes_by, *settings.meeting.participants)))
+
+
+def meeting_minutes(person: Person, meeting: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Recording the minutes: `meeting.minutes_by` (the quality manager, or a configured secretary)."""
+    return person.email in _selected(settings, settings.meeting.minutes_by)
+
+
+def suggestion_submit(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Every member of staff may make a suggestion."""
+    return True
+
+
+def suggestion_evaluate(person: Person, suggestion: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    return person.email in _selected(settings, settings.suggestions.evaluators)
+
+
+def suggestion_view(person: Person, suggestion: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """Its submitter, the evaluators and top management."""
+    return (reads_everything(person) or suggestion_evaluate(person, suggestion, settings, params)
+            or suggestion.created_by == person.email)
+
+
 # -- corrective actions ----------------------------------------------------------------------------
 
 
@@ -213,7 +262,10 @@ def navigation(person: Person, settings: Settings) -> dict[str, bool]:
     """Which of the workspace's sections the header links to for this person."""
     return {"dashboard": dashboard_view(person, None, settings, {}),
             "reports": reports_view(person, None, settings, {}),
-            "register": complaint_register(person, None, settings, {})}
+            "register": complaint_register(person, None, settings, {}),
+            "compliments": compliment_record(person, None, settings, {}),
+            "suggestions": suggestion_submit(person, None, settings, {}),
+            "meetings": meeting_list(person, None, settings, {})}
 
 
 def nothing(uow: Any = None) -> None:
