@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from sqms.audit_trail import AuditEntry, ImportRun, jsonable
 from sqms.calendar import UTC, utcnow
 from sqms.config import Settings
-from sqms.db import SQLITE_DATETIME_FORMAT, UnitOfWork, default_actor, read_frame
+from sqms.db import UnitOfWork, default_actor, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -685,7 +685,9 @@ class _Checker:
     def _text(self, spec: FieldSpec, raw: pd.Series, empty: pd.Series) -> pd.Series:
         too_long = raw.str.len() > spec.max_length
         self.fail(too_long, spec.name, f"longer than {spec.max_length} characters")
-        cleaned = raw.str.replace(_CONTROL, "", regex=True)
+        # control characters are rare: found by Arrow's RE2 over the column, removed (Python's re) only where found
+        control = _matches(raw, _CONTROL.pattern)
+        cleaned = raw.mask(control, raw[control].str.replace(_CONTROL, "", regex=True)) if control.any() else raw
         return cleaned.where(~empty & ~too_long, None)
 
     def _email(self, spec: FieldSpec, raw: pd.Series, empty: pd.Series) -> pd.Series:
@@ -783,7 +785,9 @@ _OFFSET_AT_END = r"(?:\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?|T\d{2})\s*(?:Z|[+-]\d{2}(?
 
 def _matches(text: pd.Series, pattern: str) -> pd.Series:
     """`text.str.contains(pattern)` through Arrow's RE2 (pandas falls back to Python's re, ~4× slower)."""
-    found = pc.match_substring_regex(pa.array(text.to_numpy(dtype=object), type=pa.string()), pattern)
+    arrow = (pa.array(text.array) if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"
+             else pa.array(text.to_numpy(dtype=object), type=pa.string()))
+    found = pc.match_substring_regex(arrow, pattern)
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=text.index, dtype=bool)
 
 
@@ -839,25 +843,41 @@ def validate_chunk(df: pd.DataFrame, ctx: Context, fields: list[FieldSpec]) -> t
 
 
 class _SeenKeys:
-    """Ids met so far in the file, with the row where each was first seen.
+    """Ids met so far in the file; the row where each was first seen is looked up only for a duplicate.
 
-    A plain dict: probing a million ids chunk by chunk costs far less than rebuilding a pandas
-    hash index over everything seen at every chunk.
+    A plain set: probing a million ids chunk by chunk (`isdisjoint`, `update`: C loops) costs far less
+    than rebuilding a pandas hash index over everything seen at every chunk.
     """
 
     def __init__(self) -> None:
-        self._first: dict[Any, int] = {}
+        self._seen: set[Any] = set()
+        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, rows) of each chunk, in file order
 
     def check(self, keys: pd.Series, rows: np.ndarray, key: str) -> list[RowError]:
         present = keys.notna().to_numpy()
         values = keys.to_numpy(dtype=object)
-        first = self._first
-        earlier = np.fromiter((v in first for v in values), dtype=bool, count=len(values))
-        dup = (keys.duplicated(keep="first").to_numpy() | earlier) & present
-        fresh = present & ~dup
-        first.update(zip(values[fresh].tolist(), rows[fresh].tolist()))
-        return [RowError(int(r), key, f"duplicate {key} {_show(k)} (first in row {first.get(k, '?')})")
-                for k, r in zip(values[dup], rows[dup])]
+        listed = values[present].tolist()
+        seen = self._seen
+        dup = keys.duplicated(keep="first").to_numpy() & present
+        if not seen.isdisjoint(listed):
+            dup |= np.fromiter((v in seen for v in values), dtype=bool, count=len(values)) & present
+        errors = []
+        if dup.any():
+            fresh = present & ~dup
+            self._chunks.append((values[fresh], rows[fresh]))
+            errors = [RowError(int(r), key, f"duplicate {key} {_show(k)} (first in row {self._first_row(k)})")
+                      for k, r in zip(values[dup], rows[dup])]
+        else:
+            self._chunks.append((values[present], rows[present]))
+        seen.update(listed)
+        return errors
+
+    def _first_row(self, value: Any) -> Any:
+        for keys, rows in self._chunks:
+            at = np.flatnonzero(keys == value)
+            if len(at):
+                return int(rows[at[0]])
+        return "?"
 
 
 # -- writing ----------------------------------------------------------------------
@@ -873,35 +893,47 @@ def _python_values(series: pd.Series) -> list[Any]:
 def _db_column_values(series: pd.Series, column: Any) -> list[Any]:
     """Values in the form the DB-API driver takes for a raw executemany or COPY."""
     if pd.api.types.is_datetime64_any_dtype(series):
-        text = series.dt.strftime(SQLITE_DATETIME_FORMAT)
-        return text.astype(object).where(series.notna(), None).tolist()
+        return _sqlite_datetime_texts(series)
     if isinstance(column.type, JSON):
         return _json_texts(series.tolist())
     if isinstance(column.type, Integer) and not isinstance(column.type, Boolean):
         return series.astype("Int64").astype(object).where(series.notna(), None).tolist()
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        # Arrow-backed text straight to Python strings (None for missing): no object Series in between
+        return pa.array(series.array).to_numpy(zero_copy_only=False).tolist()
     return _python_values(series)
+
+
+def _sqlite_datetime_texts(series: pd.Series) -> list[str | None]:
+    """Naive-UTC datetimes as SQLite's DateTime text (SQLITE_DATETIME_FORMAT, `YYYY-MM-DD HH:MM:SS.ffffff`):
+    Arrow's cast of a microsecond timestamp writes exactly that, in C++ (pandas' strftime is 4× dearer)."""
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    text = pa.array(series.astype("datetime64[us]"), from_pandas=True).cast(pa.string())
+    return text.to_numpy(zero_copy_only=False).tolist()
 
 
 def _json_texts(values: list[Any]) -> list[str | None]:
     """JSON text of each value; repeated small dicts (an audit entry's {"status": ...}) dumped once."""
     cache: dict[Any, str] = {}
     out: list[str | None] = []
+    append, dumps = out.append, json.dumps
     for v in values:
         if v is None:
-            out.append(None)
+            append(None)
             continue
-        try:
-            key = tuple(v.items()) if isinstance(v, dict) else None
-            hash(key)
-        except TypeError:
-            key = None
-        if key is None:
-            out.append(json.dumps(v, ensure_ascii=False))
-        else:
-            text = cache.get(key)
+        if type(v) is dict:
+            key = tuple(v.items())
+            try:
+                text = cache.get(key)  # hashing the items: unhashable values (lists) are dumped each time
+            except TypeError:
+                append(dumps(v, ensure_ascii=False))
+                continue
             if text is None:
-                text = cache[key] = json.dumps(v, ensure_ascii=False)
-            out.append(text)
+                text = cache[key] = dumps(v, ensure_ascii=False)
+            append(text)
+        else:
+            append(dumps(v, ensure_ascii=False))
     return out
 
 

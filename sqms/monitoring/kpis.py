@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
@@ -32,16 +33,31 @@ def load_monitoring(conn: Connection, start: datetime, end: datetime) -> dict[st
 
 
 def monitoring_values(frames: dict[str, pd.DataFrame], records: int) -> dict[str, tuple[float | None, int, dict]]:
-    """kpi -> (value, n, extra) for one slice; nothing loaded (a caller without these frames) = no data."""
-    inspections = frames.get("inspections", pd.DataFrame({"source": [], "score": []}))
-    internal = inspections.loc[inspections["source"] == "internal", "score"].astype(float)
-    external = inspections.loc[inspections["source"].isin(EXTERNAL), "score"].astype(float)
+    """kpi -> (value, n, extra) for one slice; nothing loaded (a caller without these frames) = no data.
+
+    Called for the organisation and every department of every computed month: plain arrays, no pandas
+    selection (which costs more than the few inspections it would select)."""
+    inspections = frames.get("inspections")
+    if inspections is not None and len(inspections):
+        source = inspections["source"].to_numpy(dtype=object)
+        score = pd.to_numeric(inspections["score"]).to_numpy(dtype=float, na_value=np.nan)
+        internal, external = score[source == "internal"], score[np.isin(source, EXTERNAL)]
+    else:
+        internal = external = np.empty(0)
     out: dict[str, tuple[float | None, int, dict]] = {
-        "inspection_score": (float(internal.mean()) if len(internal) else None, len(internal), {}),
-        "mystery_shopper_score": (float(external.mean()) if len(external) else None, len(external), {}),
+        "inspection_score": (_mean(internal), len(internal), {}),
+        "mystery_shopper_score": (_mean(external), len(external), {}),
     }
     for kpi, name in (("service_error_rate_per_1000", "errors"), ("praise_rate_per_1000", "compliments")):
         count = len(frames[name]) if name in frames else 0
         known = name in frames and records > 0
         out[kpi] = (1000.0 * count / records if known else None, records, {name: count})
     return out
+
+
+def _mean(values: np.ndarray) -> float | None:
+    """pandas' mean: None without values, missing scores skipped (NaN when every score is missing)."""
+    if not len(values):
+        return None
+    known = values[~np.isnan(values)]
+    return float(known.mean()) if len(known) else float("nan")

@@ -187,8 +187,11 @@ def _monitoring_values(frames: dict[str, pd.DataFrame], sums: dict[str | None, d
     """The monitoring KPIs (issue 15) of the organisation and each department, per 1,000 of its records."""
     empty = dict.fromkeys(_SUMS, 0)
     out = {None: monitoring_values(frames, int(sums.get(None, empty)["records"]))}
+    # each frame split by department once (not one comparison per department and frame)
+    split = {name: dict(tuple(frame.groupby("department", sort=False))) if len(frame) else {}
+             for name, frame in frames.items()}
     for dept in settings.departments:
-        part = {name: frame[frame["department"] == dept.code] for name, frame in frames.items()}
+        part = {name: split[name].get(dept.code, frame.iloc[0:0]) for name, frame in frames.items()}
         out[dept.code] = monitoring_values(part, int(sums.get(dept.code, empty)["records"]))
     return out
 
