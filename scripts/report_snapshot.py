@@ -54,8 +54,8 @@ def demo_scene(tmp: Path):
     from sqms.demo import load_demo
     from sqms.monitoring.report import run_appraisal
     from sqms.records.service import compute_and_store
-    from sqms.reporting.complaints import produce_complaint_report
-    from sqms.reporting.monthly import produce_monthly_report
+    from sqms.complaints.rendering import produce_complaint_report
+    from sqms.monthly.rendering import produce_monthly_report
     from sqms.reviews.report import produce_pack
     from sqms.reviews.service import open_review
     from sqms.standards.demo import seed_register

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from sqms.records.report import _transition_sentence
+from sqms.monthly.report import _transition_sentence
 from sqms.reminders.service import KIND_LABELS
 from sqms.reporting.render import render_template
 from tests.mail_samples import context

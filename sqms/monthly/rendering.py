@@ -1,10 +1,10 @@
 """服务质量月报: the monthly report as one self-contained HTML file and an XLSX workbook.
 
-The content comes from `sqms.records.report.build_monthly_report`; this module only
+The content comes from `sqms.monthly.report.build_monthly_report`; this module only
 renders it (template `templates/reports/monthly_report.html.j2`, inline SVG charts,
 XLSX tables) and provides the short forms used elsewhere: the markdown summary of the
 Prefect artifact and the context of the report email. Section 5 (投诉分析) and its sheets
-are the complaint report's own pieces (`sqms.reporting.complaints`).
+are the complaint report's own pieces (`sqms.complaints.rendering`).
 
 The whole pipeline for one month:
 
@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPIS
 from sqms.records.models import KpiComputation
-from sqms.records.report import MonthlyReport, build_monthly_report
-from sqms.reporting import charts, complaints
+from sqms.monthly.report import MonthlyReport, build_monthly_report
+from sqms.complaints import rendering as complaints
+from sqms.reporting import charts
 from sqms.reporting.excel import (DATETIME, Cell, PrintInfo, Sheet, Table, change_cell, flag, kpi_cell, target_cells,
                                   write_xlsx)
 from sqms.reporting.formatting import (fmt_change, fmt_interval, fmt_target, fmt_value, is_missing, local_datetime,
