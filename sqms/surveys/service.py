@@ -535,7 +535,7 @@ def analyse(session: Session, settings: Settings, campaign: SurveyCampaign, now:
 
 def report(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
     """Render the report, keep it, and mail it to department heads and top management."""
-    from sqms.surveys.report import produce_survey_report
+    from sqms.surveys.rendering import produce_survey_report
 
     generated = produce_survey_report(session, settings, campaign)
     campaign.report_id = generated.id
