@@ -3,7 +3,6 @@ versioned report for the management review."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,14 +12,13 @@ from sqlalchemy.orm import Session
 from sqms.calendar import utcnow
 from sqms.config import Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import DECIMAL1, DECIMAL2, PCT, Cell, PrintInfo, Sheet, Table, flag, write_xlsx
+from sqms.reporting.excel import DECIMAL1, DECIMAL2, PCT, Cell, PrintInfo, Sheet, Table, flag
 from sqms.reporting.formatting import t
 from sqms.reporting.models import GeneratedReport
-from sqms.reporting.render import render_template
-from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.reporting.spec import ReportSpec, produce_report
 from sqms.surveys.analysis import CampaignAnalysis
 from sqms.surveys.models import SurveyCampaign
-from sqms.surveys.service import analysis_of, questionnaire_of
+from sqms.surveys.report import SurveyReport, build_survey_report
 
 KIND = "survey-report"
 TEMPLATE = "reports/survey_report.html.j2"
@@ -121,20 +119,18 @@ def excel_tables(a: CampaignAnalysis, locale: str, previous: SurveyCampaign | No
                   empty_note=t(locale, "没有客户留下意见。", "No customer left a comment."))]
 
 
+def print_info(r: SurveyReport, version: int | None = None) -> PrintInfo:
+    campaign = r.campaign
+    return PrintInfo(f"{r.title} {campaign.code}", f"{campaign.period_start} – {campaign.period_end}", version, r.locale)
+
+
+SPEC = ReportSpec(kind=KIND, template=TEMPLATE, stem=lambda r: f"survey-report-{r.campaign.code}",
+                  context=lambda r, settings: html_context(r.analysis, r.campaign, settings, r.title, r.previous),
+                  tables=lambda r: excel_tables(r.analysis, r.locale, r.previous), print_info=print_info)
+
+
 def produce_survey_report(session: Session, settings: Settings, campaign: SurveyCampaign) -> GeneratedReport:
     """Analysis → HTML + XLSX in the next version's folder → the recorded report (flushed)."""
-    a, previous = analysis_of(session, settings, campaign)
-    title = questionnaire_of(settings, campaign).title.get(settings.locale)
-    version = next_version(session, KIND, campaign.code)
-    out = report_dir(settings, KIND, campaign.code, version)
-    out.mkdir(parents=True, exist_ok=True)
-    html = out / f"survey-report-{campaign.code}.html"
-    html.write_text(render_template(settings, TEMPLATE, **html_context(a, campaign, settings, title, previous),
-                                     version=version),
-                    encoding="utf-8")
-    xlsx = write_xlsx(out / f"survey-report-{campaign.code}.xlsx", excel_tables(a, settings.locale, previous),
-                      PrintInfo(f"{title} {campaign.code}", f"{campaign.period_start} – {campaign.period_end}",
-                                version, settings.locale))
-    return save_report(session, kind=KIND, period=campaign.code, version=version,
-                       files={"html": Path(html), "xlsx": xlsx}, locale=settings.locale,
-                       summary=a.key_figures())
+    r = build_survey_report(session, settings, campaign)
+    return produce_report(session, settings, SPEC, r, period=campaign.code, locale=settings.locale,
+                          summary=r.analysis.key_figures())
