@@ -31,7 +31,7 @@ from sqms.audits.models import AuditCycle
 from sqms.audits.report import build_audit_report
 from sqms.calendar import month_bounds, to_local, utcnow
 from sqms.complaints.models import Complaint
-from sqms.complaints.report import settlement
+from sqms.complaints.service import settlement
 from sqms.records.targets import effective_settings
 from sqms.config import Settings
 from sqms.db import read_frame
