@@ -82,7 +82,7 @@ def demo_scene(tmp: Path):
 
 def audit_scene(tmp: Path):
     from sqms.audits.models import AuditCycle
-    from sqms.audits.report import produce_audit_report
+    from sqms.audits.rendering import produce_audit_report
     from sqms.config import load_settings  # noqa: F401
     from tests.test_audit_report import AS_OF, seed
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from sqms.actions.models import ACTION_STATE_LABELS, DONE, IN_PROGRESS, OPEN, VERIFIED, Action
 from sqms.audits.models import AuditCycle
-from sqms.audits.report import build_audit_report
+from sqms.audits.service import cycle_findings
 from sqms.calendar import month_bounds, to_local, utcnow
 from sqms.complaints.models import Complaint
 from sqms.complaints.service import settlement
@@ -326,7 +326,7 @@ def audit_tables(session: Session, settings: Settings, year: int, as_of: datetim
     cycles = session.scalars(select(AuditCycle).where(AuditCycle.code.like(f"{year}-%")).order_by(AuditCycle.id))
     rows, ncs = [], []
     for cycle in cycles:
-        report = build_audit_report(session, settings, cycle, as_of=as_of)
+        report = cycle_findings(session, settings, cycle, as_of)
         k = report.totals
         open_ncs = report.nonconformities[
             (report.nonconformities["action_status"] != VERIFIED) & ~report.nonconformities["carried_over"]]
