@@ -56,7 +56,7 @@ def demo_scene(tmp: Path):
     from sqms.records.service import compute_and_store
     from sqms.complaints.rendering import produce_complaint_report
     from sqms.monthly.rendering import produce_monthly_report
-    from sqms.reviews.report import produce_pack
+    from sqms.reviews.rendering import produce_pack
     from sqms.reviews.service import open_review
     from sqms.standards.demo import seed_register
 
@@ -135,7 +135,7 @@ def survey_scene(tmp: Path):
 
 def review_scene(tmp: Path):
     """The review of tests/test_reviews.py: pack sent, outputs recorded, the report issued."""
-    from sqms.reviews.report import produce_review_report
+    from sqms.reviews.rendering import produce_review_report
     from sqms.reviews.service import advance_due, record_outputs
     from tests.test_reviews import OUTPUTS, _at, _open, _review
 

@@ -5,7 +5,7 @@ results against the year's targets, the customer-satisfaction surveys, the compl
 internal audit reports and the state of their nonconformities, the improvement cycles and the
 corrective actions, what became of the previous review's decisions, and each department's annual
 report. `build_pack` gathers all of that for one year from what SQMS already keeps, so nobody
-copies figures by hand into slides; `sqms.reviews.report` renders it (HTML, XLSX).
+copies figures by hand into slides; `sqms.reviews.rendering` renders it (HTML, XLSX).
 
 KPI completion (目标完成情况) judges every stored monthly value (the latest computation of each
 month; a month never computed is computed and stored now) against the year's target of its KPI
