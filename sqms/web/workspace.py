@@ -161,7 +161,7 @@ def mount(app: FastAPI) -> None:
     from sqms.improvement.views import router as pdca
     from sqms.monitoring.views import router as inspections
     from sqms.reminders.views import router as reminders
-    from sqms.reporting.views import router as reporting
+    from sqms.web.dashboard import router as reporting
     from sqms.reviews.views import router as reviews
     from sqms.surveys.views import router as surveys
 
