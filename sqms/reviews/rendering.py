@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session
 from sqms.calendar import utcnow
 from sqms.config import Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import DATETIME, Cell, PrintInfo, Table, kpi_cell, write_xlsx
+from sqms.reporting.excel import DATETIME, Cell, PrintInfo, Table, kpi_cell
 from sqms.reporting.formatting import (comparator, kpi_label, local_moment, md_text, records, status_label, t)
 from sqms.reporting.models import GeneratedReport
-from sqms.reporting.render import render_template
-from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.reporting.spec import ReportSpec, produce_report, render_report
 from sqms.reviews.invitation import invitation_ics
 from sqms.reviews.models import ManagementReview
 from sqms.reviews.outcome import ReviewReport, build_review_report
@@ -266,16 +265,16 @@ def pack_markdown(pack: ReviewPack) -> str:
     return "\n".join(lines) + "\n"
 
 
+PACK_SPEC = ReportSpec(kind=PACK_KIND, template=PACK_TEMPLATE, stem=lambda pack: f"{PACK_KIND}-{pack.year}",
+                       context=lambda pack, settings: pack_html_context(pack), tables=pack_excel_tables,
+                       print_info=lambda pack, version: PrintInfo(pack_title(pack), str(pack.year), version,
+                                                                  pack.locale))
+
+
 def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path,
                 version: int | None = None) -> dict[str, Path]:
     """Write `review-pack-<year>.html` (self-contained) and `.xlsx` into `out_dir`."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{PACK_KIND}-{pack.year}.html"
-    html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack), version=version),
-                         encoding="utf-8")
-    return {"html": html_path, "xlsx": write_xlsx(out_dir / f"{PACK_KIND}-{pack.year}.xlsx", pack_excel_tables(pack),
-                                                  PrintInfo(pack_title(pack), str(pack.year), version, pack.locale))}
+    return render_report(PACK_SPEC, pack, settings, out_dir, version)
 
 
 def produce_pack(session: Session, settings: Settings, review: ManagementReview, *,
@@ -285,15 +284,15 @@ def produce_pack(session: Session, settings: Settings, review: ManagementReview,
     updates the calendar entry of the first."""
     as_of = as_of or utcnow()
     pack = build_pack(session, settings, review, as_of=as_of)
-    period = period_of(review)
-    version = next_version(session, PACK_KIND, period)
-    out_dir = report_dir(settings, PACK_KIND, period, version)
-    files = render_pack(pack, settings, out_dir, version)
-    files["ics"] = out_dir / f"management-review-{review.year}.ics"
-    files["ics"].write_bytes(invitation_ics(settings, review, sequence=version - 1, now=as_of,
-                                            description=pack_agenda(pack)))
-    return save_report(session, kind=PACK_KIND, period=period, version=version, files=files, locale=pack.locale,
-                       summary={**pack.key_figures(), "markdown": pack_markdown(pack)})
+
+    def invitation(out_dir: Path, version: int) -> dict[str, Path]:
+        path = out_dir / f"management-review-{review.year}.ics"
+        path.write_bytes(invitation_ics(settings, review, sequence=version - 1, now=as_of,
+                                        description=pack_agenda(pack)))
+        return {"ics": path}
+
+    return produce_report(session, settings, PACK_SPEC, pack, period=period_of(review), locale=pack.locale,
+                          summary={**pack.key_figures(), "markdown": pack_markdown(pack)}, extra_files=invitation)
 
 
 # -- the review report -------------------------------------------------------------------------------------
@@ -366,26 +365,23 @@ def review_report_markdown(report: ReviewReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+REPORT_SPEC = ReportSpec(kind=REPORT_KIND, template=REPORT_TEMPLATE, stem=lambda report: f"{REPORT_KIND}-{report.year}",
+                         context=lambda report, settings: report_html_context(report), tables=report_excel_tables,
+                         print_info=lambda report, version: PrintInfo(report_title(report), str(report.year), version,
+                                                                      report.locale))
+
+
 def render_review_report(report: ReviewReport, settings: Settings, out_dir: str | Path,
                          version: int | None = None) -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{REPORT_KIND}-{report.year}.html"
-    html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report), version=version), encoding="utf-8")
-    return {"html": html_path,
-            "xlsx": write_xlsx(out_dir / f"{REPORT_KIND}-{report.year}.xlsx", report_excel_tables(report),
-                               PrintInfo(report_title(report), str(report.year), version, report.locale))}
+    return render_report(REPORT_SPEC, report, settings, out_dir, version)
 
 
 def produce_review_report(session: Session, settings: Settings, review: ManagementReview) -> GeneratedReport:
     """The report's data, its files in the next version's folder, recorded (flushed, not committed)."""
     report = build_review_report(session, settings, review)
-    period = period_of(review)
-    version = next_version(session, REPORT_KIND, period)
-    files = render_review_report(report, settings, report_dir(settings, REPORT_KIND, period, version), version)
-    return save_report(session, kind=REPORT_KIND, period=period, version=version, files=files, locale=report.locale,
-                       summary={"totals": report.totals, "summary": report.summary,
-                                "markdown": review_report_markdown(report)})
+    return produce_report(session, settings, REPORT_SPEC, report, period=period_of(review), locale=report.locale,
+                          summary={"totals": report.totals, "summary": report.summary,
+                                   "markdown": review_report_markdown(report)})
 
 
 __all__ = ["PACK_KIND", "REPORT_KIND", "ReviewReport", "build_review_report", "pack_markdown", "produce_pack",
