@@ -52,7 +52,7 @@ def _settings(tmp: Path, name: str, **overrides):
 def demo_scene(tmp: Path):
     """The demo: monthly and complaint reports of its last month, the review pack of its year, appraisals."""
     from sqms.demo import load_demo
-    from sqms.monitoring.report import run_appraisal
+    from sqms.monitoring.rendering import run_appraisal
     from sqms.records.service import compute_and_store
     from sqms.complaints.rendering import produce_complaint_report
     from sqms.monthly.rendering import produce_monthly_report
