@@ -13,9 +13,9 @@ from sqms.meetings.models import QualityMeeting
 from sqms.reporting.formatting import organisation_name, t
 
 
-def minutes_data(settings: Settings, meeting: QualityMeeting, as_of: datetime, *, actions: list[Action],
+def minutes_data(settings: Settings, meeting: QualityMeeting, as_of: datetime, *, opened: list[Action],
                  when: dict[str, Any], title: str) -> dict[str, Any]:
-    """The minutes of `meeting` as the template shows them; `actions` (the ones the minutes opened), `when`
+    """The minutes of `meeting` as the template shows them; `opened` (the actions the minutes opened), `when`
     (the meeting's day, time and place) and `title` are the meeting service's readings."""
     loc = settings.locale
     people = {p.email: p for p in settings.people}
@@ -29,7 +29,7 @@ def minutes_data(settings: Settings, meeting: QualityMeeting, as_of: datetime, *
     items = [{**i, "discussion": notes.get(i["no"], {}).get("discussion", ""),
               "decision": notes.get(i["no"], {}).get("decision", "")} for i in meeting.agenda]
     actions = []
-    for a in actions:
+    for a in opened:
         owner = people.get(a.owner)
         zh, en = ACTION_STATE_LABELS.get(a.status, (a.status, a.status))
         actions.append({"ref": a.ref, "title": a.title, "owner": a.owner,

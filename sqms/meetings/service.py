@@ -432,7 +432,7 @@ def record_minutes(session: Session, settings: Settings, meeting: QualityMeeting
     mails = 0
     version = None
     if changed or meeting.minutes_report_id is None:
-        data = minutes_data(settings, meeting, now, actions=actions_of(session, meeting),
+        data = minutes_data(settings, meeting, now, opened=actions_of(session, meeting),
                             when=meeting_context(settings, meeting), title=meeting_title(settings, meeting))
         generated = produce_minutes(session, settings, meeting, data)
         meeting.minutes_report_id = generated.id
