@@ -62,7 +62,7 @@ def _key(text: str) -> str:
 def _states(kind: str) -> dict[str, tuple[str, ...]]:
     # the state names live beside their state machines; imported here only when asked for
     if kind == "complaint_state":
-        from sqms.complaints.report import STATE_LABELS
+        from sqms.complaints.models import STATE_LABELS
     else:
         from sqms.actions.models import ACTION_STATE_LABELS as STATE_LABELS
     return {code: (zh, en, code.replace("_", " ")) for code, (zh, en) in STATE_LABELS.items()}

@@ -28,7 +28,8 @@ def advance_audits() -> list[list[str]]:
         uow.commit()
     for code, step in done:
         if step == "issue_report":
-            from sqms.audits.report import audit_report_markdown, build_audit_report
+            from sqms.audits.rendering import audit_report_markdown
+            from sqms.audits.report import build_audit_report
             from sqms.audits.service import get
 
             with unit_of_work() as uow:

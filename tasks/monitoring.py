@@ -26,7 +26,7 @@ def plan_inspections(period: str) -> dict:
 @task(name="grade-staff-and-appraise", **RETRYING)
 def grade_and_appraise(quarter: str) -> dict:
     """Grade every front-line person, render the appraisal report (服务质量考核) and mail it."""
-    from sqms.monitoring.report import appraisal_markdown, run_appraisal
+    from sqms.monitoring.rendering import appraisal_markdown, run_appraisal
 
     with unit_of_work() as uow:
         outcome = run_appraisal(uow.session, settings(), quarter)

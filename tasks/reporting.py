@@ -10,9 +10,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from sqms.records.messaging import queue_monthly_report_mails
 from sqms.records.models import KpiComputation
-from sqms.reporting.complaints import produce_complaint_report
+from sqms.complaints.rendering import produce_complaint_report
 from sqms.reporting.models import GeneratedReport
-from sqms.reporting.monthly import KIND, produce_monthly_report
+from sqms.monthly.rendering import KIND, produce_monthly_report
 from sqms.reporting.service import latest_report
 from tasks.common import RETRYING, settings, unit_of_work
 

@@ -24,7 +24,6 @@ ALLOWED_EDGES = {("sqms.db", "sqms.models")}
 DOMAINS = ("actions", "audits", "complaints", "improvement", "meetings", "monitoring", "org", "records",
            "reviews", "standards", "suggestions", "surveys")
 
-PENDING = "until issue 13's reminder registry and report homes are merged"
 
 
 def module_files(package: Path) -> dict[str, Path]:
@@ -158,7 +157,6 @@ def test_the_model_registration_is_the_only_allowed_edge() -> None:
         assert b in graph[a], f"{a} no longer imports {b}: drop it from ALLOWED_EDGES"
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING)
 def test_no_import_cycle_in_sqms() -> None:
     graph = import_graph()
     found = knots(graph, ALLOWED_EDGES)
@@ -177,13 +175,11 @@ def _domain_imports(package: str) -> list[str]:
             if any(target == f"sqms.{d}" or target.startswith(f"sqms.{d}.") for d in DOMAINS)]
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING)
 def test_the_reminder_engine_imports_no_domain() -> None:
     """Domains declare their due items and register them at the composition point; the engine knows none."""
     assert _domain_imports("sqms.reminders") == []
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING)
 def test_the_report_mechanism_imports_no_domain() -> None:
     """`sqms/reporting/` renders, charts, versions and mails any report; each domain builds its own."""
     assert _domain_imports("sqms.reporting") == []

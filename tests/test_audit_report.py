@@ -31,7 +31,8 @@ import pytest
 from sqms.actions.models import Action
 from sqms.actions.service import NewAction, open_action
 from sqms.audits.models import AuditCycle, AuditFinding, AuditSlot
-from sqms.audits.report import audit_report_markdown, build_audit_report, produce_audit_report
+from sqms.audits.rendering import audit_report_markdown, produce_audit_report
+from sqms.audits.report import build_audit_report
 from sqms.config import Settings
 from sqms.db import UnitOfWork
 from sqms.reporting.formatting import records

@@ -141,7 +141,7 @@ def test_doctor_fails_on_an_open_deadline_in_an_unknown_year(declared, tmp_path,
 
 def test_monthly_report_says_so(tmp_path, sqlite_url):
     from sqms.db import UnitOfWork
-    from sqms.records.report import calendar_notice
+    from sqms.monthly.report import calendar_notice
 
     settings = make_settings(sqlite_url, tmp_path, calendar_dir=tmp_path / "none")
     _open_complaint_due_2027(settings)

@@ -26,10 +26,10 @@ from sqms.db import UnitOfWork
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer
 from sqms.records.messaging import queue_monthly_report_mails
-from sqms.records.report import complaint_categories as old_name
+from sqms.monthly.report import complaint_categories as old_name
 from sqms.records.service import compute_and_store
-from sqms.reporting.complaints import KIND, produce_complaint_report
-from sqms.reporting.monthly import produce_monthly_report
+from sqms.complaints.rendering import KIND, produce_complaint_report
+from sqms.monthly.rendering import produce_monthly_report
 from sqms.reporting.service import files_checksum, report_dir, verify_report
 from tests.xlsx_checks import assert_print_ready, numeric
 from tests.factories import FORMULA, XSS

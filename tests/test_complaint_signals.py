@@ -89,9 +89,9 @@ def test_the_monthly_report_lists_the_rises_of_the_month(sqlite_settings):
 
     from sqms.complaints.signals import complaint_rises
     from sqms.db import UnitOfWork
-    from sqms.records.report import build_monthly_report
+    from sqms.monthly.report import build_monthly_report
     from sqms.records.service import compute_and_store
-    from sqms.reporting.monthly import html_context
+    from sqms.monthly.rendering import html_context
     from sqms.reporting.render import render_template
     from tests.factories import PERIOD as MARCH
     from tests.factories import TZ, _complaint, seed_mixed

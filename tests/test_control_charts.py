@@ -17,9 +17,9 @@ from sqms.improvement.service import plan
 from sqms.org.service import sync_organisation
 from sqms.records.control import control_series
 from sqms.records.models import KpiComputation, KpiValue
-from sqms.records.report import build_monthly_report
+from sqms.monthly.report import build_monthly_report
 from sqms.records.service import compute_kpis, results_frame
-from sqms.reporting.monthly import render_monthly_report
+from sqms.monthly.rendering import render_monthly_report
 from tests.conftest import make_settings
 from tests.test_demo import (  # noqa: F401
     END,

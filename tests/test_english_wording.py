@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from sqms.records.report import _transition_sentence
+from sqms.monthly.report import _transition_sentence
 from sqms.processes import DEADLINES
 from sqms.reporting.render import render_template
 from tests.mail_samples import context

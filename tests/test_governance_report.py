@@ -10,7 +10,7 @@ import openpyxl
 
 from sqms.db import UnitOfWork
 from sqms.records.service import compute_and_store
-from sqms.reporting.monthly import produce_monthly_report
+from sqms.monthly.rendering import produce_monthly_report
 from sqms.standards.demo import seed_register
 from sqms.suggestions.service import evaluate, submit
 from tests.factories import PERIOD, seed_mixed

@@ -87,7 +87,7 @@ def test_first_working_day_after_a_quarter():
 
 
 def test_appraisal_mail_to_a_department_manager_holds_no_other_departments_staff(org, tmp_path):
-    from sqms.monitoring.report import run_appraisal
+    from sqms.monitoring.rendering import run_appraisal
     from sqms.monitoring.service import ItemResult, NewInspection, record_inspection
     from sqms.monitoring.templates import load_templates
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqms.db import UnitOfWork
 from sqms.records.service import compute_and_store
-from sqms.reporting.complaints import produce_complaint_report
-from sqms.reporting.monthly import produce_monthly_report
+from sqms.complaints.rendering import produce_complaint_report
+from sqms.monthly.rendering import produce_monthly_report
 from sqms.reporting.service import verify_report
 from tests.factories import PERIOD, seed_mixed
 

@@ -17,12 +17,12 @@ from markupsafe import Markup
 from sqms.config import Settings
 from sqms.db import UnitOfWork
 from sqms.org.service import sync_organisation
-from sqms.records.report import MonthlyReport, build_monthly_report
+from sqms.monthly.report import MonthlyReport, build_monthly_report
 from sqms.records.service import compute_and_store, latest_computation
 from sqms.reporting import charts
 from sqms.reporting.excel import write_xlsx
 from sqms.reporting.formatting import fmt_change, fmt_target, fmt_value, local_datetime
-from sqms.reporting.monthly import (
+from sqms.monthly.rendering import (
     KIND,
     email_summary_context,
     monthly_report_markdown,

@@ -15,7 +15,7 @@ from sqms.db import UnitOfWork
 from sqms.notify.service import deliver_pending
 from sqms.records.messaging import queue_monthly_report_mails
 from sqms.records.service import compute_and_store
-from sqms.reporting.monthly import produce_monthly_report
+from sqms.monthly.rendering import produce_monthly_report
 from sqms.stats import wilson_interval
 from sqms.surveys.models import SurveyResponse
 from tests.conftest import make_settings

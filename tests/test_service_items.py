@@ -16,9 +16,9 @@ from sqms.db import UnitOfWork
 from sqms.importers import spec_for
 from sqms.ingest import ImportValidationError, import_file
 from sqms.records.models import ServiceRecord
-from sqms.records.report import build_monthly_report
+from sqms.monthly.report import build_monthly_report
 from sqms.records.service import compute_and_store
-from sqms.reporting.monthly import render_monthly_report
+from sqms.monthly.rendering import render_monthly_report
 
 RECORDS = """record_id,department,channel,customer_id,opened_at,first_response_at,resolved_at,first_contact_resolved,service_item
 R1,OPS,phone,,2026-03-02 09:00:00,2026-03-02 09:00:10,2026-03-02 15:00:00,true,repair

@@ -285,7 +285,7 @@ def test_import_answers_into_a_campaign_with_a_mapping(org, tmp_path):
     # 0 means "not answered" for the items; on the NPS scale 0 is an answer
     assert (rows["W2"].csat, rows["W2"].nps, rows["W2"].answers) == (1.0, 0, {})
     # the report of a campaign without invitations: no rate, shown as "—" (never "—%")
-    from sqms.surveys.report import produce_survey_report
+    from sqms.surveys.rendering import produce_survey_report
 
     with UnitOfWork(org.database_url, actor="test") as uow:
         generated = produce_survey_report(uow.session, org, get(uow.session, "paper-2026"))
@@ -312,7 +312,7 @@ def test_survey_workbook_compares_with_the_previous_campaign(tmp_path):
     from types import SimpleNamespace
 
     from sqms.reporting.excel import write_xlsx
-    from sqms.surveys.report import excel_tables
+    from sqms.surveys.rendering import excel_tables
 
     q = load_questionnaires(ROOT / "config" / "questionnaires")["quarterly"]
     now = pd.DataFrame([{"response_id": f"N{i}", "department": "CS", "customer_id": f"N{i}", "csat": 4.0 + i % 2,

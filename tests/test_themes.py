@@ -51,7 +51,7 @@ def test_the_complaint_report_shows_this_months_new_themes(sqlite_settings, tmp_
     from sqms.complaints.report import build_complaint_analysis
     from sqms.db import UnitOfWork
     from sqms.org.service import sync_organisation
-    from sqms.reporting.complaints import render_complaint_report
+    from sqms.complaints.rendering import render_complaint_report
     from tests.factories import TZ, _complaint
 
     def complaint(ident: str, dept: str, category: str, at: datetime, text: str):

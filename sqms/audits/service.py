@@ -24,6 +24,7 @@ from sqms.audit_trail import record_change
 from sqms.audits.checklists import load_checklists
 from sqms.audits.models import (CLOSED, CYCLE_STATES, FINDINGS_RECORDED, FOLLOW_UP, IN_PROGRESS, NONCONFORMITIES,
                                 NOTIFIED, PLANNED, REPORT_ISSUED, RESULTS, AuditCycle, AuditFinding, AuditSlot)
+from sqms.audits.report import AuditReport, build_audit_report
 from sqms.calendar import END_OF_DAY, next_working_day, to_local, utcnow
 from sqms.config import ConfigError, Person, Settings
 from sqms.notify.compose import compose
@@ -374,6 +375,12 @@ def open_nonconformities(session: Session, cycle: AuditCycle) -> list[AuditFindi
     return out
 
 
+def cycle_findings(session: Session, settings: Settings, cycle: AuditCycle, as_of: datetime) -> AuditReport:
+    """What `cycle` found and how its nonconformities stand at `as_of`, as the audit report reads them: the
+    reading other processes use (the management review's pack)."""
+    return build_audit_report(session, settings, cycle, as_of=as_of)
+
+
 # -- the schedule ------------------------------------------------------------------------------------------
 
 
@@ -395,7 +402,7 @@ def next_step(session: Session, cycle: AuditCycle, today: date) -> str | None:
 
 def issue_report(session: Session, settings: Settings, cycle: AuditCycle, now: datetime) -> int:
     """The audit report, kept and mailed to the general manager and department heads."""
-    from sqms.audits.report import produce_audit_report
+    from sqms.audits.rendering import produce_audit_report
 
     generated = produce_audit_report(session, settings, cycle)
     cycle.report_id = generated.id

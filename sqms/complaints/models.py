@@ -15,6 +15,12 @@ REGISTERED, ACKNOWLEDGED, INVESTIGATING, PROPOSED, APPROVED, RESOLVED, VISITED, 
     "return_visited", "closed")
 STATES = (REGISTERED, ACKNOWLEDGED, INVESTIGATING, PROPOSED, APPROVED, RESOLVED, VISITED, CLOSED)
 OPEN_STATES = (REGISTERED, ACKNOWLEDGED, INVESTIGATING, PROPOSED, APPROVED)  # not yet settled
+STATE_LABELS: dict[str, tuple[str, str]] = {
+    "registered": ("已登记", "registered"), "acknowledged": ("已联系客户", "acknowledged"),
+    "investigating": ("调查中", "investigating"), "solution_proposed": ("已提出处理方案", "solution proposed"),
+    "approved": ("方案已审批", "approved"), "resolved": ("已答复", "resolved"),
+    "return_visited": ("已回访", "return visited"), "closed": ("已结案", "closed"),
+}
 
 
 class Complaint(Base):

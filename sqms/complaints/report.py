@@ -33,7 +33,8 @@ from sqms.records.targets import effective_settings
 from sqms.calendar import (late_working_days, month_bounds, parse_period, shift_period, to_local, utcnow,
                            working_days_between)
 from sqms.codes import labels
-from sqms.complaints.models import Complaint
+from sqms.complaints.models import STATE_LABELS, Complaint  # noqa: F401  (STATE_LABELS: read here too)
+from sqms.complaints.service import settlement, share_pct
 from sqms.config import Settings
 from sqms.db import read_frame
 from sqms.kpi_catalog import CHANNELS, SEVERITIES, status_of
@@ -55,12 +56,6 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
 }
 CHANNEL_LABELS = labels("channel")
 SEVERITY_LABELS = labels("severity")
-STATE_LABELS: dict[str, tuple[str, str]] = {
-    "registered": ("已登记", "registered"), "acknowledged": ("已联系客户", "acknowledged"),
-    "investigating": ("调查中", "investigating"), "solution_proposed": ("已提出处理方案", "solution proposed"),
-    "approved": ("方案已审批", "approved"), "resolved": ("已答复", "resolved"),
-    "return_visited": ("已回访", "return visited"), "closed": ("已结案", "closed"),
-}
 THEME_BASELINE_MONTHS = 3  # the descriptions of these months before are what "new this month" is against
 _COLUMNS = ("complaint_id", "received_at", "department", "channel", "severity", "category", "customer_id",
             "resolved_at", "deadline_at", "status", "description", "feedback_score", "feedback_comment",
@@ -253,10 +248,6 @@ def complaint_categories(session: Session, settings: Settings, period: str, loca
 # -- volumes and rates ----------------------------------------------------------------------
 
 
-def _share(part: float, whole: float) -> float | None:
-    return 100.0 * float(part) / float(whole) if whole else None
-
-
 def _volume(values: pd.Series, keys: list[str], labels: dict[str, str]) -> pd.DataFrame:
     """Counts in the given order, zeros kept (a channel without complaints is news too); a value
     outside the known keys is appended rather than lost."""
@@ -265,7 +256,7 @@ def _volume(values: pd.Series, keys: list[str], labels: dict[str, str]) -> pd.Da
     frame = pd.DataFrame({"key": keys, "label": [labels.get(k, k) for k in keys],
                           "count": [int(counts.get(k, 0)) for k in keys]})
     total = frame["count"].sum()
-    frame["share_pct"] = [_share(c, total) for c in frame["count"]]
+    frame["share_pct"] = [share_pct(c, total) for c in frame["count"]]
     return frame.astype({"count": "int64", "share_pct": "float64"})
 
 
@@ -282,21 +273,6 @@ def volumes(complaints: pd.DataFrame, categories: pd.DataFrame, departments: lis
         "department": _volume(complaints["department"], [c for c, _ in departments], dict(departments)),
         "severity": _volume(complaints["severity"], list(SEVERITIES),
                             {k: _label(SEVERITY_LABELS, k, locale) for k in SEVERITIES}),
-    }
-
-
-def settlement(complaints: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any]:
-    """办结率 and 按期办结率 of a set of complaints, exactly as the KPIs define them (DESIGN.md §4):
-    closure counts every complaint with an answer; on time counts, among those settled or past their
-    deadline at `as_of`, the ones settled by the deadline (one not yet due is not judged yet)."""
-    resolved = complaints["resolved_at"].notna()
-    settled_by = resolved & (complaints["resolved_at"] <= as_of)
-    due = settled_by | (complaints["deadline_at"] < as_of)
-    on_time = settled_by & (complaints["resolved_at"] <= complaints["deadline_at"])
-    return {
-        "received": len(complaints), "resolved": int(resolved.sum()), "closure_pct": _share(resolved.sum(),
-                                                                                           len(complaints)),
-        "due": int(due.sum()), "on_time": int(on_time.sum()), "on_time_pct": _share(on_time.sum(), due.sum()),
     }
 
 

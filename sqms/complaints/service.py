@@ -79,6 +79,28 @@ def deadlines_for(received_utc: pd.Series, severity: pd.Series, settings: Settin
     return out
 
 
+# -- the settlement figures, as the KPIs define them (the complaint report and the review pack read them) --
+
+
+def share_pct(part: float, whole: float) -> float | None:
+    return 100.0 * float(part) / float(whole) if whole else None
+
+
+def settlement(complaints: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, Any]:
+    """办结率 and 按期办结率 of a set of complaints, exactly as the KPIs define them (DESIGN.md §4):
+    closure counts every complaint with an answer; on time counts, among those settled or past their
+    deadline at `as_of`, the ones settled by the deadline (one not yet due is not judged yet)."""
+    resolved = complaints["resolved_at"].notna()
+    settled_by = resolved & (complaints["resolved_at"] <= as_of)
+    due = settled_by | (complaints["deadline_at"] < as_of)
+    on_time = settled_by & (complaints["resolved_at"] <= complaints["deadline_at"])
+    return {
+        "received": len(complaints), "resolved": int(resolved.sum()), "closure_pct": share_pct(resolved.sum(),
+                                                                                           len(complaints)),
+        "due": int(due.sum()), "on_time": int(on_time.sum()), "on_time_pct": share_pct(on_time.sum(), due.sum()),
+    }
+
+
 # -- the lifecycle --------------------------------------------------------------------
 
 

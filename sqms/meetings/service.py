@@ -391,7 +391,8 @@ def record_minutes(session: Session, settings: Settings, meeting: QualityMeeting
     then the minutes report goes to the participants and `meeting.minutes_to`. Corrections after the
     first recording are audited and make a new version of the report."""
     from sqms.actions.service import NewAction, open_action
-    from sqms.meetings.report import produce_minutes
+    from sqms.meetings.rendering import produce_minutes
+    from sqms.meetings.report import minutes_data
 
     now = now or utcnow()
     today = to_local(now, settings.tz).date()
@@ -432,7 +433,9 @@ def record_minutes(session: Session, settings: Settings, meeting: QualityMeeting
     mails = 0
     version = None
     if changed or meeting.minutes_report_id is None:
-        generated = produce_minutes(session, settings, meeting, as_of=now)
+        data = minutes_data(settings, meeting, now, opened=actions_of(session, meeting),
+                            when=meeting_context(settings, meeting), title=meeting_title(settings, meeting))
+        generated = produce_minutes(session, settings, meeting, data)
         meeting.minutes_report_id = generated.id
         version = generated.version
         mails = mail_minutes(session, settings, meeting, generated)

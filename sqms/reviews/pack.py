@@ -5,7 +5,7 @@ results against the year's targets, the customer-satisfaction surveys, the compl
 internal audit reports and the state of their nonconformities, the improvement cycles and the
 corrective actions, what became of the previous review's decisions, and each department's annual
 report. `build_pack` gathers all of that for one year from what SQMS already keeps, so nobody
-copies figures by hand into slides; `sqms.reviews.report` renders it (HTML, XLSX).
+copies figures by hand into slides; `sqms.reviews.rendering` renders it (HTML, XLSX).
 
 KPI completion (目标完成情况) judges every stored monthly value (the latest computation of each
 month; a month never computed is computed and stored now) against the year's target of its KPI
@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from sqms.actions.models import ACTION_STATE_LABELS, DONE, IN_PROGRESS, OPEN, VERIFIED, Action
 from sqms.audits.models import AuditCycle
-from sqms.audits.report import build_audit_report
+from sqms.audits.service import cycle_findings
 from sqms.calendar import month_bounds, to_local, utcnow
 from sqms.complaints.models import Complaint
-from sqms.complaints.report import settlement
+from sqms.complaints.service import settlement
 from sqms.records.targets import effective_settings
 from sqms.config import Settings
 from sqms.db import read_frame
@@ -326,7 +326,7 @@ def audit_tables(session: Session, settings: Settings, year: int, as_of: datetim
     cycles = session.scalars(select(AuditCycle).where(AuditCycle.code.like(f"{year}-%")).order_by(AuditCycle.id))
     rows, ncs = [], []
     for cycle in cycles:
-        report = build_audit_report(session, settings, cycle, as_of=as_of)
+        report = cycle_findings(session, settings, cycle, as_of)
         k = report.totals
         open_ncs = report.nonconformities[
             (report.nonconformities["action_status"] != VERIFIED) & ~report.nonconformities["carried_over"]]

@@ -278,7 +278,7 @@ def send_pack(session: Session, settings: Settings, review: ManagementReview, no
     """The input pack (HTML, XLSX), the departments' report files and the meeting invitation (ICS) to
     every participant. `resend` sends a new version after the first (late reports, a new meeting day):
     the invitation keeps its UID with a higher SEQUENCE, so calendars update the meeting."""
-    from sqms.reviews.report import produce_pack
+    from sqms.reviews.rendering import produce_pack
 
     first = review.status == REQUESTED
     if not first and not (resend and review.status in (PACK_SENT, OUTPUTS_RECORDED)):
@@ -662,7 +662,7 @@ def report_recipients(review: ManagementReview) -> tuple[str, ...]:
 
 def issue_report(session: Session, settings: Settings, review: ManagementReview, now: datetime) -> int:
     """The review report (HTML, XLSX), kept and mailed to top management and the participants."""
-    from sqms.reviews.report import produce_review_report
+    from sqms.reviews.rendering import produce_review_report
 
     LIFECYCLE.check(review, "report")
     check_meeting_held(settings, review, now, "its report is issued")

@@ -16,6 +16,10 @@ PLANNED, SAMPLED, INVITED, REMINDED, CLOSED, ANALYSED, REPORTED = (
 CAMPAIGN_STATES = (PLANNED, SAMPLED, INVITED, REMINDED, CLOSED, ANALYSED, REPORTED)
 
 
+class SurveyError(ValueError):
+    """Bad input for a survey operation; the message says what to fix."""
+
+
 class SurveyResponse(Base):
     __tablename__ = "survey_responses"
     __table_args__ = (Index("ix_survey_responses_submitted_dept", "submitted_at", "department"),)

@@ -31,8 +31,9 @@ from sqms.org.models import Customer
 from sqms.records.models import ServiceRecord
 from sqms.statemachine import StateMachine, Transition
 from sqms.surveys.models import (ANALYSED, CAMPAIGN_STATES, CLOSED, INVITED, PLANNED, REMINDED, REPORTED, SAMPLED,
-                                 SurveyCampaign, SurveyInvitation, SurveyResponse)
+                                 SurveyCampaign, SurveyError, SurveyInvitation, SurveyResponse)
 from sqms.surveys.questionnaire import Questionnaire, load_questionnaires
+from sqms.surveys.report import analysis_of, previous_campaign, questionnaire_of, responses_of  # noqa: F401  (the service's readers)
 from sqms.tokens import AccessToken, TokenError, issue, lookup
 
 PROCESS = "surveys"
@@ -54,10 +55,6 @@ LIFECYCLE = StateMachine(
 )
 
 
-class SurveyError(ValueError):
-    """Bad input for a survey operation; the message says what to fix."""
-
-
 # -- which period a campaign surveys -----------------------------------------------------------
 
 
@@ -73,13 +70,6 @@ def previous_quarter(today: date) -> tuple[str, date, date]:
 def previous_year(today: date) -> tuple[str, date, date]:
     year = today.year - 1
     return f"{year}-annual", date(year, 1, 1), date(year, 12, 31)
-
-
-def questionnaire_of(settings: Settings, campaign: SurveyCampaign) -> Questionnaire:
-    found = load_questionnaires(settings.questionnaires_dir)
-    if campaign.questionnaire not in found:
-        raise SurveyError(f"questionnaire {campaign.questionnaire!r} not found in {settings.questionnaires_dir}")
-    return found[campaign.questionnaire]
 
 
 def plan_campaign(session: Session, settings: Settings, *, kind: str, code: str, period_start: date,
@@ -477,31 +467,6 @@ def due_campaigns(session: Session) -> list[SurveyCampaign]:
 # -- analysis and report ------------------------------------------------------------------------------
 
 
-def responses_of(session: Session, campaign_id: int) -> pd.DataFrame:
-    t = SurveyResponse.__table__
-    return read_frame(session.connection(), [t.c.response_id, t.c.department, t.c.customer_id, t.c.csat, t.c.nps,
-                                             t.c.answers, t.c.comment], t.c.campaign_id == campaign_id)
-
-
-def previous_campaign(session: Session, campaign: SurveyCampaign) -> SurveyCampaign | None:
-    """The last campaign of the same kind analysed before this one."""
-    return session.scalars(select(SurveyCampaign).where(
-        SurveyCampaign.kind == campaign.kind, SurveyCampaign.id < campaign.id,
-        SurveyCampaign.status.in_((ANALYSED, REPORTED))).order_by(SurveyCampaign.id.desc()).limit(1)).first()
-
-
-def analysis_of(session: Session, settings: Settings, campaign: SurveyCampaign):
-    from sqms.surveys.analysis import analyse as analyse_frames
-
-    t = SurveyInvitation.__table__
-    invitations = read_frame(session.connection(), [t.c.department, t.c.responded_at], t.c.campaign_id == campaign.id)
-    previous = previous_campaign(session, campaign)
-    return analyse_frames(
-        responses_of(session, campaign.id), invitations, questionnaire_of(settings, campaign), settings.locale,
-        settings.kpi.low_confidence_n, previous=responses_of(session, previous.id) if previous else None,
-        department_names={d.code: d.label(settings.locale) for d in settings.departments}), previous
-
-
 def analyse(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
     """Keep the key figures; every detractor gets a return visit (an immediate action of their
     department, due in `surveys.detractor_action_working_days`). Returns the actions opened."""
@@ -538,7 +503,7 @@ def analyse(session: Session, settings: Settings, campaign: SurveyCampaign, now:
 
 def report(session: Session, settings: Settings, campaign: SurveyCampaign, now: datetime) -> int:
     """Render the report, keep it, and mail it to department heads and top management."""
-    from sqms.surveys.report import produce_survey_report
+    from sqms.surveys.rendering import produce_survey_report
 
     generated = produce_survey_report(session, settings, campaign)
     campaign.report_id = generated.id

@@ -17,10 +17,11 @@ from sqms.complaints.views import router as complaints
 from sqms.improvement.views import router as pdca
 from sqms.meetings.views import router as meetings
 from sqms.monitoring.views import router as inspections
-from sqms.reporting.views import router as reporting
 from sqms.reviews.views import router as reviews
 from sqms.suggestions.views import workspace as suggestions
 from sqms.surveys.views import router as surveys
+from sqms.web import permissions as perm
+from sqms.web.dashboard import router as reporting
 from sqms.web.my_tasks import router as reminders
 from sqms.web.workspace import (
     BadRequestToken,
@@ -31,11 +32,13 @@ from sqms.web.workspace import (
     page,
     redirect,
     session_middleware,
+    use_navigation,
 )
 
 
 def mount(app: FastAPI) -> None:
     """Mount the workspace's routers (each domain's views) and its session, CSRF and error answers."""
+    use_navigation(perm.navigation)
     app.middleware("http")(session_middleware)
     for router in (auth, reminders, complaints, actions, pdca, audits, reviews, surveys, reporting, inspections,
                    meetings, suggestions):

@@ -138,15 +138,24 @@ def locale_of(request: Request, settings: Settings) -> str:
     return lang if lang in ("zh_CN", "en") else settings.locale
 
 
+Navigation = Callable[[Person, Settings], dict[str, bool]]
+# which sections the header links to: decided by sqms.web.permissions, set by the composition point
+# (sqms.web.mount) because the permissions build on this module
+_navigation: Navigation = lambda person, settings: {}  # noqa: E731
+
+
+def use_navigation(navigation: Navigation) -> None:
+    global _navigation
+    _navigation = navigation
+
+
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render `templates/web/app/<name>.html.j2` with the signed-in person and the CSRF token."""
-    from sqms.web.permissions import navigation  # permissions build on this module
-
     settings: Settings = request.app.state.settings_factory()
     session = getattr(request.state, "session", {})
     me = person_for(settings, session.get("e"))
     html = render_template(settings, f"web/app/{name}.html.j2", locale=locale_of(request, settings),
-                           csrf_token=session.get("c", ""), me=me, nav=navigation(me, settings) if me else {},
+                           csrf_token=session.get("c", ""), me=me, nav=_navigation(me, settings) if me else {},
                            item_path=item_path, path=request.url.path, **context)
     return HTMLResponse(html, status_code=status)
 

@@ -1,10 +1,10 @@
 """服务质量月报: the monthly report as one self-contained HTML file and an XLSX workbook.
 
-The content comes from `sqms.records.report.build_monthly_report`; this module only
+The content comes from `sqms.monthly.report.build_monthly_report`; this module only
 renders it (template `templates/reports/monthly_report.html.j2`, inline SVG charts,
 XLSX tables) and provides the short forms used elsewhere: the markdown summary of the
 Prefect artifact and the context of the report email. Section 5 (投诉分析) and its sheets
-are the complaint report's own pieces (`sqms.reporting.complaints`).
+are the complaint report's own pieces (`sqms.complaints.rendering`).
 
 The whole pipeline for one month:
 
@@ -24,15 +24,14 @@ from sqlalchemy.orm import Session
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPIS
 from sqms.records.models import KpiComputation
-from sqms.records.report import MonthlyReport, build_monthly_report
-from sqms.reporting import charts, complaints
-from sqms.reporting.excel import (DATETIME, Cell, PrintInfo, Sheet, Table, change_cell, flag, kpi_cell, target_cells,
-                                  write_xlsx)
+from sqms.monthly.report import MonthlyReport, build_monthly_report
+from sqms.complaints import rendering as complaints
+from sqms.reporting import charts
+from sqms.reporting.excel import (DATETIME, Cell, PrintInfo, Sheet, Table, change_cell, flag, kpi_cell, target_cells)
 from sqms.reporting.formatting import (fmt_change, fmt_interval, fmt_target, fmt_value, is_missing, local_datetime,
                                        local_moment, md_text, percent, records, status_label, t)
 from sqms.reporting.models import GeneratedReport
-from sqms.reporting.render import render_template
-from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.reporting.spec import ReportSpec, produce_report, render_report
 
 KIND = "monthly-report"
 TEMPLATE = "reports/monthly_report.html.j2"
@@ -358,17 +357,15 @@ def print_info(report: MonthlyReport, version: int | None = None) -> PrintInfo:
     return PrintInfo(title(report), report.period, version, report.locale)
 
 
+SPEC = ReportSpec(kind=KIND, template=TEMPLATE, stem=file_stem, context=html_context, tables=excel_tables,
+                  print_info=print_info)
+
+
 def render_monthly_report(report: MonthlyReport, settings: Settings, out_dir: str | Path,
                           version: int | None = None) -> dict[str, Path]:
     """Write `monthly-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`; the version,
     when given, is printed on the page beside the generation time."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{file_stem(report)}.html"
-    html = render_template(settings, TEMPLATE, **html_context(report, settings), version=version)
-    html_path.write_text(html, encoding="utf-8")
-    xlsx_path = write_xlsx(out_dir / f"{file_stem(report)}.xlsx", excel_tables(report), print_info(report, version))
-    return {"html": html_path, "xlsx": xlsx_path}
+    return render_report(SPEC, report, settings, out_dir, version)
 
 
 def produce_monthly_report(session: Session, settings: Settings, computation: KpiComputation,
@@ -376,10 +373,8 @@ def produce_monthly_report(session: Session, settings: Settings, computation: Kp
     """The whole pipeline: the report's data from `computation`, its files in the next version's
     folder, and the recorded `GeneratedReport` (flushed, not committed)."""
     report = build_monthly_report(session, settings, computation.period, computation, locale=locale)
-    version = next_version(session, KIND, report.period)
-    files = render_monthly_report(report, settings, report_dir(settings, KIND, report.period, version), version)
-    return save_report(session, kind=KIND, period=report.period, version=version, files=files,
-                       locale=report.locale, kpi_computation_id=computation.id, summary=stored_summary(report))
+    return produce_report(session, settings, SPEC, report, period=report.period, locale=report.locale,
+                          kpi_computation_id=computation.id, summary=stored_summary(report))
 
 
 def stored_summary(report: MonthlyReport) -> dict[str, Any]:

@@ -2,9 +2,8 @@
 kind `review-report`), each as a self-contained HTML page and an XLSX workbook, kept as versioned
 reports under `<reports_dir>/<kind>/<year>/v<version>/`.
 
-The pack's data comes from `sqms.reviews.pack` (no rendering there); the report's data is built here
-from what the meeting decided (`ReviewOutput` rows and the actions they opened) plus the key
-figures kept with the pack, so the report quotes exactly the inputs the participants received.
+The pack's data comes from `sqms.reviews.pack`, the report's from `sqms.reviews.outcome` (no rendering
+in either).
 
     generated = produce_pack(session, settings, review)            # html, xlsx and the invitation (ics)
     generated = produce_review_report(session, settings, review)   # html, xlsx
@@ -12,31 +11,25 @@ figures kept with the pack, so the report quotes exactly the inputs the particip
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sqms.actions.models import ACTION_STATE_LABELS, Action
 from sqms.calendar import utcnow
 from sqms.config import Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import DATETIME, Cell, PrintInfo, Table, kpi_cell, write_xlsx
-from sqms.reporting.formatting import (comparator, fmt_target, kpi_label, local_moment, md_text, organisation_name,
-                                      records, status_label, t)
+from sqms.reporting.excel import DATETIME, Cell, PrintInfo, Table, kpi_cell
+from sqms.reporting.formatting import (comparator, kpi_label, local_moment, md_text, records, status_label, t)
 from sqms.reporting.models import GeneratedReport
-from sqms.reporting.render import render_template
-from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.reporting.spec import ReportSpec, produce_report, render_report
 from sqms.reviews.invitation import invitation_ics
-from sqms.reviews.models import ManagementReview, ReviewOutput
-from sqms.reviews.pack import (OUTPUT_KIND_LABELS, TARGETED_KPIS, ReviewPack, build_pack, department_reports, label,
-                               names_of, participants)
+from sqms.reviews.models import ManagementReview
+from sqms.reviews.outcome import ReviewReport, build_review_report
+from sqms.reviews.pack import TARGETED_KPIS, ReviewPack, build_pack
 
 PACK_KIND = "review-pack"
 REPORT_KIND = "review-report"
@@ -272,16 +265,16 @@ def pack_markdown(pack: ReviewPack) -> str:
     return "\n".join(lines) + "\n"
 
 
+PACK_SPEC = ReportSpec(kind=PACK_KIND, template=PACK_TEMPLATE, stem=lambda pack: f"{PACK_KIND}-{pack.year}",
+                       context=lambda pack, settings: pack_html_context(pack), tables=pack_excel_tables,
+                       print_info=lambda pack, version: PrintInfo(pack_title(pack), str(pack.year), version,
+                                                                  pack.locale))
+
+
 def render_pack(pack: ReviewPack, settings: Settings, out_dir: str | Path,
                 version: int | None = None) -> dict[str, Path]:
     """Write `review-pack-<year>.html` (self-contained) and `.xlsx` into `out_dir`."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{PACK_KIND}-{pack.year}.html"
-    html_path.write_text(render_template(settings, PACK_TEMPLATE, **pack_html_context(pack), version=version),
-                         encoding="utf-8")
-    return {"html": html_path, "xlsx": write_xlsx(out_dir / f"{PACK_KIND}-{pack.year}.xlsx", pack_excel_tables(pack),
-                                                  PrintInfo(pack_title(pack), str(pack.year), version, pack.locale))}
+    return render_report(PACK_SPEC, pack, settings, out_dir, version)
 
 
 def produce_pack(session: Session, settings: Settings, review: ManagementReview, *,
@@ -291,157 +284,18 @@ def produce_pack(session: Session, settings: Settings, review: ManagementReview,
     updates the calendar entry of the first."""
     as_of = as_of or utcnow()
     pack = build_pack(session, settings, review, as_of=as_of)
-    period = period_of(review)
-    version = next_version(session, PACK_KIND, period)
-    out_dir = report_dir(settings, PACK_KIND, period, version)
-    files = render_pack(pack, settings, out_dir, version)
-    files["ics"] = out_dir / f"management-review-{review.year}.ics"
-    files["ics"].write_bytes(invitation_ics(settings, review, sequence=version - 1, now=as_of,
-                                            description=pack_agenda(pack)))
-    return save_report(session, kind=PACK_KIND, period=period, version=version, files=files, locale=pack.locale,
-                       summary={**pack.key_figures(), "markdown": pack_markdown(pack)})
+
+    def invitation(out_dir: Path, version: int) -> dict[str, Path]:
+        path = out_dir / f"management-review-{review.year}.ics"
+        path.write_bytes(invitation_ics(settings, review, sequence=version - 1, now=as_of,
+                                        description=pack_agenda(pack)))
+        return {"ics": path}
+
+    return produce_report(session, settings, PACK_SPEC, pack, period=period_of(review), locale=pack.locale,
+                          summary={**pack.key_figures(), "markdown": pack_markdown(pack)}, extra_files=invitation)
 
 
 # -- the review report -------------------------------------------------------------------------------------
-
-_OUTPUT_COLUMNS = ["id", "kind", "kind_label", "text", "owner", "owner_name", "due_on", "action_id", "action_ref",
-                   "action_status", "action_status_label"]
-_TARGET_COLUMNS = ["kpi", "kpi_label", "department", "department_name", "old_target", "new_target", "old_label",
-                   "new_label", "text"]
-
-
-@dataclass
-class ReviewReport:
-    """What the management review report shows.
-
-    - `participants`: everyone invited or present, with `invited` and `present` (None while the
-      attendance is not recorded: the invitation list is never taken for the attendance);
-      `inputs`: the pack's summary sentences (what was reviewed)
-    - `department_reports`: department_name, submitted, late
-    - `decisions`, `improvements`, `resources`: the outputs of that kind (`_OUTPUT_COLUMNS`): text, owner,
-      due date and the action opened for it with its state now
-    - `target_changes`: KPI, scope, the old and the new target (for `applies_to`, the next year)
-    - `totals`, `summary`
-    """
-
-    year: int
-    review_code: str
-    status: str
-    organisation: str
-    locale: str
-    timezone: str
-    generated_at: datetime
-    meeting_on: date
-    meeting_time: str
-    meeting_place: str
-    minutes: str | None
-    applies_to: int
-    participants: pd.DataFrame
-    inputs: list[str]
-    department_reports: pd.DataFrame
-    decisions: pd.DataFrame
-    improvements: pd.DataFrame
-    resources: pd.DataFrame
-    target_changes: pd.DataFrame
-    totals: dict[str, Any] = field(default_factory=dict)
-    summary: list[str] = field(default_factory=list)
-
-
-def _output_rows(outputs: list[ReviewOutput], actions: dict[int, Action], settings: Settings) -> pd.DataFrame:
-    loc, people = settings.locale, {p.email: p.name for p in settings.people}
-    rows = []
-    for o in outputs:
-        a = actions.get(o.action_id) if o.action_id else None
-        rows.append({"id": o.id, "kind": o.kind, "kind_label": label(OUTPUT_KIND_LABELS, o.kind, loc), "text": o.text,
-                     "owner": o.owner, "owner_name": people.get(o.owner, o.owner) if o.owner else None,
-                     "due_on": o.due_on, "action_id": a.id if a else None, "action_ref": a.ref if a else None,
-                     "action_status": a.status if a else None,
-                     "action_status_label": label(ACTION_STATE_LABELS, a.status, loc) if a else None})
-    return pd.DataFrame(rows, columns=_OUTPUT_COLUMNS).astype({"action_id": "Int64"})
-
-
-def _target_rows(outputs: list[ReviewOutput], settings: Settings) -> pd.DataFrame:
-    loc = settings.locale
-    names = {d.code: d.label(loc) for d in settings.departments}
-    rows = [{"kpi": o.kpi, "kpi_label": kpi_label(o.kpi, loc), "department": o.department,
-             "department_name": names.get(o.department, o.department) if o.department else t(loc, "组织整体",
-                                                                                             "Organisation"),
-             "old_target": o.old_target, "new_target": o.new_target,
-             "old_label": fmt_target(o.old_target, o.kpi, loc), "new_label": fmt_target(o.new_target, o.kpi, loc),
-             "text": o.text} for o in outputs]
-    return pd.DataFrame(rows, columns=_TARGET_COLUMNS).astype({"old_target": "float64", "new_target": "float64"})
-
-
-def _attendance(settings: Settings, review: ManagementReview, names) -> pd.DataFrame:
-    """Invited and present people: `present` None for everyone while attendance is not recorded."""
-    invited = participants(settings, review, names).assign(invited=True)
-    present = review.attendees
-    extra = [e for e in (present or []) if e not in set(review.participants)]
-    if extra:
-        guests = participants(settings, SimpleNamespace(participants=extra), names).assign(invited=False)
-        invited = pd.concat([invited, guests], ignore_index=True)
-    invited["present"] = [None if present is None else e in present for e in invited["email"]]
-    return invited.astype({"present": object})
-
-
-def _report_summary(r: ReviewReport) -> list[str]:
-    loc, k = r.locale, r.totals
-    if k["attended"] is None:
-        who = t(loc, f"受邀 {k['invited']} 名，出席情况未记录", f"{k['invited']} invited, attendance not recorded")
-    else:
-        absent = t(loc, f"，缺席 {k['absent']} 名", f", {k['absent']} absent") if k["absent"] else ""
-        who = t(loc, f"出席 {k['attended']} 名（受邀 {k['invited']} 名{absent}）",
-                f"{k['attended']} attended ({k['invited']} invited{absent})")
-    return [
-        t(loc, f"{r.year}年度管理评审于 {r.meeting_on.isoformat()} 召开，{who}，评审了年度目标完成、"
-               f"满意度、投诉、内部审核、持续改进和各部门年度工作报告（已提交 {k['reports_submitted']}/{k['reports_expected']} 份）。",
-          f"The {r.year} management review met on {r.meeting_on.isoformat()}, {who}, "
-          f"and reviewed objectives, satisfaction, complaints, audits, improvement and the department reports "
-          f"({k['reports_submitted']} of {k['reports_expected']} in)."),
-        t(loc, f"评审输出：评审决议 {k['decisions']} 项、改进机会 {k['improvements']} 项、资源需求 {k['resources']} 项、"
-               f"目标调整 {k['target_changes']} 项；已转为纠正预防措施 {k['actions']} 项，由责任人按期完成，SQMS 跟踪提醒。",
-          f"Outputs: {k['decisions']} decisions, {k['improvements']} improvement opportunities, {k['resources']} "
-          f"resource needs, {k['target_changes']} changes of target; {k['actions']} became actions with an owner and a "
-          "due date, chased by SQMS."),
-    ]
-
-
-def build_review_report(session: Session, settings: Settings, review: ManagementReview) -> ReviewReport:
-    """The report of `review`: its inputs (as the pack summarised them) and every output recorded."""
-    names = names_of(settings)
-    outputs = list(session.scalars(select(ReviewOutput).where(ReviewOutput.review_id == review.id)
-                                   .order_by(ReviewOutput.id)))
-    ids = [o.action_id for o in outputs if o.action_id]
-    actions = {a.id: a for a in session.scalars(select(Action).where(Action.id.in_(ids)))} if ids else {}
-    pack = session.get(GeneratedReport, review.pack_report_id) if review.pack_report_id else None
-    frame = _output_rows([o for o in outputs if o.kind != "objective_change"], actions, settings)
-    reports = department_reports(session, settings, review, names)
-    report = ReviewReport(
-        year=review.year, review_code=review.code, status=review.status,
-        organisation=organisation_name(settings.organisation, names.locale), locale=names.locale,
-        timezone=settings.organisation.timezone, generated_at=utcnow(), meeting_on=review.meeting_on,
-        meeting_time=settings.review.meeting_time, meeting_place=settings.review.meeting_place,
-        minutes=review.minutes, applies_to=review.year + 1, participants=_attendance(settings, review, names),
-        inputs=list((pack.summary if pack else {}).get("summary", [])),
-        department_reports=reports[["department", "department_name", "submitted", "late"]],
-        decisions=frame[frame["kind"] == "decision"].reset_index(drop=True),
-        improvements=frame[frame["kind"] == "improvement"].reset_index(drop=True),
-        resources=frame[frame["kind"] == "resource"].reset_index(drop=True),
-        target_changes=_target_rows([o for o in outputs if o.kind == "objective_change"], settings),
-    )
-    people = report.participants
-    recorded = review.attendees is not None
-    report.totals = {"participants": int(people["invited"].sum()), "invited": int(people["invited"].sum()),
-                     "attended": int((people["present"] == True).sum()) if recorded else None,
-                     "absent": int((people["invited"] & (people["present"] == False)).sum())
-                     if recorded else None,
-                     "decisions": len(report.decisions),
-                     "improvements": len(report.improvements), "resources": len(report.resources),
-                     "target_changes": len(report.target_changes), "actions": int(frame["action_id"].notna().sum()),
-                     "reports_expected": len(reports), "reports_submitted": int(reports["submitted"].sum())}
-    report.summary = _report_summary(report)
-    return report
-
 
 def report_title(report: ReviewReport) -> str:
     return t(report.locale, f"{report.year}年度管理评审报告", f"Management Review Report {report.year}")
@@ -511,26 +365,23 @@ def review_report_markdown(report: ReviewReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+REPORT_SPEC = ReportSpec(kind=REPORT_KIND, template=REPORT_TEMPLATE, stem=lambda report: f"{REPORT_KIND}-{report.year}",
+                         context=lambda report, settings: report_html_context(report), tables=report_excel_tables,
+                         print_info=lambda report, version: PrintInfo(report_title(report), str(report.year), version,
+                                                                      report.locale))
+
+
 def render_review_report(report: ReviewReport, settings: Settings, out_dir: str | Path,
                          version: int | None = None) -> dict[str, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{REPORT_KIND}-{report.year}.html"
-    html_path.write_text(render_template(settings, REPORT_TEMPLATE, **report_html_context(report), version=version), encoding="utf-8")
-    return {"html": html_path,
-            "xlsx": write_xlsx(out_dir / f"{REPORT_KIND}-{report.year}.xlsx", report_excel_tables(report),
-                               PrintInfo(report_title(report), str(report.year), version, report.locale))}
+    return render_report(REPORT_SPEC, report, settings, out_dir, version)
 
 
 def produce_review_report(session: Session, settings: Settings, review: ManagementReview) -> GeneratedReport:
     """The report's data, its files in the next version's folder, recorded (flushed, not committed)."""
     report = build_review_report(session, settings, review)
-    period = period_of(review)
-    version = next_version(session, REPORT_KIND, period)
-    files = render_review_report(report, settings, report_dir(settings, REPORT_KIND, period, version), version)
-    return save_report(session, kind=REPORT_KIND, period=period, version=version, files=files, locale=report.locale,
-                       summary={"totals": report.totals, "summary": report.summary,
-                                "markdown": review_report_markdown(report)})
+    return produce_report(session, settings, REPORT_SPEC, report, period=period_of(review), locale=report.locale,
+                          summary={"totals": report.totals, "summary": report.summary,
+                                   "markdown": review_report_markdown(report)})
 
 
 __all__ = ["PACK_KIND", "REPORT_KIND", "ReviewReport", "build_review_report", "pack_markdown", "produce_pack",

@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 from sqms.complaints.report import DIMENSIONS, REPEAT_LOOKBACK_DAYS, ComplaintAnalysis, build_complaint_analysis
 from sqms.config import Settings
 from sqms.reporting import charts
-from sqms.reporting.excel import DATETIME, DECIMAL2, PCT, Cell, PrintInfo, Sheet, Table, target_cells, write_xlsx
+from sqms.reporting.excel import DATETIME, DECIMAL2, PCT, Cell, PrintInfo, Sheet, Table, target_cells
 from sqms.reporting.formatting import is_missing, local_moment, md_text, percent, records, status_label, t
 from sqms.reporting.models import GeneratedReport
-from sqms.reporting.render import render_template
-from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.reporting.spec import ReportSpec, produce_report, render_report
 
 KIND = "complaint-report"
 TEMPLATE = "reports/complaint_report.html.j2"
@@ -293,17 +292,18 @@ def excel_tables(analysis: ComplaintAnalysis) -> list[Table]:
 # -- the files and the recorded version ---------------------------------------------------------
 
 
+def print_info(analysis: ComplaintAnalysis, version: int | None = None) -> PrintInfo:
+    return PrintInfo(title(analysis), analysis.period, version, analysis.locale)
+
+
+SPEC = ReportSpec(kind=KIND, template=TEMPLATE, stem=file_stem, context=html_context, tables=excel_tables,
+                  print_info=print_info)
+
+
 def render_complaint_report(analysis: ComplaintAnalysis, settings: Settings, out_dir: str | Path,
                             version: int | None = None) -> dict[str, Path]:
     """Write `complaint-report-<period>.html` (self-contained) and `.xlsx` into `out_dir`."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html_path = out_dir / f"{file_stem(analysis)}.html"
-    html_path.write_text(render_template(settings, TEMPLATE, **html_context(analysis, settings), version=version),
-                         encoding="utf-8")
-    xlsx_path = write_xlsx(out_dir / f"{file_stem(analysis)}.xlsx", excel_tables(analysis),
-                           PrintInfo(title(analysis), analysis.period, version, analysis.locale))
-    return {"html": html_path, "xlsx": xlsx_path}
+    return render_report(SPEC, analysis, settings, out_dir, version)
 
 
 def produce_complaint_report(session: Session, settings: Settings, period: str, as_of: datetime | None = None, *,
@@ -311,10 +311,8 @@ def produce_complaint_report(session: Session, settings: Settings, period: str, 
     """The whole pipeline: the analysis of `period` as of `as_of` (default now), its files in the next
     version's folder, and the recorded `GeneratedReport` (flushed, not committed)."""
     analysis = build_complaint_analysis(session, settings, period, as_of=as_of, locale=locale)
-    version = next_version(session, KIND, period)
-    files = render_complaint_report(analysis, settings, report_dir(settings, KIND, period, version), version)
-    return save_report(session, kind=KIND, period=period, version=version, files=files, locale=analysis.locale,
-                       summary={**analysis.summary_dict(), "markdown": complaint_report_markdown(analysis)})
+    return produce_report(session, settings, SPEC, analysis, period=period, locale=analysis.locale,
+                          summary={**analysis.summary_dict(), "markdown": complaint_report_markdown(analysis)})
 
 
 def complaint_report_markdown(analysis: ComplaintAnalysis) -> str:
