@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -27,17 +28,29 @@ def queue_monthly_report_mails(session: Session, settings: Settings, report: Gen
     differ is mailed once more to the same list (key `correction:v<version>`), marked as a correction,
     saying what changed; a rerun with the same figures sends nothing.
     """
+    context = mail_context(report, also)
     previous = _already_sent(session, report)
     changes = what_changed(previous.summary, report.summary) if previous is not None else []
     if changes:  # the list has an earlier version whose figures changed: this one goes once, as a correction
         correction = {"of": previous.version, "changes": changes}
         return mail_report(session, settings, [report, *also], recipients=settings.report.distribution,
                            template="monthly_report", process=PROCESS, obj=f"correction:v{report.version}",
-                           period=report.period, report=report.summary["email"], version=report.version,
+                           period=report.period, report=context, version=report.version,
                            correction=correction)
     return mail_report(session, settings, [report, *also], recipients=settings.report.distribution,
                        template="monthly_report", process=PROCESS, obj="report", period=report.period,
-                       report=report.summary["email"], version=report.version, correction=None)
+                       report=context, version=report.version, correction=None)
+
+
+def mail_context(report: GeneratedReport, also: Sequence[GeneratedReport] = ()) -> dict[str, Any]:
+    """The mail's `report`: the stored email summary, with the names the files really have (their
+    version is in them) and those of the complaint analysis travelling with it (None without one)."""
+    def names(row: GeneratedReport) -> dict[str, str]:
+        return {fmt: Path(path).name for fmt, path in row.files.items()}
+
+    complaint = next((r for r in also if r.kind == "complaint-report"), None)
+    return {**report.summary["email"], "files": names(report),
+            "complaint_files": names(complaint) if complaint is not None else None}
 
 
 def _already_sent(session: Session, report: GeneratedReport) -> GeneratedReport | None:

@@ -206,7 +206,7 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "comparisons": department_charts(report),
         "complaint_analysis": complaints.analysis_context(report.complaints, settings),
         "oldest_listed": complaints.MONTHLY_OLDEST,
-        "complaint_report_file": f"{complaints.file_stem(report.complaints)}.html",
+        "complaint_report_file": complaints.file_stem(report.complaints),  # its version: see the mail
         "org_changes": records(changes[changes["department"].isna()]),
         "department_transitions": records(changes[changes["department"].notna() & changes["transition"].notna()]),
         "counts": report.input_counts,
