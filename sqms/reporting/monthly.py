@@ -33,6 +33,7 @@ from sqms.reporting.formatting import (fmt_change, fmt_interval, fmt_target, fmt
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.render import render_template
 from sqms.reporting.service import next_version, report_dir, save_report
+from sqms.reporting.weekly_charts import weekly_context
 
 KIND = "monthly-report"
 TEMPLATE = "reports/monthly_report.html.j2"
@@ -213,6 +214,8 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "improvement": report.improvement,
         "governance": report.governance,
         "control": control_context(report),
+        "weekly": weekly_context(report.weekly, dict(report.departments), report.locale),  # 周控制图
+        "commentary": report.commentary,  # the quality manager's analysis (report.hold_hours)
         "pdca_check_months": settings.improvement.check_months,
         "service_items": service_item_context(report, settings),
         "problems": report.problems,
