@@ -73,6 +73,7 @@ def _mail_draft(session: Session, settings: Settings, hold: ReportHold, report: 
 
     mail_report(session, settings, [report], recipients=settings.report.hold_to, template="report_draft",
                 process=PROCESS, obj=f"{report.kind}:v{report.version}", period=report.period, title=title,
+                report_period=report.period,
                 kind=report.kind, version=report.version, until=hold.until,
                 link=item_url(settings, "report", "") + f"{report.id}/html",
                 distribution=list(settings.report.distribution))
