@@ -109,12 +109,12 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
     assert {m["To"].addresses[0].addr_spec for m in pack_mails} == participants
     files = _attachments(pack_mails[0])
     assert set(files) == {f"review-pack-{year}-v1.html", f"review-pack-{year}-v1.xlsx", f"review-pack-{year}-v1.pdf",
-                          f"management-review-{year}.ics",
+                          f"management-review-{year}-v1.ics",
                           f"OPS-{report_file.name}"}
     assert "会议通知" in pack_mails[0]["Subject"] and meeting_on.isoformat() in pack_mails[0]["Subject"]
 
     # the invitation parses: the meeting at 09:30 Shanghai time, every participant invited
-    [event] = Calendar.from_ical(files[f"management-review-{year}.ics"]).walk("VEVENT")
+    [event] = Calendar.from_ical(files[f"management-review-{year}-v1.ics"]).walk("VEVENT")
     assert event.decoded("dtstart") == datetime.combine(meeting_on, datetime.min.time().replace(hour=9, minute=30),
                                                         tzinfo=settings.tz)
     assert {str(a).removeprefix("mailto:") for a in event.get("attendee")} == participants

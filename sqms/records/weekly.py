@@ -17,14 +17,12 @@ from sqlalchemy.orm import Session
 
 from sqms import spc
 from sqms.calendar import UTC, month_bounds, parse_period, to_local
-from sqms.complaints.models import Complaint
 from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE
 from sqms.records.control import ControlSeries
 from sqms.records.models import ServiceRecord
 from sqms.records.service import (_COMPLAINT_COLUMNS, _RECORD_COLUMNS, _RESPONSE_COLUMNS, PeriodData, _frame,
                                   _sums_of, _values_from)
-from sqms.surveys.models import SurveyResponse
 
 
 @dataclass
