@@ -3,7 +3,8 @@
 A month has four or five weeks of thousands of service records each: charted by week, a drift shows
 within weeks, where the monthly chart needs months. The last `kpi.control_weeks` whole weeks (Monday
 to Sunday, local time) that end in or before the month are charted; the limits come from the first
-`kpi.control_baseline_weeks` of them; a week belongs to the month its Sunday is in. Each week's
+`kpi.control_baseline_weeks` of them (a series with fewer than 8 baseline weeks of data is not
+charted); a week belongs to the month its Sunday is in. Each week's
 values are the KPI definitions of `sqms.records.service` applied to the week's records.
 """
 
@@ -23,6 +24,9 @@ from sqms.records.control import ControlSeries
 from sqms.records.models import ServiceRecord
 from sqms.records.service import (_COMPLAINT_COLUMNS, _RECORD_COLUMNS, _RESPONSE_COLUMNS, PeriodData, _frame,
                                   _sums_of, _values_from)
+
+
+MIN_BASELINE_WEEKS = 8  # limits from fewer weeks with data would flag chance as a special cause
 
 
 @dataclass
@@ -84,7 +88,7 @@ def weekly_series(session: Session, settings: Settings, period: str, as_of: date
         per_kpi = week_values(records, mondays, settings, settings.tz, department)
         for kpi, (values, n) in per_kpi.items():
             chart = spc.chart_for(kpi, values, n, baseline=baseline)
-            if chart is None or all(c is None for c in chart.centre):
+            if chart is None or sum(v is not None for v in values[:baseline]) < MIN_BASELINE_WEEKS:
                 continue
             adverse = [s for s in spc.adverse(chart.signals, KPI_BY_CODE[kpi].better) if s.index >= baseline]
             out.append(WeeklySeries(kpi, department, labels, chart, adverse, month_from=month_from))
