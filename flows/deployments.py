@@ -17,7 +17,7 @@ from flows.alerts import flow_alert
 from flows.audits import internal_audit
 from flows.complaints import complaint_sla_watch
 from flows.monitoring import inspections, staff_grading
-from flows.monthly_report import monthly_service_quality_report
+from flows.monthly_report import monthly_service_quality_report, report_release
 from flows.outbox import outbox_delivery
 from flows.quality_meeting import quality_meeting
 from flows.reminders import reminders, weekly_digest
@@ -44,6 +44,7 @@ class Process:
 
 PROCESSES: tuple[Process, ...] = (
     Process("monthly-report", monthly_service_quality_report, "monthly"),
+    Process("report-release", report_release, "quarter-hourly"),
     Process("outbox-delivery", outbox_delivery, "quarter-hourly"),
     Process("complaint-sla-watch", complaint_sla_watch, "hourly"),
     Process("reminders", reminders, "working-days"),

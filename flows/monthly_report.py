@@ -24,8 +24,8 @@ from sqms.locks import process_lock
 from tasks.improvement import advance_improvement_cycles
 from tasks.notify import deliver_outbox
 from tasks.records import compute_kpis
-from tasks.reporting import (publish_report_artifact, queue_report_mails, render_complaint_report,
-                             render_monthly_report, report_made_since)
+from tasks.reporting import (hold_or_queue_report_mails, publish_report_artifact, release_held_reports,
+                             render_complaint_report, render_monthly_report, report_made_since)
 
 Period = Annotated[str | None, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM; empty = last month")]
 
@@ -56,8 +56,21 @@ def monthly_service_quality_report(period: Period = None) -> dict:
         complaints = render_complaint_report(period, computation_id)  # 投诉分析: its own report, same as-of
         publish_report_artifact(report)                           # visible in the Prefect UI
         publish_report_artifact(complaints)
-        queue_report_mails(report, also=[complaints])             # 送达: everyone concerned, top management included
+        # 送达: everyone concerned, top management included — or first a draft to the quality manager,
+        # held `report.hold_hours` for a written analysis (report-release mails it when the hold ends)
+        mailing = hold_or_queue_report_mails(report, also=[complaints])
         delivery = deliver_outbox()
     return {"period": period, "report_id": report["id"], "version": report["version"], "files": report["files"],
             "complaint_report": {k: complaints[k] for k in ("id", "version", "files")},
-            "improvement": improvement, **delivery}
+            "improvement": improvement, "held_until": mailing["held_until"], **delivery}
+
+
+@flow(name="report-release", on_failure=[notify_admins], on_crashed=[notify_admins])
+def report_release(period: Period = None) -> dict:
+    """审核发布: mail each report held as a draft (`report.hold_hours`) whose hold is over, with the
+    quality manager's analysis when one was entered; with `period`, that month's report at once."""
+    settings = get_settings()
+    with process_lock(settings.database_url, "report-release", holder=str(flow_run.id or uuid4())):
+        released = release_held_reports(period)
+        delivery = deliver_outbox() if released else {"sent": 0, "failed": 0}
+    return {"released": released, **delivery}

@@ -22,6 +22,7 @@ from sqms.complaints.cli import app as complaint_app
 from sqms.improvement.cli import app as pdca_app
 from sqms.meetings.cli import app as meeting_app
 from sqms.monitoring.cli import compliment_app, error_app, grading_app, inspection_app
+from sqms.monthly.cli import app as report_app
 from sqms.reviews.cli import app as review_app
 from sqms.standards.cli import app as standard_app
 from sqms.suggestions.cli import app as suggestion_app
@@ -51,6 +52,7 @@ app.add_typer(inspection_app, name="inspection")
 app.add_typer(grading_app, name="grading")
 app.add_typer(compliment_app, name="compliment")
 app.add_typer(error_app, name="service-error")
+app.add_typer(report_app, name="report")
 
 
 class ImportKind(str, Enum):
@@ -278,6 +280,20 @@ def run_monthly_report(
 
     result = monthly_service_quality_report(period=period)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@run_app.command("report-release")
+def run_report_release(
+    period: Optional[str] = typer.Option(None, "--period", help="YYYY-MM: release that month's held report now "
+                                                                "(default: every hold that is over)."),
+) -> None:
+    """审核发布: mail the reports held as drafts whose hold is over (report.hold_hours)."""
+    settings = settings_or_exit()
+    period = period_of(period, settings) if period else None
+    _flow_server()
+    from flows.monthly_report import report_release
+
+    typer.echo(json.dumps(report_release(period=period), ensure_ascii=False, indent=2, default=str))
 
 
 @run_app.command("inspections")

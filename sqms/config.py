@@ -128,8 +128,12 @@ class ReportSettings(_Model):
 
     distribution: tuple[str, ...] = ("role:general_manager", "role:quality_manager", "role:department_manager")
     keep_versions: int = Field(default=0, ge=0, description="0 keeps every version")
+    # a draft hold: the report is made, the quality manager (`hold_to`) is mailed a draft link and may
+    # add a written analysis; the report goes out at the end of the hold. 0 sends at once.
+    hold_hours: float = Field(default=0, ge=0, le=24 * 14)
+    hold_to: tuple[str, ...] = ("role:quality_manager",)
 
-    _selectors = field_validator("distribution")(classmethod(lambda cls, v: _check_selectors(v)))
+    _selectors = field_validator("distribution", "hold_to")(classmethod(lambda cls, v: _check_selectors(v)))
 
 
 class KpiSettings(_Model):
@@ -140,6 +144,10 @@ class KpiSettings(_Model):
     # Control charts: the limits come from the earliest months of the 13-month window (phase I), and
     # the months after them are judged against those limits.
     control_baseline_months: int = Field(default=9, ge=3, le=13)
+    # Weekly control charts of the volume-heavy KPIs (sqms.spc.WEEKLY_KPIS): the last `control_weeks`
+    # whole weeks, limits from the first `control_baseline_weeks` of them.
+    control_weeks: int = Field(default=26, ge=8, le=104)
+    control_baseline_weeks: int = Field(default=20, ge=6, le=100)
 
     @field_validator("targets")
     @classmethod
@@ -148,6 +156,12 @@ class KpiSettings(_Model):
         if unknown:
             raise ValueError(f"unknown KPI {', '.join(unknown)} (known: {', '.join(KPI_CODES)})")
         return value
+
+    @model_validator(mode="after")
+    def _baseline_within_weeks(self) -> "KpiSettings":
+        if self.control_baseline_weeks >= self.control_weeks:
+            raise ValueError("control_baseline_weeks must be fewer than control_weeks")
+        return self
 
     @field_validator("department_targets")
     @classmethod
@@ -505,6 +519,7 @@ class Schedule(_Model):
 def _default_schedules() -> dict[str, Schedule]:
     return {
         "monthly-report": Schedule(cron="0 8 1 * *"),
+        "report-release": Schedule(cron="*/15 * * * *"),
         "outbox-delivery": Schedule(cron="*/15 * * * *"),
         "complaint-sla-watch": Schedule(cron="5 * * * *"),
         "reminders": Schedule(cron="0 9 * * *"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from itertools import pairwise
 from typing import Literal
 
@@ -42,6 +43,10 @@ CHART_OF: dict[str, ChartKind] = {
     "avg_handling_hours": "xmr",
     "csat_mean": "xmr",
 }
+# Volume-heavy KPIs (every service record counts, thousands a month): also charted by week, where a
+# drift shows within weeks instead of months. The complaint and survey KPIs have too few events a week.
+WEEKLY_KPIS: tuple[str, ...] = ("fcr_pct", "response_within_target_pct", "avg_handling_hours")
+
 SCALE: dict[ChartKind, float] = {"p": 100.0, "u": 1000.0, "xmr": 1.0}  # value = proportion · scale
 
 RULES: dict[str, tuple[str, str]] = {
@@ -233,6 +238,23 @@ def run_rules(values: Sequence[float | None], z: Sequence[float | None]) -> list
             elif all(s < 0 for s in steps):
                 signals.append(Signal("six_trend", i, "low", tuple(window)))
     return signals
+
+
+def weekly_window(month_start: date, month_end: date, *, weeks: int) -> tuple[list[date], int]:
+    """The Mondays of the `weeks` whole weeks (Monday–Sunday) that end on or before `month_end` (the
+    month's last day), oldest first, and the index of the first week of the month (the first whose
+    Sunday is in the month: a week belongs to the month it ends in, so each week is in one report)."""
+    last = month_end - timedelta(days=(month_end.weekday() + 1) % 7)  # the last Sunday on or before month_end
+    last_monday = last - timedelta(days=6)
+    mondays = [last_monday - timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+    first = next((i for i, m in enumerate(mondays) if m + timedelta(days=6) >= month_start), len(mondays))
+    return mondays, first
+
+
+def week_label(monday: date) -> str:
+    """`2026-W41`: the ISO week."""
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def worse_side(better: str | None) -> str | None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from sqms.records.messaging import queue_monthly_report_mails
+from sqms.calendar import utcnow
+from sqms.records.messaging import hold_or_queue, queue_monthly_report_mails, release_held
 from sqms.records.models import KpiComputation
 from sqms.complaints.rendering import produce_complaint_report
 from sqms.reporting.models import GeneratedReport
@@ -68,6 +69,29 @@ def queue_report_mails(report: dict, also: list[dict] | None = None) -> int:
         queued = queue_monthly_report_mails(uow.session, settings(), row, others)
         uow.commit()
         return queued
+
+
+@task(name="hold-or-queue-report-mails", **RETRYING)
+def hold_or_queue_report_mails(report: dict, also: list[dict] | None = None) -> dict:
+    """With `report.hold_hours` > 0: hold the report as a draft and mail the quality manager its link;
+    else (or once its hold was released: a correction) queue it to the distribution list."""
+    with unit_of_work() as uow:
+        row = uow.session.get(GeneratedReport, report["id"])
+        others = [uow.session.get(GeneratedReport, r["id"]) for r in also or []]
+        out = hold_or_queue(uow.session, settings(), row, others, now=utcnow())
+        uow.commit()
+        return {"held_until": out["held_until"].isoformat() if out["held_until"] else None, "queued": out["queued"]}
+
+
+@task(name="release-held-reports", **RETRYING)
+def release_held_reports(period: str | None = None) -> list[dict]:
+    """Mail every held report whose hold is over (with `period`: that month's at once), with the quality
+    manager's analysis when one was entered."""
+    with unit_of_work() as uow:
+        released = release_held(uow.session, settings(), now=utcnow(), actor=uow.session.info.get("actor", "sqms"),
+                                period=period)
+        uow.commit()
+        return released
 
 
 def file_uri(path: str) -> str:

@@ -93,10 +93,10 @@ def context(name: str, locale: str) -> dict:
         "calendar_dir", "year", "checklist", "source_label", "type_label", "total", "minutes", "subjects",
         "cap", "held_for", "shown", "hidden", "counts", "accepted", "suggestion", "due_on", "mode",
         "document", "c", "grade", "agenda", "rescheduled", "when", "slots", "period", "rows", "quarter", "words",
-        "correction")}
+        "correction", "distribution", "kind", "report_period")}
     base |= {"recipient_name": LONG[locale][:12], "link": LINK, "opt_out": LINK + "/opt-out", "run_url": LINK,
              "day": date(2026, 10, 5), "close_on": date(2026, 10, 19), "valid_until": moment,
-             "received_local": moment, "deadline_local": moment, "first_local": moment, "last_local": moment, "at": moment, "version": 2, "items": 12,
+             "received_local": moment, "deadline_local": moment, "first_local": moment, "last_local": moment, "at": moment, "until": moment, "version": 2, "items": 12,
              "days": 3, "role": "auditor", "week": "2026-W41", "total_open": 128, "total_overdue": 17,
              "kpi": "response_within_target_pct", "better": "higher", "unit": "%"}
     if name.startswith("standard_"):  # a version of the register, not a report's version number

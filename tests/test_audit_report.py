@@ -275,9 +275,9 @@ def test_report_files_versions_and_escaping(seeded) -> None:
     first, second = produce(settings), produce(settings)
     assert (first.kind, first.period, first.version, second.version) == ("audit-report", "2026-H1", 1, 2)
     folder = report_dir(settings, "audit-report", "2026-H1", 2)
-    assert second.files == {"html": str(folder / "audit-report-2026-H1.html"),
-                            "xlsx": str(folder / "audit-report-2026-H1.xlsx"),
-                            "pdf": str(folder / "audit-report-2026-H1.pdf")}
+    assert second.files == {"html": str(folder / "audit-report-2026-H1-v2.html"),
+                            "xlsx": str(folder / "audit-report-2026-H1-v2.xlsx"),
+                            "pdf": str(folder / "audit-report-2026-H1-v2.pdf")}
     assert verify_report(first) and verify_report(second)
     figures = second.summary
     json.dumps(figures)

@@ -262,7 +262,7 @@ def test_complaint_report_files_and_versions(seeded: Settings) -> None:
     assert (first.kind, first.version, second.version) == (KIND, 1, 2)
     html_path, xlsx_path = Path(second.files["html"]), Path(second.files["xlsx"])
     assert html_path.parent == report_dir(seeded, KIND, PERIOD, 2)
-    assert (html_path.name, xlsx_path.name) == (f"complaint-report-{PERIOD}.html", f"complaint-report-{PERIOD}.xlsx")
+    assert (html_path.name, xlsx_path.name) == (f"complaint-report-{PERIOD}-v2.html", f"complaint-report-{PERIOD}-v2.xlsx")
     assert second.checksum == files_checksum(second.files) and verify_report(second) and second.locale == "zh_CN"
     assert second.summary["totals"]["on_time_pct"] == pytest.approx(50.0)
     assert second.summary["ageing"] == {"0–2": 1, "3–5": 1, "6–10": 1, ">10": 3}
@@ -341,8 +341,8 @@ def test_monthly_section_and_mail(seeded: Settings) -> None:
     recipients = seeded.resolve_recipients(seeded.report.distribution)
     assert queued == len(recipients) == len(messages)
     assert {Path(p).name for p in messages[0].attachments} == {
-        f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx", f"monthly-report-{PERIOD}.pdf",
-        f"complaint-report-{PERIOD}.html", f"complaint-report-{PERIOD}.xlsx", f"complaint-report-{PERIOD}.pdf"}
+        f"monthly-report-{PERIOD}-v1.html", f"monthly-report-{PERIOD}-v1.xlsx", f"monthly-report-{PERIOD}-v1.pdf",
+        f"complaint-report-{PERIOD}-v1.html", f"complaint-report-{PERIOD}-v1.xlsx", f"complaint-report-{PERIOD}-v1.pdf"}
 
     analysis = monthly.summary["complaint_analysis"]
     assert analysis["totals"]["on_time_pct"] == pytest.approx(50.0)  # as of the computation
@@ -350,7 +350,7 @@ def test_monthly_section_and_mail(seeded: Settings) -> None:
     section = html[html.index('<section id="complaints">'):html.index('<section id="changes">')]
     assert "五、投诉分析" in section and "按受理渠道" in section and "未结投诉账龄" in section
     assert "受理最久的未结投诉" in section and "K11" in section and "CAPA-00001" in section
-    assert f"complaint-report-{PERIOD}.html" in section and section.count("<svg") == 1  # the Pareto
+    assert f"complaint-report-{PERIOD}）" in section and section.count("<svg") == 1  # the Pareto
     assert XSS not in html and MARKUP_NAME not in html
     book = openpyxl.load_workbook(monthly.files["xlsx"])
     actions = list(book["投诉纠正措施"].iter_rows(min_row=2, values_only=True))

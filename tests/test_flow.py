@@ -101,14 +101,14 @@ def test_monthly_report_flow_end_to_end(flows, db_url, sqms_env, smtp_server):
         html = message.get_body(preferencelist=("html",)).get_content()
         assert "摘要" in text and "<table" in html and "首次解决率" in html
         files = _attachments(message)
-        assert set(files) == {f"monthly-report-{PERIOD}.html", f"monthly-report-{PERIOD}.xlsx",
-                              f"monthly-report-{PERIOD}.pdf", f"complaint-report-{PERIOD}.html",
-                              f"complaint-report-{PERIOD}.xlsx", f"complaint-report-{PERIOD}.pdf"}
-        assert files[f"monthly-report-{PERIOD}.pdf"][:5] == b"%PDF-"  # the PDF travels as real bytes
-        attached_html = files[f"monthly-report-{PERIOD}.html"]
+        assert set(files) == {f"monthly-report-{PERIOD}-v1.html", f"monthly-report-{PERIOD}-v1.xlsx",
+                              f"monthly-report-{PERIOD}-v1.pdf", f"complaint-report-{PERIOD}-v1.html",
+                              f"complaint-report-{PERIOD}-v1.xlsx", f"complaint-report-{PERIOD}-v1.pdf"}
+        assert files[f"monthly-report-{PERIOD}-v1.pdf"][:5] == b"%PDF-"  # the PDF travels as real bytes
+        attached_html = files[f"monthly-report-{PERIOD}-v1.html"]
         attached_html = attached_html.decode() if isinstance(attached_html, bytes) else attached_html
         assert "<svg" in attached_html and XSS not in attached_html  # the <script> category is escaped
-        workbook = openpyxl.load_workbook(io.BytesIO(files[f"monthly-report-{PERIOD}.xlsx"]))
+        workbook = openpyxl.load_workbook(io.BytesIO(files[f"monthly-report-{PERIOD}-v1.xlsx"]))
         assert len(workbook.sheetnames) >= 5
     # The subject travels RFC 2047-encoded UTF-8, the Chinese text intact.
     raw = smtp_server.envelopes[0][2].decode("ascii")
@@ -312,7 +312,7 @@ def test_survey_campaign_flow(prefect_harness, db_url, sqms_env, smtp_server):
     report_mails = [m for m in smtp_server.messages if "满意度调查报告" in m["Subject"]]
     assert len(report_mails) == len(settings.resolve_recipients(settings.surveys.report_to))
     assert {p.get_filename() for p in report_mails[0].iter_attachments()} == {
-        "survey-report-2026-Q3-test.html", "survey-report-2026-Q3-test.xlsx", "survey-report-2026-Q3-test.pdf"}
+        "survey-report-2026-Q3-test-v1.html", "survey-report-2026-Q3-test-v1.xlsx", "survey-report-2026-Q3-test-v1.pdf"}
     assert survey_campaigns(return_state=True).result() == {"planned": None, "steps": [], "sent": 0, "failed": 0}
 
 

@@ -53,8 +53,8 @@ def test_quality_meeting_flow(prefect_harness, db_url, sqms_env, smtp_server):
     mails = smtp_server.messages
     assert {m["To"].addresses[0].addr_spec for m in mails} == PARTICIPANTS
     parts = _attachments(mails[0])
-    assert set(parts) == {f"quality-meeting-{period}-s0.ics", f"monthly-report-{period}.html",
-                          f"monthly-report-{period}.xlsx"}
+    assert set(parts) == {f"quality-meeting-{period}-s0.ics", f"monthly-report-{period}-v1.html",
+                          f"monthly-report-{period}-v1.xlsx"}
     ics = parts[f"quality-meeting-{period}-s0.ics"]
     assert ics.get_content_type() == "text/calendar" and ics.get_param("method") == "REQUEST"
     calendar = Calendar.from_ical(ics.get_payload(decode=True))

@@ -148,7 +148,7 @@ def test_the_meeting_is_scheduled_after_the_report_with_an_agenda_from_the_data(
         mails = _outbox(uow, "QM-2026-09:invitation:s0")
         assert {m.recipient for m in mails} == PARTICIPANTS and all(m.process == PROCESS for m in mails)
         assert {a.rsplit("/", 1)[1] for a in mails[0].attachments} == {
-            "quality-meeting-2026-09-s0.ics", "monthly-report-2026-09.html", "monthly-report-2026-09.xlsx"}
+            "quality-meeting-2026-09-s0.ics", "monthly-report-2026-09-v1.html", "monthly-report-2026-09-v1.xlsx"}
         assert made["overdue"] in mails[0].body_text and "K-LATE" in mails[0].body_html
         calendar, event = _ics(mails[0])
         assert calendar["method"] == "REQUEST"

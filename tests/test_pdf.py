@@ -32,7 +32,7 @@ def test_the_monthly_and_complaint_reports_as_pdf(poppler, sqlite_settings):
         complaints = produce_complaint_report(uow.session, sqlite_settings, PERIOD, computation.as_of)
         uow.commit()
     pdf = Path(monthly.files["pdf"])
-    assert pdf.name == f"monthly-report-{PERIOD}.pdf" and pdf.parent == Path(monthly.files["html"]).parent
+    assert pdf.name == f"monthly-report-{PERIOD}-v1.pdf" and pdf.parent == Path(monthly.files["html"]).parent
     assert verify_report(monthly)  # the PDF is part of the recorded version and its checksum
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-")

@@ -156,7 +156,9 @@ def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None
     assert "@import" not in html and "url(http" not in html
     from sqms.kpi_catalog import KPIS
 
-    # a trend and a department comparison per KPI (14 with those of issue 15) + 1 Pareto
+    # a trend and a department comparison per KPI (14 with those of issue 15) + 1 Pareto; no weekly
+    # control chart: one baseline week of records (February's) is too few for limits
+    assert report.weekly == [] and "基线期内有数据的周不足 8 周" in html
     assert html.count("<svg") == 2 * len(KPIS) + 1
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     ids = re.findall(r'\sid="([^"]+)"', html)

@@ -55,6 +55,21 @@ def test_a_changed_v2_goes_once_as_a_correction_and_an_identical_rerun_not(sqlit
     assert "- 服务量: 80 (无目标) → 90 (无目标)" in mail.body_text and "- records: 80 → 90" in mail.body_text
     assert "- 首次解决率: 85.0% (达标) → 75.6% (达标)" in mail.body_text
     assert "本邮件为第 2 版月报的更正" in mail.body_html
+    # the version is in the file names, attached and named in the mail
+    names = sorted(a.rsplit("/", 1)[1] for a in mail.attachments)
+    assert names == [f"monthly-report-{PERIOD}-v3.html", f"monthly-report-{PERIOD}-v3.pdf",
+                     f"monthly-report-{PERIOD}-v3.xlsx"]
+    assert all(f"/v3/monthly-report-{PERIOD}-v3." in a for a in mail.attachments)
+    assert f"完整报告见附件：monthly-report-{PERIOD}-v3.html" in mail.body_text
+    assert f"monthly-report-{PERIOD}-v3.xlsx（数据表）" in mail.body_text and "投诉分析报告见附件" not in mail.body_text
     _mark_sent(sqlite_settings)
     assert _run(sqlite_settings) == 0  # v4 = v3: no second correction
     assert {m.object for m in _mails(sqlite_settings)} == {"report", "correction:v3"}
+
+
+def test_versioned_names() -> None:
+    from sqms.reporting.versions import versioned_name
+
+    assert versioned_name("monthly-report-2026-10.html", 2) == "monthly-report-2026-10-v2.html"
+    assert versioned_name("monthly-report-2026-10-v2.html", 2) == "monthly-report-2026-10-v2.html"
+    assert versioned_name("survey-report-2026-Q3-v1.xlsx", 3) == "survey-report-2026-Q3-v1-v3.xlsx"

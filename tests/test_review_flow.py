@@ -108,13 +108,13 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
     pack_mails = smtp_server.messages
     assert {m["To"].addresses[0].addr_spec for m in pack_mails} == participants
     files = _attachments(pack_mails[0])
-    assert set(files) == {f"review-pack-{year}.html", f"review-pack-{year}.xlsx", f"review-pack-{year}.pdf",
-                          f"management-review-{year}.ics",
+    assert set(files) == {f"review-pack-{year}-v1.html", f"review-pack-{year}-v1.xlsx", f"review-pack-{year}-v1.pdf",
+                          f"management-review-{year}-v1.ics",
                           f"OPS-{report_file.name}"}
     assert "会议通知" in pack_mails[0]["Subject"] and meeting_on.isoformat() in pack_mails[0]["Subject"]
 
     # the invitation parses: the meeting at 09:30 Shanghai time, every participant invited
-    [event] = Calendar.from_ical(files[f"management-review-{year}.ics"]).walk("VEVENT")
+    [event] = Calendar.from_ical(files[f"management-review-{year}-v1.ics"]).walk("VEVENT")
     assert event.decoded("dtstart") == datetime.combine(meeting_on, datetime.min.time().replace(hour=9, minute=30),
                                                         tzinfo=settings.tz)
     assert {str(a).removeprefix("mailto:") for a in event.get("attendee")} == participants
@@ -126,7 +126,7 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
         complaints = uow.session.scalar(select(func.count()).select_from(Complaint).where(
             Complaint.received_at >= start, Complaint.received_at < end))
         met, judged = _organisation_targets_met(uow.session, settings, year)
-    pack_xlsx = files[f"review-pack-{year}.xlsx"]
+    pack_xlsx = files[f"review-pack-{year}-v1.xlsx"]
     by_department = _sheet(pack_xlsx, "投诉-按部门")
     assert by_department[0][:2] == ["部门", "受理"] and sum(r[1] for r in by_department[1:]) == complaints > 100
     completion = _sheet(pack_xlsx, "目标完成-按部门")
@@ -135,7 +135,7 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
     assert dict(zip(surveys[0], surveys[1])) | {"起": None, "止": None} == {
         "调查": f"{year}-annual", "起": None, "止": None, "邀请": 400, "回收": 154, "回收率%": 38.5, "满意度均值": 4.27,
         "满意率%": 84.1, "净推荐值": 33.3, "不满意客户": 9}
-    html = files[f"review-pack-{year}.html"].decode("utf-8")
+    html = files[f"review-pack-{year}-v1.html"].decode("utf-8")
     assert "客服部：全年投诉按期办结。" in html and f"{judged - met}" in html
     assert "review-pack" in _artifacts(packed.state_details.flow_run_id)
 
@@ -180,9 +180,9 @@ def test_management_review_flow(prefect_harness, db_url, sqms_env, smtp_server, 
     assigned = sorted(m["To"].addresses[0].addr_spec for m in smtp_server.messages if "管理评审报告" not in m["Subject"])
     assert assigned == ["liu.yang@example.com", "zhao.lei@example.com"]
     report_files = _attachments(report_mails[0])
-    assert set(report_files) == {f"review-report-{year}.html", f"review-report-{year}.xlsx",
-                                 f"review-report-{year}.pdf"}
-    decisions = _sheet(report_files[f"review-report-{year}.xlsx"], "评审决议")
+    assert set(report_files) == {f"review-report-{year}-v1.html", f"review-report-{year}-v1.xlsx",
+                                 f"review-report-{year}-v1.pdf"}
+    decisions = _sheet(report_files[f"review-report-{year}-v1.xlsx"], "评审决议")
     assert decisions[1][:2] == ["在线渠道高峰增加值班", "刘洋"] and decisions[1][3] == actions[0].ref
     assert "review-report" in _artifacts(reported.state_details.flow_run_id)
 

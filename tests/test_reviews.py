@@ -284,7 +284,7 @@ def test_pack_and_invitation_go_to_every_participant_and_a_resend_updates_the_ev
         assert {m.recipient for m in mails} == PARTICIPANTS and len(mails) == 10
         assert "2026-02-06 09:30" in mails[0].subject and "总经办会议室" in mails[0].subject
         assert {a.rsplit("/", 1)[1] for a in mails[0].attachments} == {
-            "review-pack-2025.html", "review-pack-2025.xlsx", "review-pack-2025.pdf", "management-review-2025.ics"}
+            "review-pack-2025-v1.html", "review-pack-2025-v1.xlsx", "review-pack-2025-v1.pdf", "management-review-2025-v1.ics"}
         assert "尚未提交年度工作报告的部门" in mails[0].body_text and "客服部、" not in mails[0].body_text
         html = open(next(a for a in mails[0].attachments if a.endswith(".html")), encoding="utf-8").read()
         assert "客服部报告 &lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html

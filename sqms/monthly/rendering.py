@@ -32,6 +32,7 @@ from sqms.reporting.formatting import (fmt_change, fmt_interval, fmt_target, fmt
                                        local_moment, md_text, percent, records, status_label, t)
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.spec import ReportSpec, produce_report, render_report
+from sqms.monthly.weekly_charts import weekly_context
 
 KIND = "monthly-report"
 TEMPLATE = "reports/monthly_report.html.j2"
@@ -205,13 +206,15 @@ def html_context(report: MonthlyReport, settings: Settings) -> dict[str, Any]:
         "comparisons": department_charts(report),
         "complaint_analysis": complaints.analysis_context(report.complaints, settings),
         "oldest_listed": complaints.MONTHLY_OLDEST,
-        "complaint_report_file": f"{complaints.file_stem(report.complaints)}.html",
+        "complaint_report_file": complaints.file_stem(report.complaints),  # its version: see the mail
         "org_changes": records(changes[changes["department"].isna()]),
         "department_transitions": records(changes[changes["department"].notna() & changes["transition"].notna()]),
         "counts": report.input_counts,
         "improvement": report.improvement,
         "governance": report.governance,
         "control": control_context(report),
+        "weekly": weekly_context(report.weekly, dict(report.departments), report.locale),  # 周控制图
+        "commentary": report.commentary,  # the quality manager's analysis (report.hold_hours)
         "pdca_check_months": settings.improvement.check_months,
         "service_items": service_item_context(report, settings),
         "problems": report.problems,

@@ -27,6 +27,8 @@ from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE, KPI_CODES
 from sqms.complaints.signals import Rise, complaint_rises
 from sqms.records.control import ControlSeries, control_series
+from sqms.records.weekly import weekly_series
+from sqms.reporting.hold import commentary_of
 from sqms.records.models import KpiComputation
 from sqms.records.problems import problems
 from sqms.records.service import compute_by_service_item, history, load_period, results_frame, results_of
@@ -82,6 +84,8 @@ class MonthlyReport:
     records_without_item: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)  # 存在问题与改进措施 (sqms.records.problems)
     complaint_rises: list[Rise] = field(default_factory=list)  # categories rising in a department (FDR-controlled)
+    commentary: str | None = None  # the quality manager's written analysis (sqms.reporting.hold)
+    weekly: list[ControlSeries] = field(default_factory=list)  # 周控制图: volume-heavy KPIs by week
 
     # -- derived views ----------------------------------------------------------
     @property
@@ -234,6 +238,8 @@ def build_monthly_report(session: Session, settings: Settings, period: str, comp
     report.problems = problems(session, settings, report)
     report.summary = executive_summary(report)
     report.calendar_notice = calendar_notice(session, settings, locale)
+    report.commentary = commentary_of(session, "monthly-report", period)
+    report.weekly = weekly_series(session, settings, period, computation.as_of)
     return report
 
 

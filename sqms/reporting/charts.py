@@ -132,10 +132,14 @@ def _axis_formatter(unit: str, decimals: int) -> FuncFormatter:
 
 
 def _period_labels(periods: Sequence[str]) -> list[str]:
-    """`10` per month, with the year under the first month and under each January."""
+    """`10` per month, with the year under the first month and under each January; for ISO weeks
+    (`2026-W41`, the weekly control charts) `W41` every fourth week, counted back from the last."""
     labels = []
     for i, period in enumerate(periods):
         year, month = period.split("-")
+        if month.startswith("W"):
+            labels.append((f"{month}\n{year}" if i == 0 else month) if (len(periods) - 1 - i) % 4 == 0 else "")
+            continue
         labels.append(f"{month}\n{year}" if i == 0 or month == "01" else month)
     return labels
 

@@ -1,6 +1,7 @@
 """Every generated report is kept: a new version per (kind, period), its files and their checksum.
 
-Files live under `<reports_dir>/<kind>/<period>/v<version>/`; a version is never
+Files live under `<reports_dir>/<kind>/<period>/v<version>/`, each named with its version
+(`<stem>-v<version>.<ext>`, stamped by `save_report`: `sqms.reporting.versions`); a version is never
 overwritten once recorded. Call order for one report:
 
     version = next_version(session, kind, period)
@@ -30,6 +31,7 @@ from sqms.config import Settings
 from sqms.db import on_abort
 from sqms.reporting.models import GeneratedReport
 from sqms.reporting.pdf import with_pdf
+from sqms.reporting.versions import stamp_files
 
 _CHUNK = 1 << 20
 
@@ -74,15 +76,17 @@ def save_report(
     version: int | None = None,
 ) -> GeneratedReport:
     """Record a generated report: the next version of (kind, period) unless `version` is given
-    (the one its files were written for), the files by format and their checksum."""
+    (the one its files were written for), the files by format and their checksum. Each file gets the
+    version in its name (`<stem>-v<version>.<ext>`) before the PDF is made from the HTML."""
     missing = [str(p) for p in files.values() if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(f"report files not found: {', '.join(missing)}")
-    files = with_pdf({fmt: Path(path) for fmt, path in files.items()})  # every report also as PDF
+    version = version or next_version(session, kind, period)
+    files = with_pdf(stamp_files(files, version))  # every report also as PDF, its name versioned too
     report = GeneratedReport(
         kind=kind,
         period=period,
-        version=version or next_version(session, kind, period),
+        version=version,
         created_at=utcnow(),
         actor=session.info.get("actor", "unknown"),
         locale=locale,

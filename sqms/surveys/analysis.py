@@ -70,6 +70,9 @@ class CampaignAnalysis:
     themes: list[Theme] = field(default_factory=list)  # words of the comments new since the previous campaign
     detractors: list[dict[str, Any]] = field(default_factory=list)
     answered: int = 0  # invitees who answered (the response rate's numerator)
+    item_means: list[dict[str, Any]] = field(default_factory=list)  # per department: name, n, means {code: mean}
+    item_changes: list[dict[str, Any]] = field(default_factory=list)  # item means against the previous campaign
+    conclusions: list[dict[str, str]] = field(default_factory=list)  # kind (change/action/note), text
 
     def key_figures(self) -> dict[str, Any]:
         """JSON-ready figures kept with the campaign (for the management review)."""
@@ -143,12 +146,135 @@ def analyse(responses: pd.DataFrame, invitations: pd.DataFrame, q: Questionnaire
                    "comment": r.comment} for r in responses.itertuples() if isinstance(r.comment, str) and r.comment],
         detractors=[{"response_id": r.response_id, "customer_id": r.customer_id, "department": r.department,
                      "csat": r.csat, "nps": r.nps} for r in responses.itertuples() if is_detractor(r.nps, r.csat)])
+    analysis.item_means = item_means_by_department(responses, [i["code"] for i in items], names, low_n)
     if previous is not None and len(previous):
         analysis.changes = changes(previous, responses)
+        analysis.item_changes = item_changes(previous, responses, items)
     before = previous["comment"] if previous is not None and "comment" in previous else []
     analysis.themes = themes([c["comment"] for c in analysis.comments],
                              [c for c in before if isinstance(c, str) and c])
+    analysis.conclusions = conclusions(analysis, locale, low_n)
     return analysis
+
+
+def item_means_by_department(responses: pd.DataFrame, codes: list[str], names: dict[str, str],
+                             low_n: int) -> list[dict[str, Any]]:
+    """Each department's mean of every item (None where nobody answered it), with its answers n and
+    the † of fewer than `low_n` responses; departments in code order."""
+    answers = _answers(responses)
+    out = []
+    for code in sorted(set(responses["department"].dropna())):
+        mask = (responses["department"] == code).to_numpy()
+        part = answers[mask]
+        means = {c: (float(part[c].mean()) if c in part and part[c].notna().any() else None) for c in codes}
+        counts = {c: int(part[c].notna().sum()) if c in part else 0 for c in codes}
+        out.append({"department": code, "name": names.get(code, code), "n": int(mask.sum()), "means": means,
+                    "counts": counts, "low_confidence": int(mask.sum()) < low_n})
+    return out
+
+
+def item_changes(before: pd.DataFrame, after: pd.DataFrame, items: list[dict[str, Any]],
+                 fdr: float = 0.05) -> list[dict[str, Any]]:
+    """Every item's mean against the previous campaign (Welch t), the p-values adjusted together
+    (Benjamini–Hochberg): with many items, one of them moving by chance is not a finding."""
+    from scipy.stats import false_discovery_control
+
+    a, b = _answers(after), _answers(before)
+    out = []
+    for item in items:
+        code = item["code"]
+        if code not in a or code not in b:
+            continue
+        change = mean_change(b[code].dropna().astype(float).tolist(), a[code].dropna().astype(float).tolist())
+        if change is not None:
+            out.append({"code": code, "text": item["text"], "change": change})
+    if out:
+        adjusted = false_discovery_control([r["change"].p_value for r in out], method="bh")
+        for row, q in zip(out, adjusted):
+            row["q_value"] = float(q)
+            row["significant"] = bool(q < fdr)
+    return out
+
+
+_MEASURES = {"csat_mean": ("满意度均值", "the CSAT mean", "{:+.2f}"), "top2_pct": ("满意比例", "the top-2 share", "{:+.1f} 个百分点"),
+             "nps": ("NPS", "the NPS", "{:+.1f}")}
+
+
+def conclusions(a: CampaignAnalysis, locale: str, low_n: int) -> list[dict[str, str]]:
+    """结论与建议: what changed significantly since the previous campaign (the headline figures and the
+    items, FDR-controlled), and what to do: the weakest item or SERVQUAL gap, the department furthest
+    below the rest, the return visits to the unhappy customers, the new themes of the comments."""
+    zh = locale.startswith("zh")
+
+    def t(z: str, e: str) -> str:
+        return z if zh else e
+
+    out: list[dict[str, str]] = []
+    moved = [(k, c) for k, c in a.changes.items() if c is not None and c.significant]
+    for key, c in moved:
+        zh_name, en_name, fmt = _MEASURES[key]
+        diff = fmt.format(c.difference) if zh else (f"{c.difference:+.2f}" if key == "csat_mean" else
+                                                    f"{c.difference:+.1f}" + (" points" if key == "top2_pct" else ""))
+        up = c.difference > 0
+        out.append({"kind": "change", "text": t(
+            f"{zh_name}较上次调查显著{'上升' if up else '下降'}（{diff}，p = {c.p_value:.3f}，{c.test}）。",
+            f"{en_name[0].upper() + en_name[1:]} {'rose' if up else 'fell'} significantly since the previous "
+            f"survey ({diff}, p = {c.p_value:.3f}, {c.test}).")})
+    for row in a.item_changes:
+        if row.get("significant"):
+            c, up = row["change"], row["change"].difference > 0
+            out.append({"kind": "change", "text": t(
+                f"题目 {row['code']}「{row['text']}」均值显著{'上升' if up else '下降'}（{c.before:.2f} → {c.after:.2f}，"
+                f"校正后 q = {row['q_value']:.3f}）。",
+                f"Item {row['code']} “{row['text']}” {'rose' if up else 'fell'} significantly ({c.before:.2f} → "
+                f"{c.after:.2f}, adjusted q = {row['q_value']:.3f}).")})
+    if a.changes and not any(r["kind"] == "change" for r in out):
+        out.append({"kind": "change", "text": t("与上次调查相比，各项结果均无统计学显著变化（差异在抽样波动范围内）。",
+                                                "No result changed significantly since the previous survey "
+                                                "(the differences are within sampling variation).")})
+    for key, c in moved:
+        if c.difference < 0:
+            out.append({"kind": "action", "text": t(
+                f"{_MEASURES[key][0]}显著下降：请质量经理组织查明原因，必要时开启 PDCA 改进循环。",
+                f"{_MEASURES[key][1][0].upper() + _MEASURES[key][1][1:]} fell significantly: the quality manager "
+                "should have the causes found and, where needed, open a PDCA cycle.")})
+    gaps = [i for i in a.items if i["gap"] is not None and i["gap"] < 0]
+    scored = [i for i in a.items if i["mean"] is not None]
+    if gaps:
+        worst = min(gaps, key=lambda i: i["gap"])
+        out.append({"kind": "action", "text": t(
+            f"感知与期望差距最大的是题目 {worst['code']}「{worst['text']}」（差距 {worst['gap']:.2f}），应作为下一阶段的改进重点。",
+            f"The largest gap between perception and expectation is item {worst['code']} “{worst['text']}” "
+            f"({worst['gap']:.2f}): the focus of the next improvement.")})
+    elif scored:
+        worst = min(scored, key=lambda i: i["mean"])
+        out.append({"kind": "action", "text": t(
+            f"得分最低的是题目 {worst['code']}「{worst['text']}」（均值 {worst['mean']:.2f}），应作为下一阶段的改进重点。",
+            f"The lowest-scoring item is {worst['code']} “{worst['text']}” (mean {worst['mean']:.2f}): the focus "
+            "of the next improvement.")})
+    overall = a.overall.csat_mean
+    solid = [d for d in a.departments if d["scores"].csat_mean is not None and not d["scores"].low_confidence]
+    if overall is not None and len(solid) > 1:
+        low = min(solid, key=lambda d: d["scores"].csat_mean)
+        if low["scores"].csat_mean < overall:
+            out.append({"kind": "action", "text": t(
+                f"{low['name']}满意度均值最低（{low['scores'].csat_mean:.2f}，整体 {overall:.2f}）：请部门经理对照各题均值找出薄弱环节。",
+                f"{low['name']} has the lowest CSAT mean ({low['scores'].csat_mean:.2f}, overall {overall:.2f}): "
+                "its manager should read the item means by department for the weak points.")})
+    if a.detractors:
+        out.append({"kind": "action", "text": t(
+            f"{len(a.detractors)} 位不满意客户已各自安排回访（部门即时措施），回访结果纳入下次报告。",
+            f"{len(a.detractors)} unhappy customers each get a return visit (an immediate action of their "
+            "department); the outcome goes into the next report.")})
+    new = [th.word for th in a.themes if th.new][:3]
+    if new:
+        out.append({"kind": "action", "text": t(
+            f"客户留言出现新主题：{'、'.join(new)}，建议相关部门核实。",
+            f"New themes in the comments: {', '.join(new)}; the departments concerned should look into them.")})
+    if a.overall.low_confidence:
+        out.append({"kind": "note", "text": t(f"回复不足 {low_n} 份，以上结论仅供参考。",
+                                              f"Fewer than {low_n} answers: these conclusions are indicative only.")})
+    return out
 
 
 def _dimension_mean(answers: pd.DataFrame, codes: list[str]) -> tuple[float | None, int]:

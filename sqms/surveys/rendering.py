@@ -110,10 +110,24 @@ def excel_tables(a: CampaignAnalysis, locale: str, previous: SurveyCampaign | No
     else:
         why = t(locale, f"上次调查 {previous.code} 没有可比较的回复。",
                 f"The previous campaign {previous.code} has no answers to compare with.")
-    return [Sheet(t(locale, "摘要", "Summary"), summary), Sheet(t(locale, "部门", "Departments"), departments),
+    kinds = {"change": t(locale, "显著变化", "changed"), "action": t(locale, "建议措施", "to do"),
+             "note": t(locale, "说明", "note")}
+    conclusions = pd.DataFrame([{t(locale, "类别", "kind"): kinds[c["kind"]], t(locale, "结论", "conclusion"): c["text"]}
+                                for c in a.conclusions],
+                               columns=[t(locale, "类别", "kind"), t(locale, "结论", "conclusion")])
+    item_means = pd.DataFrame([{t(locale, "部门", "department"): d["name"], "n": d["n"],
+                                **{i["code"]: r(d["means"].get(i["code"])) for i in a.items},
+                                "n<30": flag(d["low_confidence"])} for d in a.item_means],
+                              columns=[t(locale, "部门", "department"), "n", *[i["code"] for i in a.items], "n<30"])
+    return [Sheet(t(locale, "摘要", "Summary"), summary),
+            Sheet(t(locale, "结论与建议", "Conclusions"), conclusions,
+                  empty_note=t(locale, "没有需要特别处理的结论。", "Nothing calls for action.")),
+            Sheet(t(locale, "部门", "Departments"), departments),
             Sheet(t(locale, "维度", "Dimensions"), dimensions,
                   empty_note=t(locale, "问卷没有 SERVQUAL 维度。", "The questionnaire has no SERVQUAL dimensions.")),
             Sheet(t(locale, "题目", "Items"), items),
+            Sheet(t(locale, "各部门各题均值", "Item means by department"), item_means,
+                  empty_note=t(locale, "没有回复。", "No answers.")),
             Sheet(t(locale, "与上次比较", "Changes"), changes, empty_note=why),
             Sheet(t(locale, "客户意见", "Comments"), comments,
                   empty_note=t(locale, "没有客户留下意见。", "No customer left a comment."))]
