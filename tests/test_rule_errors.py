@@ -23,6 +23,9 @@ SOURCES = [ROOT / "sqms" / p for p in (
     "improvement/service.py", "improvement/views.py", "audits/service.py", "audits/views.py",
     "reviews/service.py", "reviews/views.py", "monitoring/service.py", "monitoring/views.py", "auth/service.py",
     "auth/views.py", "evidence.py")]
+# raises of these that a workspace form can reach (the rest are the CLI's: imports, files)
+REACHABLE = {"meetings/service.py": ("meeting.minuted", "meeting.not_held"),
+             "suggestions/service.py": ("not_one_of", "unknown_person", "required")}
 ERRORS = {"RuleError", "IllegalTransition", "ComplaintError", "ActionError", "ImprovementError", "AuditError",
           "ReviewError", "InspectionError", "PasswordError", "EvidenceError"}
 MACHINE = {"entity", "ident", "move", "state", "allowed"}  # what the state machine adds (`**where`)
@@ -84,6 +87,18 @@ def test_every_refusal_of_a_workspace_form_has_a_code_in_the_catalogue(catalogue
         assert wanted == set(re.findall(r"%\((\w+)\)s", en)), code
         if code in codes:  # the sentence names only what every raise of it gives
             assert wanted <= codes[code], f"{code}: {wanted - codes[code]} not given"
+
+
+def test_the_meeting_and_suggestion_refusals_a_form_meets_are_in_the_catalogue(catalogue):
+    """The minutes and the evaluation of a suggestion call services that also serve imports and the CLI:
+    the refusals those forms can meet carry codes that the catalogue says in both languages."""
+    messages = catalogue["zh_CN"].MESSAGES
+    for path, wanted in REACHABLE.items():
+        tree = ast.parse((ROOT / "sqms" / path).read_text(encoding="utf-8"))
+        given = {k.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 for k in node.keywords if k.arg == "code" and isinstance(k.value, ast.Constant)}
+        assert set(wanted) <= given, (path, set(wanted) - given)
+        assert set(wanted) <= set(messages), (path, set(wanted) - set(messages))
 
 
 SAMPLE = {"field": "category", "value": "X9", "options": ["a1", "b2"], "ref": "CAPA-00012", "move": "resolve",

@@ -361,7 +361,8 @@ def schedule(session: Session, settings: Settings, period: str, *, now: datetime
                              "agenda": [(i["kind"], len(i["rows"])) for i in meeting.agenda]})
     elif meeting_on is not None and meeting_on != meeting.meeting_on:
         if meeting.status != SCHEDULED:
-            raise MeetingError(f"{meeting.ref}: the minutes are recorded; the meeting can no longer move")
+            raise MeetingError(f"{meeting.ref}: the minutes are recorded; the meeting can no longer move",
+                               code="meeting.minuted", ref=meeting.ref)
         _check_day(settings, meeting_on, now)
         record_change(session, action="reschedule", entity=ENTITY, entity_id=meeting.ref, actor=actor,
                       before={"meeting_on": meeting.meeting_on, "sequence": meeting.sequence},
@@ -398,7 +399,8 @@ def record_minutes(session: Session, settings: Settings, meeting: QualityMeeting
     today = to_local(now, settings.tz).date()
     if today < meeting.meeting_on:
         raise MeetingError(f"{meeting.ref}: the meeting is on {meeting.meeting_on.isoformat()} and has not taken "
-                           f"place yet (today is {today.isoformat()}); the minutes are recorded from that day on")
+                           f"place yet (today is {today.isoformat()}); the minutes are recorded from that day on",
+                           code="meeting.not_held", ref=meeting.ref, day=meeting.meeting_on.isoformat())
     titles = {i["no"]: i["title"] for i in meeting.agenda}
     notes = [{"no": no, "title": titles[no], **note} for no, note in sorted(minutes.notes.items())]
     existing = {a.source_ref for a in actions_of(session, meeting)}

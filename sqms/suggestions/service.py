@@ -107,17 +107,20 @@ def evaluate(session: Session, settings: Settings, suggestion: Suggestion, decis
     required); the submitter, if they left an address, is told the outcome once."""
     now = now or utcnow()
     if decision not in ("accept", "reject"):
-        raise SuggestionError(f"decision: {decision!r} is not accept or reject")
+        raise SuggestionError(f"decision: {decision!r} is not accept or reject", code="not_one_of", field="decision",
+                              value=decision, options=["accept", "reject"])
     evaluator = next((p for p in settings.people if p.email == (by or "").strip().lower() or p.name == by), None)
     if evaluator is None:
-        raise SuggestionError(f"--by: {by!r} is not a configured person")
+        raise SuggestionError(f"--by: {by!r} is not a configured person", code="unknown_person", field="by",
+                              value=by or "")
     if not (reason or "").strip():
-        raise SuggestionError("--reason: say why (the submitter is told)")
+        raise SuggestionError("--reason: say why (the submitter is told)", code="required", field="reason")
     LIFECYCLE.check(suggestion, decision)
     if decision == "accept":
         dept = _department(settings, department) or suggestion.department
         if dept is None:
-            raise SuggestionError(f"{suggestion.ref}: name the department that acts on it (--department)")
+            raise SuggestionError(f"{suggestion.ref}: name the department that acts on it (--department)",
+                                  code="required", field="department")
         action = open_action(session, settings, NewAction(
             source="suggestion", type="improvement", title=(title or suggestion.text.splitlines()[0])[:200],
             department=dept, problem=f"{suggestion.ref}: {suggestion.text}\n{reason}", owner=owner, due_on=due_on,
