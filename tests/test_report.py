@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -140,10 +139,7 @@ def test_english_summary(sqlite_settings: Settings) -> None:
 def test_monthly_report_files(sqlite_settings: Settings, tmp_path: Path) -> None:
     seed_mixed(sqlite_settings)
     report = build(sqlite_settings)
-    started = time.perf_counter()
-    files = render_monthly_report(report, sqlite_settings, tmp_path / "out")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 15, f"rendering took {elapsed:.1f} s"
+    files = render_monthly_report(report, sqlite_settings, tmp_path / "out")  # its time: `make bench` (c)
     assert files["html"].name == f"monthly-report-{PERIOD}.html"
     assert files["xlsx"].name == f"monthly-report-{PERIOD}.xlsx"
 
