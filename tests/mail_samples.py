@@ -94,7 +94,7 @@ def context(name: str, locale: str) -> dict:
         "cap", "held_for", "shown", "hidden", "counts", "accepted", "suggestion", "due_on", "mode",
         "document", "c", "grade", "agenda", "rescheduled", "when", "slots", "period", "rows", "quarter", "words",
         "correction", "distribution", "kind", "report_period")}
-    base |= {"recipient_name": LONG[locale][:12], "link": LINK, "opt_out": LINK + "/opt-out", "run_url": LINK,
+    base |= {"recipient_name": LONG[locale][:12], "link": LINK, "hold_link": LINK, "opt_out": LINK + "/opt-out", "run_url": LINK,
              "day": date(2026, 10, 5), "close_on": date(2026, 10, 19), "valid_until": moment,
              "received_local": moment, "deadline_local": moment, "first_local": moment, "last_local": moment, "at": moment, "until": moment, "version": 2, "items": 12,
              "days": 3, "role": "auditor", "week": "2026-W41", "total_open": 128, "total_overdue": 17,

@@ -130,7 +130,7 @@ def test_release_at_once_without_analysis_sends_the_draft(flows, sqlite_url, sqm
         p for p in _files(settings) if p.endswith(".html"))), encoding="utf-8").read()
     assert 'id="commentary"' not in html
     again = runner.invoke(app, ["report", "release", PERIOD])
-    assert again.exit_code == 2 and "is held" in again.output
+    assert again.exit_code == 2 and "released already" in again.output
     comment = runner.invoke(app, ["report", "comment", PERIOD, "--text", "太迟了"])
     assert comment.exit_code == 2 and "released already" in comment.output
     with UnitOfWork(settings.database_url) as uow:

@@ -25,6 +25,7 @@ SOURCES = [ROOT / "sqms" / p for p in (
     "auth/views.py", "evidence.py")]
 # raises of these that a workspace form can reach (the rest are the CLI's: imports, files)
 REACHABLE = {"meetings/service.py": ("meeting.minuted", "meeting.not_held"),
+             "reporting/hold.py": ("required", "report.analysis_long", "report.not_held", "report.released"),
              "suggestions/service.py": ("not_one_of", "unknown_person", "required")}
 ERRORS = {"RuleError", "IllegalTransition", "ComplaintError", "ActionError", "ImprovementError", "AuditError",
           "ReviewError", "InspectionError", "PasswordError", "EvidenceError"}
@@ -105,7 +106,8 @@ SAMPLE = {"field": "category", "value": "X9", "options": ["a1", "b2"], "ref": "C
           "state": "registered", "allowed": ["acknowledge"], "entity": "complaint", "ident": "TS-1",
           "department": "CS", "departments": ["CS", "OPS"], "person": "someone@example.com", "day": "2026-12-01",
           "today": "2026-11-30", "item": "A1", "checklist": "CL-CS", "template": "T1", "name": "a.pdf", "mb": 10,
-          "suffix": ".pdf", "n": 12, "year": 2027, "review_year": 2026, "line": 3, "path": "f.txt", "points": "2"}
+          "suffix": ".pdf", "n": 12, "year": 2027, "review_year": 2026, "line": 3, "path": "f.txt", "points": "2",
+          "period": "2026-10"}
 
 
 def test_every_catalogue_sentence_is_in_the_pages_language(catalogue):

@@ -125,8 +125,11 @@ def release_held(session: Session, settings: Settings, *, now: datetime, actor: 
 
     if period is not None:
         hold = hold_of(session, PROCESS, period)
-        if hold is None or hold.released_at is not None:
-            raise HoldError(f"no monthly report of {period} is held")
+        if hold is None:
+            raise HoldError(f"no monthly report of {period} is held", code="report.not_held", period=period)
+        if hold.released_at is not None:
+            raise HoldError(f"the monthly report of {period} was released already", code="report.released",
+                            period=period)
         holds = [hold]
     else:
         holds = [h for h in due(session, now) if h.kind in RELEASERS]

@@ -23,14 +23,15 @@ from sqlalchemy.orm import Session
 
 from sqms.audit_trail import record_change
 from sqms.config import Settings
+from sqms.rule_errors import RuleError
 from sqms.reporting.models import GeneratedReport, ReportHold
 
 PROCESS = "report-draft"  # the draft mails: not the report's own process, so a draft never counts as sent
 MAX_COMMENTARY = 20_000
 
 
-class HoldError(ValueError):
-    """A hold that does not exist, or one already released."""
+class HoldError(RuleError):
+    """A hold that does not exist, one already released, or an analysis that cannot be kept."""
 
 
 def hold_of(session: Session, kind: str, period: str) -> ReportHold | None:
@@ -76,16 +77,18 @@ def _mail_draft(session: Session, settings: Settings, hold: ReportHold, report: 
                 report_period=report.period,
                 kind=report.kind, version=report.version, until=hold.until,
                 link=item_url(settings, "report", "") + f"{report.id}/html",
+                hold_link=item_url(settings, "report-hold", report.period),
                 distribution=list(settings.report.distribution))
 
 
 def comment(session: Session, kind: str, period: str, text: str, *, actor: str, now: datetime) -> ReportHold:
     """Keep the quality manager's analysis (replacing an earlier one) while the report is held."""
-    text = (text or "").strip()
+    text = (text or "").replace("\r\n", "\n").strip()  # a browser's textarea sends CRLF
     if not text:
-        raise HoldError("the analysis is empty")
+        raise HoldError("the analysis is empty", code="required", field="analysis")
     if len(text) > MAX_COMMENTARY:
-        raise HoldError(f"the analysis is longer than {MAX_COMMENTARY} characters")
+        raise HoldError(f"the analysis is longer than {MAX_COMMENTARY} characters", code="report.analysis_long",
+                        n=MAX_COMMENTARY)
     hold = _open_hold(session, kind, period)
     before = {"commentary": hold.commentary}
     hold.commentary, hold.commented_by, hold.commented_at = text, actor, now
@@ -97,9 +100,9 @@ def comment(session: Session, kind: str, period: str, text: str, *, actor: str, 
 def _open_hold(session: Session, kind: str, period: str) -> ReportHold:
     hold = hold_of(session, kind, period)
     if hold is None:
-        raise HoldError(f"no {kind} of {period} is held")
+        raise HoldError(f"no {kind} of {period} is held", code="report.not_held", period=period)
     if hold.released_at is not None:
-        raise HoldError(f"the {kind} of {period} was released already")
+        raise HoldError(f"the {kind} of {period} was released already", code="report.released", period=period)
     return hold
 
 
@@ -121,7 +124,8 @@ def release(session: Session, hold: ReportHold, *, actor: str, now: datetime,
     draft itself; `send` it to the list with the reports that travel with it. Returns the report mailed
     and how many mails were queued."""
     if hold.released_at is not None:
-        raise HoldError(f"the {hold.kind} of {hold.period} was released already")
+        raise HoldError(f"the {hold.kind} of {hold.period} was released already", code="report.released",
+                        period=hold.period)
     draft = session.get(GeneratedReport, hold.report_id)
     final = remake(draft) if hold.commentary else draft
     also = [r for r in (session.get(GeneratedReport, i) for i in hold.also or []) if r is not None]

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, select
 
 from sqms.calendar import to_local, utcnow
 from sqms.notify.models import FAILED, PENDING, OutboxMessage
+from sqms.records.messaging import PROCESS as MONTHLY
+from sqms.records.messaging import release_held
 from sqms.records.service import compute_and_store, latest_computation, results_of
+from sqms.reporting.hold import HoldError, comment, held, hold_of
 from sqms.reporting.models import GeneratedReport
 from sqms.web import permissions as perm
 from sqms.web.prefect_runs import last_runs
+from sqms.web.security import clean_text
 from sqms.web.workspace import Cfg, Me, NotFound, Uow, page, redirect
 
 router = APIRouter()
@@ -27,10 +31,57 @@ MEDIA = {"html": "text/html; charset=utf-8", "xlsx": "application/vnd.openxmlfor
 
 
 @router.get("/reports/", dependencies=[Depends(perm.allow(perm.reports_view, perm.nothing))])
-def reports(request: Request, uow: Uow) -> Response:
+def reports(request: Request, me: Me, uow: Uow, settings: Cfg) -> Response:
     rows = list(uow.session.scalars(select(GeneratedReport).order_by(GeneratedReport.created_at.desc(),
                                                                      GeneratedReport.id.desc()).limit(500)))
-    return page(request, "reports", reports=rows)
+    holds = held(uow.session) if perm.report_hold(me, None, settings, {}) else []
+    return page(request, "reports", reports=rows, holds=holds)
+
+
+# -- a monthly report held as a draft for the quality manager's analysis (report.hold_hours) ---------------
+
+Holds = [Depends(perm.allow(perm.report_hold, perm.nothing))]
+
+
+def _held(request: Request, uow: Uow, period: str, status: int = 200, error: Exception | None = None,
+          text: str | None = None) -> Response:
+    hold = hold_of(uow.session, MONTHLY, period)
+    if hold is None:
+        raise NotFound()
+    draft = uow.session.get(GeneratedReport, hold.report_id)
+    released = uow.session.get(GeneratedReport, hold.released_report_id) if hold.released_report_id else None
+    return page(request, "report_hold", status=status, hold=hold, draft=draft, released=released, error=error,
+                text=hold.commentary or "" if text is None else text)
+
+
+@router.get("/reports/held/{period}", dependencies=Holds)
+def held_report(request: Request, period: str, uow: Uow) -> Response:
+    return _held(request, uow, period)
+
+
+@router.post("/reports/held/{period}/comment", dependencies=Holds)
+def held_comment(request: Request, period: str, me: Me, uow: Uow, text: Annotated[str, Form()] = "") -> Response:
+    """Keep the analysis (the same rule as `sqms report comment`); it prints in the version that goes out."""
+    text = clean_text(text)
+    try:
+        comment(uow.session, MONTHLY, period, text, actor=me.email, now=utcnow())
+    except HoldError as exc:
+        uow.rollback()
+        return _held(request, uow, period, status=422, error=exc, text=text)
+    uow.commit()
+    return redirect(f"/app/reports/held/{period}")
+
+
+@router.post("/reports/held/{period}/release", dependencies=Holds)
+def held_release(request: Request, period: str, me: Me, uow: Uow, settings: Cfg) -> Response:
+    """Send it now with the analysis entered so far (`sqms report release`); the outbox delivers it."""
+    try:
+        release_held(uow.session, settings, now=utcnow(), actor=me.email, period=period)
+    except HoldError as exc:
+        uow.rollback()
+        return _held(request, uow, period, status=422, error=exc)
+    uow.commit()
+    return redirect(f"/app/reports/held/{period}")
 
 
 @router.get("/reports/{report_id}/{fmt}", dependencies=[Depends(perm.allow(perm.reports_view, perm.nothing))])

@@ -15,6 +15,7 @@ _PATHS = {
     "review": "/app/reviews/{}",
     "review-report": "/app/reviews/{}",
     "report": "/app/reports/",
+    "report-hold": "/app/reports/held/{}",
     "inspection": "/app/inspections/{}",
     "suggestion": "/app/suggestions/{}",
     "quality_meeting": "/app/meetings/{}",

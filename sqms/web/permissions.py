@@ -245,6 +245,11 @@ def reports_view(person: Person, obj: Any, settings: Settings, params: dict[str,
     return reads_everything(person) or has(person, "department_manager") or has(person, "internal_auditor")
 
 
+def report_hold(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
+    """A draft held for analysis (`report.hold_hours`): those it is mailed to (`report.hold_to`)."""
+    return person.email in _selected(settings, settings.report.hold_to)
+
+
 def dashboard_view(person: Person, obj: Any, settings: Settings, params: dict[str, Any]) -> bool:
     return reads_everything(person)
 
