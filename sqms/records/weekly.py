@@ -22,8 +22,7 @@ from sqms.config import Settings
 from sqms.kpi_catalog import KPI_BY_CODE
 from sqms.records.control import ControlSeries
 from sqms.records.models import ServiceRecord
-from sqms.records.service import (_COMPLAINT_COLUMNS, _RECORD_COLUMNS, _RESPONSE_COLUMNS, PeriodData, _frame,
-                                  _sums_of, _values_from)
+from sqms.records.service import _RECORD_COLUMNS, _SUMS, _frame, _values_from
 
 
 MIN_BASELINE_WEEKS = 8  # limits from fewer weeks with data would flag chance as a special cause
@@ -43,18 +42,32 @@ class WeeklySeries(ControlSeries):
 
 def week_values(records: pd.DataFrame, mondays: list[date], settings: Settings, tz,
                 department: str | None = None) -> dict[str, tuple[list, list]]:
-    """kpi -> (values, n) per week of `mondays` from service records (opened_at naive UTC)."""
+    """kpi -> (values, n) per week of `mondays` from service records (opened_at naive UTC): the sums of
+    `sqms.records.service._sums_of` for every week at once (one group-by, not one slice per week)."""
     if department is not None:
         records = records[records["department"] == department]
-    empty_c = pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c.endswith("_at") else object)
-                            for c in _COMPLAINT_COLUMNS})
-    empty_s = pd.DataFrame({c: pd.Series(dtype=float if c in ("nps", "csat") else object) for c in _RESPONSE_COLUMNS})
+    edges = pd.DatetimeIndex([_naive_utc(m, tz) for m in mondays] + [_naive_utc(mondays[-1] + timedelta(days=7), tz)])
+    week = pd.cut(records["opened_at"], bins=edges, right=False, labels=False)
+    resolved = records["resolved_at"].notna()
+    handled_us = (records["resolved_at"] - records["opened_at"]) // pd.Timedelta(microseconds=1)
+    answer = records["first_contact_resolved"]
+    known = answer.notna()
+    targets = settings.kpi.response_targets_seconds
+    targeted = records["channel"].isin(list(targets))
+    limit = records["channel"].map(targets).astype(float)
+    delay = (records["first_response_at"] - records["opened_at"]).dt.total_seconds()
+    parts = pd.DataFrame({
+        "week": week, "records": 1, "handled": resolved.astype(int),
+        "handled_us": handled_us.where(resolved, 0).astype(float),
+        "fcr_known": known.astype(int), "fcr_true": (known & answer.where(known, False).astype(bool)).astype(int),
+        "targeted": targeted.astype(int), "within": (targeted & delay.notna() & (delay <= limit)).astype(int),
+    }).dropna(subset=["week"])
+    sums = parts.groupby("week").sum()
+    zero = {k: 0 for k in _SUMS}
     out: dict[str, tuple[list, list]] = {k: ([], []) for k in spc.WEEKLY_KPIS}
-    for monday in mondays:
-        start = _naive_utc(monday, tz)
-        end = _naive_utc(monday + timedelta(days=7), tz)
-        week = records[(records["opened_at"] >= start) & (records["opened_at"] < end)]
-        values = _values_from(_sums_of(PeriodData(week, empty_c, empty_s), settings, pd.Timestamp(end)))
+    for i in range(len(mondays)):
+        counts = sums.loc[float(i)].to_dict() if float(i) in sums.index else {}
+        values = _values_from({**zero, **counts})
         for kpi in spc.WEEKLY_KPIS:
             value, n, _ = values[kpi]
             out[kpi][0].append(value)
