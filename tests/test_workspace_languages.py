@@ -189,7 +189,9 @@ def test_frontline_staff_may_register_and_read_their_counters_complaints(org):
         assert perm.register_departments(clerk, org) == ["CS"]
         assert perm.complaint_view(clerk, own, org, {}) and not perm.complaint_view(clerk, theirs, org, {})
         assert perm.complaint_moves(clerk, own, org) == []  # registers and reads; the handling is the manager's
-        assert perm.navigation(clerk, org) == {"dashboard": False, "reports": False, "register": True}
+        # the counter's compliments too; suggestions like everyone; no dashboard, reports or meetings
+        assert perm.navigation(clerk, org) == {"dashboard": False, "reports": False, "register": True,
+                                               "compliments": True, "suggestions": True, "meetings": False}
         from sqms.actions.service import get as get_action
         assert not perm.action_view(clerk, get_action(uow.session, new_action(org)), org, {})  # their department's
         for rule in (perm.audit_view, perm.review_view, perm.survey_view, perm.reports_view, perm.dashboard_view,
