@@ -26,7 +26,7 @@ from sqms.db import UnitOfWork
 from sqms.statemachine import IllegalTransition
 from sqms.web import permissions as perm
 from sqms.web.files import attachment, read_upload
-from sqms.web.workspace import Cfg, Me, NotFound, Uow, locale_of, page, redirect
+from sqms.web.workspace import Cfg, Me, NotFound, Uow, page, redirect
 
 router = APIRouter()
 
