@@ -35,13 +35,14 @@ ENSURE_UV = command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 
 	@rm -f .venv/.synced-prod
 	@touch $@
 
-# The PDFs of the reports embed Noto Sans CJK (Debian fonts-noto-cjk); installed with apt when absent.
+# The PDFs of the reports embed Noto Sans CJK (Debian fonts-noto-cjk), subsetted by HarfBuzz
+# (libharfbuzz-subset0: 3-4x faster than the fontTools fallback); installed with apt when absent.
 fonts:
-	@fc-list ':lang=zh-cn' family 2>/dev/null | grep -q "Noto Sans CJK" || { \
+	@{ fc-list ':lang=zh-cn' family 2>/dev/null | grep -q "Noto Sans CJK" && ldconfig -p | grep -q libharfbuzz-subset; } || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing fonts-noto-cjk (CJK font for the PDF reports)"; \
-	    apt-get install -y -qq fonts-noto-cjk >/dev/null || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk; }; \
-	  else echo "warning: no Noto Sans CJK font: run 'sudo apt-get install fonts-noto-cjk' (sqms doctor checks it)"; fi; }
+	    echo "installing fonts-noto-cjk and libharfbuzz-subset0 (CJK font and fast font subsetting for the PDF reports)"; \
+	    apt-get install -y -qq fonts-noto-cjk libharfbuzz-subset0 >/dev/null || { apt-get update -qq && apt-get install -y -qq fonts-noto-cjk libharfbuzz-subset0; }; \
+	  else echo "warning: run 'sudo apt-get install fonts-noto-cjk libharfbuzz-subset0' (the PDF reports' CJK font; sqms doctor checks it)"; fi; }
 
 install: .venv/.synced-prod fonts
 

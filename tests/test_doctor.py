@@ -29,6 +29,8 @@ def test_healthy_core_checks(settings, tmp_path, smtp_server):
     head = schema_revision(settings.database_url)[1]
     assert f"schema {head} (latest)" in checks["database"].detail
     assert "NotoSansCJK" in checks["pdf font"].detail
+    # `make dev` installs libharfbuzz-subset0: the fast subsetter, no warning
+    assert "subsetting by HarfBuzz" in checks["pdf font"].detail and not checks["pdf font"].warning
     assert smtp_server.messages == []  # nothing is sent
 
 
