@@ -6,6 +6,7 @@ PREFECT_PORT ?= 4200
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export UV_PYTHON_DOWNLOADS ?= never
+PYTEST_WORKERS ?= 2
 
 .PHONY: install dev ready fonts run server test bench deploy doctor clean help
 
@@ -57,9 +58,10 @@ run: ready
 	.venv/bin/sqms init --demo
 	./scripts/run-local.sh $(PREFECT_PORT)
 
+# two pytest-xdist workers (this machine's two cores); PYTEST_WORKERS=0 runs in one process
 test: dev
 	@mkdir -p $(PREFECT_HOME)
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 deploy: ready   ## production: work pool + every deployment (needs PREFECT_API_URL)
 	.venv/bin/sqms deploy

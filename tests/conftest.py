@@ -10,6 +10,11 @@ import shutil
 import uuid
 from pathlib import Path
 
+# `make test` runs the suite in two pytest-xdist workers: each has its own Prefect home (profiles,
+# local storage), test server, PostgreSQL database and browser. Set before Prefect is imported.
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("PREFECT_HOME"):
+    os.environ["PREFECT_HOME"] = str(Path(os.environ["PREFECT_HOME"]) / os.environ["PYTEST_XDIST_WORKER"])
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -266,12 +271,16 @@ def web_server(sqms_env, sqlite_url, smtp_server):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests run last, keeping their order.
+    """The order of the run: the production topology's runs first, browser tests last.
 
-    Playwright's sync API leaves its event loop registered as the running loop of the main
-    thread; Prefect then takes every later synchronous call (`state.result()`, a flow call) for
-    an async one and hands back a coroutine. With the one session browser started after the
-    flow tests, both share a session without meeting.
+    Browser tests go last because Playwright's sync API leaves its event loop registered as the
+    running loop of the main thread; Prefect then takes every later synchronous call
+    (`state.result()`, a flow call) for an async one and hands back a coroutine. With the one
+    browser of a session (of an xdist worker) started after its flow tests, both share a session
+    without meeting: pytest-xdist hands each worker its tests in this order.
+
+    The topology's runs that need no browser go first: they mostly wait on heartbeats and
+    subprocesses, which overlaps with the other worker's CPU-bound tests instead of ending the run.
     """
     uses_browser = {id(item): bool({"browser", "chromium"} & set(getattr(item, "fixturenames", ())))
                     for item in items}
@@ -283,4 +292,9 @@ def pytest_collection_modifyitems(config, items):
     if twice:
         config.hook.pytest_deselected(items=twice)
         items[:] = [item for item in items if item not in twice]
-    items.sort(key=lambda item: uses_browser[id(item)])
+
+    def place(item) -> tuple[int, int]:
+        topology = item.module.__name__.endswith("test_topology")
+        return (2 if uses_browser[id(item)] else 0 if topology else 1, 0 if topology else 1)
+
+    items.sort(key=place)

@@ -25,12 +25,13 @@ def test_make_install_syncs_without_the_dev_group() -> None:
 def test_make_test_syncs_the_dev_group() -> None:
     out = _dry_run("test")
     assert "sync --frozen --group dev" in out and "--no-dev" not in out
+    assert "pytest -n 2" in out  # two xdist workers, one per core of the machine
 
 
 def test_test_tools_are_only_in_the_dev_group() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     runtime = " ".join(project["project"]["dependencies"]).lower()
     dev = project["dependency-groups"]["dev"]
-    for tool in ("pytest", "aiosmtpd", "hypothesis", "ruff", "playwright"):
+    for tool in ("pytest", "pytest-xdist", "aiosmtpd", "hypothesis", "ruff", "playwright"):
         assert tool not in runtime
         assert any(d.startswith(tool) for d in dev)

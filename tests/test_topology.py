@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, select, text
 
 from sqms.db import UnitOfWork
@@ -195,24 +196,24 @@ def test_two_workers_run_the_monthly_report_and_the_ui_shows_it(prefect_server, 
     try:
         page.goto(f"{ui}/deployments", wait_until="networkidle", timeout=60000)
         ARTIFACTS.mkdir(exist_ok=True)
+        # more deployments than the list's first page holds: each is found through the UI's search
+        search = page.locator("input[placeholder*='Search']").first
         try:
-            page.wait_for_selector("text=monthly-report", timeout=60000)
+            search.wait_for(timeout=60000)
         finally:
             page.screenshot(path=str(ARTIFACTS / "prefect-deployments.png"), full_page=True)
         from flows.deployments import PROCESSES
 
-        search = page.locator("input[placeholder*='Search']").first
         for flow_name in sorted({p.flow.name for p in PROCESSES}):  # every process, through the UI's search
             search.fill(flow_name)
-            page.wait_for_selector(f"text={flow_name}", timeout=30000)
-            page.wait_for_timeout(1500)  # the list filters as one types
-            shown = page.inner_text("body")
             for process in PROCESSES:
                 if process.flow.name == flow_name:
-                    assert process.schedule_name in shown, (flow_name, process.schedule_name)
+                    # the list filters as one types: `expect` waits until the deployment's row is there
+                    row = page.locator("tr").filter(has_text=flow_name).filter(has_text=process.schedule_name)
+                    expect(row.first).to_be_visible(timeout=30000)
                     cron = settings.schedules[process.key].cron if process.key in settings.schedules else None
                     if cron in UI_SCHEDULES:
-                        assert UI_SCHEDULES[cron] in shown, (process.deployment_name, cron)
+                        expect(row.first).to_contain_text(UI_SCHEDULES[cron], timeout=30000)
         search.fill("")
         page.goto(f"{ui}/runs/flow-run/{run['id']}?tab=Artifacts", wait_until="networkidle", timeout=60000)
         page.wait_for_selector("text=monthly-report", timeout=60000)
