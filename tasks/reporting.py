@@ -9,7 +9,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from sqms.calendar import utcnow
-from sqms.records.messaging import hold_or_queue, queue_monthly_report_mails, release_held
+from sqms.monthly.messaging import hold_or_queue, queue_monthly_report_mails, release_held
 from sqms.records.models import KpiComputation
 from sqms.complaints.rendering import produce_complaint_report
 from sqms.reporting.models import GeneratedReport

@@ -25,7 +25,7 @@ from sqms.config import Settings
 from sqms.db import UnitOfWork
 from sqms.notify.models import OutboxMessage
 from sqms.org.models import Customer
-from sqms.records.messaging import queue_monthly_report_mails
+from sqms.monthly.messaging import queue_monthly_report_mails
 from sqms.monthly.report import complaint_categories as old_name
 from sqms.records.service import compute_and_store
 from sqms.complaints.rendering import KIND, produce_complaint_report

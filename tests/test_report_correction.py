@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from sqms.db import UnitOfWork
 from sqms.notify.models import OutboxMessage
-from sqms.records.messaging import queue_monthly_report_mails
+from sqms.monthly.messaging import queue_monthly_report_mails
 from sqms.records.service import compute_and_store
 from sqms.monthly.rendering import produce_monthly_report
 from tests.factories import PERIOD, TZ, _records, seed_mixed

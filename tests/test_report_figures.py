@@ -13,7 +13,7 @@ from sqms.cli import app
 from sqms.config import Settings, SmtpSettings
 from sqms.db import UnitOfWork
 from sqms.notify.service import deliver_pending
-from sqms.records.messaging import queue_monthly_report_mails
+from sqms.monthly.messaging import queue_monthly_report_mails
 from sqms.records.service import compute_and_store
 from sqms.monthly.rendering import produce_monthly_report
 from sqms.stats import wilson_interval

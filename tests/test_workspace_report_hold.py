@@ -76,7 +76,7 @@ def test_the_held_report_goes_out_with_the_analysis_from_the_browser(workspace, 
     """A real report (KPIs, files, summary) held by the monthly flow's step; released on the web with an
     analysis: a new version printing it goes to the distribution list, once."""
     from sqms.monthly.rendering import produce_monthly_report
-    from sqms.records.messaging import hold_or_queue
+    from sqms.monthly.messaging import hold_or_queue
     from sqms.records.service import compute_and_store
     from sqms.reporting.models import GeneratedReport
     from tests.factories import PERIOD, seed_mixed

@@ -61,7 +61,7 @@ def release_(
 ) -> None:
     """Send a held report now, with the analysis entered so far (a new version that prints it)."""
     from sqms.calendar import utcnow
-    from sqms.records.messaging import PROCESS, release_held
+    from sqms.monthly.messaging import PROCESS, release_held
     from sqms.reporting.hold import HoldError
 
     settings = settings_or_exit()
