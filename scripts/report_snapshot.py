@@ -15,7 +15,7 @@ import re
 import shutil
 import sys
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -102,28 +102,20 @@ def survey_scene(tmp: Path):
     from sqlalchemy import select
 
     from sqms.surveys.models import SurveyInvitation
-    from sqms.surveys.service import Answer, advance, get, plan_campaign, record_answer
-    from sqms.tokens import issue
-    from tests.test_surveys import served
+    from sqms.surveys.service import advance, get, plan_campaign
+    from tests.test_surveys import CAMPAIGN_CUSTOMERS, CAMPAIGN_DAY0, answer_campaign, served
 
     settings = _settings(tmp, "survey", surveys={"min_per_stratum": 3})
-    customers = {f"CS{i:02d}": "CS" for i in range(12)} | {f"OP{i:02d}": "OPS" for i in range(6)}
-    served(settings, customers, date(2026, 8, 10))
-    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    served(settings, CAMPAIGN_CUSTOMERS, date(2026, 8, 10))
     with UnitOfWork(settings.database_url, actor="snapshot") as uow:
         campaign, _ = plan_campaign(uow.session, settings, kind="quarterly", code="2026-Q3", seed=11, sample_total=10,
                                     period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
-        advance(uow.session, settings, campaign, "sample", day0)
-        advance(uow.session, settings, campaign, "invite", day0)
+        advance(uow.session, settings, campaign, "sample", CAMPAIGN_DAY0)
+        advance(uow.session, settings, campaign, "invite", CAMPAIGN_DAY0)
         uow.commit()
     with UnitOfWork(settings.database_url, actor="snapshot") as uow:
         invited = list(uow.session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)))
-        answers = [Answer(5, 10, {"REL1": 5, "RES1": 4}, "很好"), Answer(2, 3, {"REL1": 2}, "<script>x</script>"),
-                   Answer(4, 9, {}, None), Answer(4, 7, {"TAN1": 4}, None)]
-        for invitation, answer in zip(invited, answers):
-            token = issue(uow.session, purpose="survey", subject_id=str(invitation.id), email=invitation.email,
-                          valid_days=10, now=day0).token
-            record_answer(uow.session, settings, token, answer, now=day0 + timedelta(days=1))
+        answer_campaign(uow.session, settings, invited)
         uow.commit()
     with UnitOfWork(settings.database_url, actor="snapshot") as uow:
         campaign = get(uow.session, "2026-Q3")

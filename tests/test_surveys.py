@@ -188,13 +188,28 @@ def outbox(settings, obj_like: str) -> list[OutboxMessage]:
                                         .order_by(OutboxMessage.id)))
 
 
+# the campaign of test_whole_campaign (scripts/report_snapshot.py renders its report too)
+CAMPAIGN_CUSTOMERS = {f"CS{i:02d}": "CS" for i in range(12)} | {f"OP{i:02d}": "OPS" for i in range(6)}
+CAMPAIGN_DAY0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+CAMPAIGN_ANSWERS = [Answer(5, 10, {"REL1": 5, "RES1": 4}, "很好"), Answer(2, 3, {"REL1": 2}, "<script>x</script>"),
+                    Answer(4, 9, {}, None), Answer(4, 7, {"TAN1": 4}, None)]
+
+
+def answer_campaign(session, settings, invited) -> None:
+    """The first invitees answer CAMPAIGN_ANSWERS (tokens are in the mails only, so fresh ones are
+    issued as the web would see them)."""
+    for invitation, answer in zip(invited, CAMPAIGN_ANSWERS):
+        token = issue(session, purpose="survey", subject_id=str(invitation.id), email=invitation.email,
+                      valid_days=10, now=CAMPAIGN_DAY0).token
+        record_answer(session, settings, token, answer, now=CAMPAIGN_DAY0 + timedelta(days=1))
+
+
 def test_whole_campaign(org, tmp_path):
     from tests.conftest import make_settings
 
     org = make_settings(org.database_url, tmp_path, surveys={"min_per_stratum": 3})
-    customers = {f"CS{i:02d}": "CS" for i in range(12)} | {f"OP{i:02d}": "OPS" for i in range(6)}
-    served(org, customers, date(2026, 8, 10))
-    day0 = datetime(2026, 10, 5, 9, tzinfo=TZ)
+    served(org, CAMPAIGN_CUSTOMERS, date(2026, 8, 10))
+    day0 = CAMPAIGN_DAY0
     with UnitOfWork(org.database_url, actor="test") as uow:
         campaign, new = plan_campaign(uow.session, org, kind="quarterly", code="2026-Q3", seed=11, sample_total=10,
                                       period_start=date(2026, 7, 1), period_end=date(2026, 9, 30))
@@ -210,15 +225,9 @@ def test_whole_campaign(org, tmp_path):
     invitations = outbox(org, "2026-Q3:survey_invitation")
     assert len(invitations) == 10 and all("/survey/" in m.body_text for m in invitations)
 
-    # four customers answer (tokens are in the mails only, so issue fresh ones as the web would see them)
-    with UnitOfWork(org.database_url, actor="test") as uow:
+    with UnitOfWork(org.database_url, actor="test") as uow:  # four customers answer
         invited = list(uow.session.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)))
-        answers = [Answer(5, 10, {"REL1": 5, "RES1": 4}, "很好"), Answer(2, 3, {"REL1": 2}, "<script>x</script>"),
-                   Answer(4, 9, {}, None), Answer(4, 7, {"TAN1": 4}, None)]
-        for invitation, answer in zip(invited, answers):
-            token = issue(uow.session, purpose="survey", subject_id=str(invitation.id), email=invitation.email,
-                          valid_days=10, now=day0).token
-            record_answer(uow.session, org, token, answer, now=day0 + timedelta(days=1))
+        answer_campaign(uow.session, org, invited)
         uow.commit()
 
     with UnitOfWork(org.database_url, actor="test") as uow:
