@@ -150,11 +150,77 @@ def smtp_server():
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """One Prefect test server for the whole session (it takes ~20 s to start)."""
+    """One Prefect test server for the whole session (it takes ~20 s to start), on a PostgreSQL database
+    of its own.
+
+    `prefect_test_harness` (which this follows) puts the server on a SQLite file, which locks under
+    the load of the two-worker suite: a state change waited 60 s on "database is locked", the client
+    retried, and the flow's result came back missing. PostgreSQL is the production backend anyway;
+    without it (locally, CI=false) the harness's SQLite is used.
+    """
+    import prefect.context
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.server.database.dependencies import temporary_database_interface
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    from tests.smtp import free_port
+
+    name = f"prefect_harness_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not available for the Prefect test server: {exc}")
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+        return
+    database = PG_ADMIN_URL.replace("+psycopg", "+asyncpg").rsplit("/", 1)[0] + f"/{name}"
+    server = None
+    try:
+        with temporary_database_interface(), temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: database}):
+            server = SubprocessASGIServer(port=free_port())
+            previous = SubprocessASGIServer._instances.get(None)
+            SubprocessASGIServer._instances[None] = server  # flows find this server, not a second one
+            server.start(timeout=120)
+            with temporary_settings({PREFECT_API_URL: server.api_url}), \
+                    prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
+                yield  # (the global context: for code in threads, whose context was copied before)
+            _drain_prefect_workers()
+    finally:
+        if server is not None:
+            server.stop()
+            if previous is not None:
+                SubprocessASGIServer._instances[None] = previous
+            else:
+                SubprocessASGIServer._instances.pop(None, None)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _drain_prefect_workers() -> None:
+    """Send the logs and events still buffered before the server stops (as the Prefect harness does)."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        try:
+            drained = APILogWorker.instance().drain()
+            if inspect.isawaitable(drained):
+                await drained
+        except RuntimeError:  # never started
+            pass
+        drained = EventsWorker.drain_all()
+        if inspect.isawaitable(drained):
+            await drained
+
+    run_coro_as_sync(drain())
 
 
 @pytest.fixture

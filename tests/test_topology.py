@@ -102,13 +102,18 @@ def _start_worker(env: dict[str, str], name: str, log: Path) -> subprocess.Popen
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
+def _stop(*processes: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 60 s (a worker may be starting a scheduled run it will not finish)."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 60
+    for process in processes:
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(timeout=30)
 
 
 def _flow_runs(api: str, flow_name: str) -> list[dict]:
@@ -170,10 +175,7 @@ def test_two_workers_run_the_monthly_report_and_the_ui_shows_it(prefect_server, 
         ran_on = [n for n, (_, log) in enumerate(workers, 1) if "monthly-report" in log.read_text(errors="replace")]
         assert ran_on, logs
     finally:
-        for worker, _ in workers:
-            worker.terminate()
-        for worker, _ in workers:
-            worker.wait(timeout=60)
+        _stop(*(worker for worker, _ in workers))
 
     with UnitOfWork(postgres_database) as uow:
         [report] = list(uow.session.scalars(select(GeneratedReport).where(GeneratedReport.kind == "monthly-report")))
