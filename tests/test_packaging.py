@@ -26,6 +26,7 @@ def test_make_test_syncs_the_dev_group() -> None:
     out = _dry_run("test")
     assert "sync --frozen --group dev" in out and "--no-dev" not in out
     assert "pytest -n 2" in out  # two xdist workers, one per core of the machine
+    assert "--group dev --compile-bytecode" in out  # no process of the suite compiles what it imports
 
 
 def test_test_tools_are_only_in_the_dev_group() -> None:
