@@ -132,6 +132,9 @@ class ReportSettings(_Model):
     # add a written analysis; the report goes out at the end of the hold. 0 sends at once.
     hold_hours: float = Field(default=0, ge=0, le=24 * 14)
     hold_to: tuple[str, ...] = ("role:quality_manager",)
+    # the longest list a report prints (open complaints, repeat complainants, ...): a report is read by
+    # people; its workbook keeps every row, and the report says how many it left out
+    detail_rows: int = Field(default=100, ge=1, le=10_000)
 
     _selectors = field_validator("distribution", "hold_to")(classmethod(lambda cls, v: _check_selectors(v)))
 

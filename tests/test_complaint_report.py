@@ -373,3 +373,22 @@ def test_open_complaints_table_keeps_names_whole(seeded: Settings, browser) -> N
     finally:
         page.close()
     assert "客服部" in names and broken == []
+
+
+def test_a_long_list_is_cut_in_the_report_and_whole_in_the_workbook(seeded: Settings) -> None:
+    """report.detail_rows: the report prints that many rows of a long list and says where the rest is."""
+    short = seeded.model_copy(update={"report": seeded.report.model_copy(update={"detail_rows": 2})})
+    report = produce(short)
+    html = Path(report.files["html"]).read_text(encoding="utf-8")
+    section = html[html.index("未结投诉明细（受理最久的在前）"):html.index('id="categories"')]
+    listed = re.findall(r'<td class="nowrap">(K\d\d)</td>', section)
+    assert listed == ["K11", "K08"]  # the two oldest of the six open complaints
+    assert "此处列出前 2 条，共 6 条；全部明细见工作簿「未结投诉明细」工作表。" in section
+    repeat = html[html.index('id="repeat"'):html.index('id="visits"')]
+    assert "C1" in repeat and "C4" not in repeat and "此处列出前 2 条，共 3 条" in repeat
+    book = openpyxl.load_workbook(report.files["xlsx"])
+    assert [r[0] for r in book["未结投诉明细"].iter_rows(min_row=2, values_only=True)] == [
+        "K11", "K08", "K03", "K16", "K06", "K04"]
+    assert len(list(book["重复投诉客户"].iter_rows(min_row=2))) == 3
+    whole = Path(produce(seeded).files["html"]).read_text(encoding="utf-8")  # the default, 100: no note
+    assert "此处列出前" not in whole and "K04" in whole

@@ -118,6 +118,11 @@ def analysis_context(analysis: ComplaintAnalysis, settings: Settings) -> dict[st
     table = analysis.departments_table
     active = table[(table["received"] > 0) | (table["open"] > 0)]
     visits = analysis.return_visits
+    low_visits = visits[visits["feedback_score"] <= analysis.low_score]
+    limit = settings.report.detail_rows
+    long_lists = {"open_complaints": analysis.open_complaints, "repeat_customers": analysis.repeat_customers,
+                  "low_visits": low_visits, "actions": analysis.actions,
+                  "overdue_actions": analysis.overdue_actions}
     return {
         "totals": analysis.totals,
         "summary": analysis.summary,
@@ -128,14 +133,16 @@ def analysis_context(analysis: ComplaintAnalysis, settings: Settings) -> dict[st
         "departments": records(table),
         "active_departments": records(active),
         "ageing": records(analysis.ageing),
-        "open_complaints": records(analysis.open_complaints),
+        "open_complaints": records(analysis.open_complaints.head(limit)),
         "categories": records(analysis.categories),
-        "repeat_customers": records(analysis.repeat_customers),
+        "repeat_customers": records(analysis.repeat_customers.head(limit)),
         "return_visits": records(visits),
-        "low_visits": records(visits[visits["feedback_score"] <= analysis.low_score]),
+        "low_visits": records(low_visits.head(limit)),
         "low_score": analysis.low_score,
-        "actions": records(analysis.actions),
-        "overdue_actions": records(analysis.overdue_actions),
+        "actions": records(analysis.actions.head(limit)),
+        "overdue_actions": records(analysis.overdue_actions.head(limit)),
+        # how many rows each long list has; the report prints `limit` of them and says so
+        "totals_listed": {name: len(frame) for name, frame in long_lists.items()},
         "action_states": records(analysis.action_states),
         "lookback_days": REPEAT_LOOKBACK_DAYS,
         "definitions": definitions(analysis, settings),
