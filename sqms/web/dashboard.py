@@ -14,9 +14,9 @@ from fastapi.responses import FileResponse, Response
 from sqlalchemy import func, select
 
 from sqms.calendar import to_local, utcnow
-from sqms.notify.models import FAILED, PENDING, OutboxMessage
 from sqms.monthly.messaging import PROCESS as MONTHLY
 from sqms.monthly.messaging import release_held
+from sqms.notify.models import FAILED, PENDING, OutboxMessage
 from sqms.records.service import compute_and_store, latest_computation, results_of
 from sqms.reporting.hold import HoldError, comment, held, hold_of
 from sqms.reporting.models import GeneratedReport

@@ -28,10 +28,10 @@ from sqms.web.workspace import (
     Forbidden,
     NotFound,
     NotSignedIn,
+    SessionMiddleware,
     csrf_protect,
     page,
     redirect,
-    session_middleware,
     use_navigation,
 )
 
@@ -39,7 +39,7 @@ from sqms.web.workspace import (
 def mount(app: FastAPI) -> None:
     """Mount the workspace's routers (each domain's views) and its session, CSRF and error answers."""
     use_navigation(perm.navigation)
-    app.middleware("http")(session_middleware)
+    app.add_middleware(SessionMiddleware)
     for router in (auth, reminders, complaints, actions, pdca, audits, reviews, surveys, reporting, inspections,
                    meetings, suggestions):
         app.include_router(router, prefix="/app", dependencies=[Depends(csrf_protect)])

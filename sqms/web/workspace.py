@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
 
 from sqms.auth.service import person_for, secret_key, sign, unsign
 from sqms.config import Person, Settings
@@ -79,21 +80,38 @@ def start_session(request: Request, email: str | None) -> None:
         "c": secrets.token_urlsafe(24), "l": lang}
 
 
-async def session_middleware(request: Request, call_next: Callable) -> Response:
-    if not request.url.path.startswith("/app"):
-        return await call_next(request)
-    settings: Settings = request.app.state.settings_factory()
-    key = secret_key(settings)
-    request.state.session = session_state(request.cookies.get(COOKIE), key, time.time(),
-                                          settings.web.session_idle_minutes)
-    if request.query_params.get("lang") in ("zh_CN", "en"):  # the chosen language stays for the session
-        request.state.session["l"] = request.query_params["lang"]
-    response = await call_next(request)
-    data = {k: v for k, v in request.state.session.items() if v is not None}
-    data["t"] = int(time.time())  # sliding: the idle timeout counts from the last request
-    response.set_cookie(COOKIE, sign(data, key), path="/app", httponly=True, samesite="lax",
-                        secure=settings.web.base_url.startswith("https://"))
-    return response
+class SessionMiddleware:
+    """The workspace's session for every request under /app: read from the cookie into
+    `request.state.session` before the page, written back (signed, sliding) when the response starts.
+    Pure ASGI, like `sqms.web.security.SecurityHeaders`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/app"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        settings: Settings = scope["app"].state.settings_factory()
+        key = secret_key(settings)
+        request.state.session = session_state(request.cookies.get(COOKIE), key, time.time(),
+                                              settings.web.session_idle_minutes)
+        if request.query_params.get("lang") in ("zh_CN", "en"):  # the chosen language stays for the session
+            request.state.session["l"] = request.query_params["lang"]
+
+        async def send_with_cookie(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                # the page may have replaced the session (sign-in, sign-out): read it now
+                data = {k: v for k, v in request.state.session.items() if v is not None}
+                data["t"] = int(time.time())  # sliding: the idle timeout counts from the last request
+                cookie = Response()
+                cookie.set_cookie(COOKIE, sign(data, key), path="/app", httponly=True, samesite="lax",
+                                  secure=settings.web.base_url.startswith("https://"))
+                MutableHeaders(scope=message).append("set-cookie", cookie.headers["set-cookie"])
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
 
 
 Cfg = Annotated[Settings, Depends(get_settings_dep)]
