@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 # `make test` runs the suite in two pytest-xdist workers: each has its own Prefect home (profiles,
@@ -43,6 +45,40 @@ def missing(component: str, why: str) -> None:
     pytest.skip(message)
 
 
+class PostgresMissing(Exception):
+    """The PostgreSQL server cannot create a database (down, refused, no rights)."""
+
+
+@contextmanager
+def scratch_database(prefix: str, driver: str = "psycopg") -> Iterator[str]:
+    """A new, empty PostgreSQL database `<prefix>_<random>` for the block (its URL with `driver`), dropped
+    after it whatever connections are left (FORCE). PostgresMissing when it cannot be created."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # connection refused, auth, ...
+        admin.dispose()
+        raise PostgresMissing(f"{PG_ADMIN_URL}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from exc
+    admin.dispose()
+    url = PG_ADMIN_URL.replace("+psycopg", f"+{driver}").rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def drop_database(url: str) -> None:
+    """DROP the database of `url` now, whatever connections it has (FORCE: as when the server loses it)."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once is much faster)."""
@@ -56,20 +92,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_database() -> str:
     """A fresh PostgreSQL database for this test session, migrated; dropped at the end."""
-    name = f"sqms_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # connection refused, auth, ...
-        missing("PostgreSQL", f"{PG_ADMIN_URL}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database("sqms_test"))
+        except PostgresMissing as exc:
+            missing("PostgreSQL", str(exc))
+        migrate(url)
+        yield url
+        get_engine(url).dispose()
 
 
 def _truncate_postgres(url: str) -> None:
@@ -166,39 +196,29 @@ def prefect_harness():
 
     from tests.smtp import free_port
 
-    name = f"prefect_harness_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL is not available for the Prefect test server: {exc}")
-        with prefect_test_harness(server_startup_timeout=120):
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database("prefect_harness", driver="asyncpg"))
+        except PostgresMissing as exc:
+            if IN_CI:
+                pytest.fail(f"PostgreSQL is not available for the Prefect test server: {exc}")
+            stack.enter_context(prefect_test_harness(server_startup_timeout=120))
             yield
-        return
-    database = PG_ADMIN_URL.replace("+psycopg", "+asyncpg").rsplit("/", 1)[0] + f"/{name}"
-    server = None
-    try:
-        with temporary_database_interface(), temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: database}):
-            server = SubprocessASGIServer(port=free_port())
-            previous = SubprocessASGIServer._instances.get(None)
-            SubprocessASGIServer._instances[None] = server  # flows find this server, not a second one
-            server.start(timeout=120)
-            with temporary_settings({PREFECT_API_URL: server.api_url}), \
-                    prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
-                yield  # (the global context: for code in threads, whose context was copied before)
-            _drain_prefect_workers()
-    finally:
-        if server is not None:
-            server.stop()
-            if previous is not None:
-                SubprocessASGIServer._instances[None] = previous
-            else:
-                SubprocessASGIServer._instances.pop(None, None)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            return
+        stack.enter_context(temporary_database_interface())
+        stack.enter_context(temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: url}))
+        server = SubprocessASGIServer(port=free_port())
+        previous = SubprocessASGIServer._instances.get(None)
+        SubprocessASGIServer._instances[None] = server  # flows find this server, not a second one
+        stack.callback(lambda: SubprocessASGIServer._instances.__setitem__(None, previous) if previous is not None
+                       else SubprocessASGIServer._instances.pop(None, None))
+        server.start(timeout=120)
+        stack.callback(server.stop)
+        stack.enter_context(temporary_settings({PREFECT_API_URL: server.api_url}))
+        # the global context too: for code in threads, whose context was copied before
+        stack.enter_context(prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()))
+        yield
+        _drain_prefect_workers()
 
 
 def _drain_prefect_workers() -> None:

@@ -4,38 +4,27 @@ never recorded. The PostgreSQL database is really dropped while the run works.""
 
 from __future__ import annotations
 
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from sqms.config import SmtpSettings
 from sqms.db import get_engine, migrate
-from tests.conftest import PG_ADMIN_URL, make_settings, missing
+from tests.conftest import PostgresMissing, drop_database, make_settings, missing, scratch_database
 
 
 @pytest.fixture
 def doomed_postgres():
     """A migrated PostgreSQL database of its own (the test drops it); returns (url, drop)."""
-    name = f"sqms_doomed_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        missing("PostgreSQL", str(exc).splitlines()[0])
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate(url)
-
-    def drop() -> None:
-        with admin.connect() as conn:  # as when the server loses the database: every connection ends
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    yield url, drop
-    get_engine(url).dispose()
-    drop()
-    admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database("sqms_doomed"))
+        except PostgresMissing as exc:
+            missing("PostgreSQL", str(exc))
+        migrate(url)
+        yield url, lambda: drop_database(url)
+        get_engine(url).dispose()
 
 
 def test_a_lock_whose_database_is_gone_does_not_hide_the_runs_error(doomed_postgres):

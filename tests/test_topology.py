@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import time
-import uuid
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from sqms.db import UnitOfWork
 from sqms.reporting.models import GeneratedReport
-from tests.conftest import ARTIFACTS, CONFIG, PG_ADMIN_URL, ROOT, _truncate_postgres, missing
+from tests.conftest import (ARTIFACTS, CONFIG, ROOT, PostgresMissing, _truncate_postgres, missing,
+                            scratch_database)
 from tests.factories import PERIOD, seed_mixed
 from tests.smtp import free_port
 
@@ -43,32 +44,24 @@ def _answers(url: str, process: subprocess.Popen, log: Path) -> bool:
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory):
     """`prefect server start` with its own PostgreSQL database; yields the API URL."""
-    name = f"prefect_topo_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        missing("PostgreSQL", str(exc).splitlines()[0])
-    home = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    log = home / "server.log"
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",  # what the browser calls
-           "PREFECT_API_DATABASE_CONNECTION_URL":
-               PG_ADMIN_URL.replace("+psycopg", "+asyncpg").rsplit("/", 1)[0] + f"/{name}"}
-    env.pop("PREFECT_API_URL", None)
-    server = subprocess.Popen([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-    api = f"http://127.0.0.1:{port}/api"
-    try:
+    with ExitStack() as stack:
+        try:
+            database = stack.enter_context(scratch_database("prefect_topo", driver="asyncpg"))
+        except PostgresMissing as exc:
+            missing("PostgreSQL", str(exc))
+        home = tmp_path_factory.mktemp("prefect-server")
+        port = free_port()
+        log = home / "server.log"
+        env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",  # what the browser calls
+               "PREFECT_API_DATABASE_CONNECTION_URL": database}
+        env.pop("PREFECT_API_URL", None)
+        server = subprocess.Popen([BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        stack.callback(_stop, server)  # before the database goes
+        api = f"http://127.0.0.1:{port}/api"
         _wait_for(f"{api}/health answering", lambda: _answers(f"{api}/health", server, log), 180, [log])
         yield api
-    finally:
-        _stop(server)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _environment(api: str, database_url: str, tmp_path: Path, smtp_server) -> dict[str, str]:
