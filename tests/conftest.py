@@ -69,6 +69,19 @@ def scratch_database(prefix: str, driver: str = "psycopg") -> Iterator[str]:
         drop_database(url)
 
 
+@contextmanager
+def migrated_database(prefix: str) -> Iterator[str]:
+    """A scratch database with SQMS's schema; without a PostgreSQL server the test skips (fails under CI)."""
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(prefix))
+        except PostgresMissing as exc:
+            missing("PostgreSQL", str(exc))
+        migrate(url)
+        yield url
+        get_engine(url).dispose()
+
+
 def drop_database(url: str) -> None:
     """DROP the database of `url` now, whatever connections it has (FORCE: as when the server loses it)."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -92,14 +105,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_database() -> str:
     """A fresh PostgreSQL database for this test session, migrated; dropped at the end."""
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(scratch_database("sqms_test"))
-        except PostgresMissing as exc:
-            missing("PostgreSQL", str(exc))
-        migrate(url)
+    with migrated_database("sqms_test") as url:
         yield url
-        get_engine(url).dispose()
 
 
 def _truncate_postgres(url: str) -> None:

@@ -4,27 +4,19 @@ never recorded. The PostgreSQL database is really dropped while the run works.""
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from sqms.config import SmtpSettings
-from sqms.db import get_engine, migrate
-from tests.conftest import PostgresMissing, drop_database, make_settings, missing, scratch_database
+from tests.conftest import drop_database, make_settings, migrated_database
 
 
 @pytest.fixture
 def doomed_postgres():
     """A migrated PostgreSQL database of its own (the test drops it); returns (url, drop)."""
-    with ExitStack() as stack:
-        try:
-            url = stack.enter_context(scratch_database("sqms_doomed"))
-        except PostgresMissing as exc:
-            missing("PostgreSQL", str(exc))
-        migrate(url)
+    with migrated_database("sqms_doomed") as url:
         yield url, lambda: drop_database(url)
-        get_engine(url).dispose()
 
 
 def test_a_lock_whose_database_is_gone_does_not_hide_the_runs_error(doomed_postgres):
