@@ -81,15 +81,14 @@ def demo_scene(tmp: Path):
 
 
 def audit_scene(tmp: Path):
+    from sqlalchemy import select
+
     from sqms.audits.models import AuditCycle
     from sqms.audits.rendering import produce_audit_report
-    from sqms.config import load_settings  # noqa: F401
     from tests.test_audit_report import AS_OF, seed
 
     settings = _settings(tmp, "audit")
     seed(settings)
-    from sqlalchemy import select
-
     with UnitOfWork(settings.database_url, actor="snapshot") as uow:
         cycle = uow.session.scalars(select(AuditCycle).where(AuditCycle.code == "2026-H1")).one()
         produce_audit_report(uow.session, settings, cycle, as_of=AS_OF)

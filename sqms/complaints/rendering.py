@@ -136,7 +136,6 @@ def analysis_context(analysis: ComplaintAnalysis, settings: Settings) -> dict[st
         "open_complaints": records(analysis.open_complaints.head(limit)),
         "categories": records(analysis.categories),
         "repeat_customers": records(analysis.repeat_customers.head(limit)),
-        "return_visits": records(visits),
         "low_visits": records(low_visits.head(limit)),
         "low_score": analysis.low_score,
         "actions": records(analysis.actions.head(limit)),
