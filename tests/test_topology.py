@@ -156,9 +156,7 @@ def test_two_workers_run_the_monthly_report_and_the_ui_shows_it(prefect_server, 
     try:
         for n in (1, 2):
             log = tmp_path / f"worker-{n}.log"
-            workers.append((subprocess.Popen(
-                [BIN / "prefect", "worker", "start", "--pool", "sqms", "--name", f"worker-{n}"], env=env, cwd="/",
-                stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True), log))
+            workers.append((_start_worker(env, f"worker-{n}", log), log))
         triggered = subprocess.run(
             [BIN / "prefect", "deployment", "run", "monthly-report/monthly", "--param", f"period={PERIOD}",
              "--watch", "--watch-timeout", "300"], env=env, capture_output=True, text=True, timeout=360)
